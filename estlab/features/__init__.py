@@ -1,1 +1,83 @@
-"""estlab.features."""
+"""Feature columns (TF names) and the :class:`FeatureTransformer` that fits and encodes them.
+
+Examples
+--------
+>>> from estlab import feature_column as fc
+>>> cols = [fc.numeric_column("age", normalizer="zscore"),
+...         fc.indicator_column(fc.categorical_column_with_learned_vocabulary("education"))]
+>>> [c.name for c in cols]
+['age', 'education_indicator']
+"""
+
+from estlab.features._base import CategoricalColumn, DenseColumn, FeatureColumn
+from estlab.features.categorical import (
+    HashedColumn,
+    IdentityColumn,
+    LearnedVocabularyColumn,
+    VocabularyFileColumn,
+    VocabularyListColumn,
+    WeightedCategoricalColumn,
+    categorical_column_with_hash_bucket,
+    categorical_column_with_identity,
+    categorical_column_with_learned_vocabulary,
+    categorical_column_with_vocabulary_file,
+    categorical_column_with_vocabulary_list,
+    weighted_categorical_column,
+)
+from estlab.features.crossed import CrossedColumn, crossed_column
+from estlab.features.dense import (
+    EmbeddingColumn,
+    IndicatorColumn,
+    SharedEmbeddingColumn,
+    embedding_column,
+    indicator_column,
+    shared_embeddings,
+)
+from estlab.features.errors import FeatureColumnError, MissingColumnError, NotFittedError
+from estlab.features.infer import ColumnChoice, InferredColumns, infer_columns
+from estlab.features.layers import DenseFeatures, LinearFeatures, combine_embeddings, input_layer
+from estlab.features.numeric import BucketizedColumn, NumericColumn, bucketized_column, numeric_column
+from estlab.features.shorthands import SHORTHANDS
+from estlab.features.transformer import FeatureTransformer
+
+__all__ = [
+    "SHORTHANDS",
+    "BucketizedColumn",
+    "ColumnChoice",
+    "InferredColumns",
+    "CategoricalColumn",
+    "CrossedColumn",
+    "DenseColumn",
+    "DenseFeatures",
+    "EmbeddingColumn",
+    "FeatureColumn",
+    "FeatureColumnError",
+    "FeatureTransformer",
+    "HashedColumn",
+    "IdentityColumn",
+    "IndicatorColumn",
+    "LearnedVocabularyColumn",
+    "LinearFeatures",
+    "MissingColumnError",
+    "NotFittedError",
+    "NumericColumn",
+    "SharedEmbeddingColumn",
+    "VocabularyFileColumn",
+    "VocabularyListColumn",
+    "WeightedCategoricalColumn",
+    "bucketized_column",
+    "categorical_column_with_hash_bucket",
+    "categorical_column_with_identity",
+    "categorical_column_with_learned_vocabulary",
+    "categorical_column_with_vocabulary_file",
+    "categorical_column_with_vocabulary_list",
+    "combine_embeddings",
+    "crossed_column",
+    "embedding_column",
+    "indicator_column",
+    "infer_columns",
+    "input_layer",
+    "numeric_column",
+    "shared_embeddings",
+    "weighted_categorical_column",
+]

@@ -1,0 +1,303 @@
+"""``DenseFeatures``, ``LinearFeatures`` and ``input_layer``: encoded features -> float tensors.
+
+Both modules accept the encoded dict from :meth:`FeatureTransformer.transform` (or a batch of it,
+``{k: v[idx] for k, v in encoded.items()}``). A dict whose values are all torch tensors is taken as
+encoded; anything else (DataFrame, arrays, lists, Series) is raw and is encoded first.
+
+Examples
+--------
+>>> from estlab.features import numeric_column
+>>> input_layer({"x": [1.0, 2.0]}, [numeric_column("x")]).tolist()
+[[1.0], [2.0]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from estlab.features._base import CategoricalColumn, DenseColumn, FeatureColumn
+from estlab.features.dense import (
+    COMBINERS,
+    EmbeddingColumn,
+    IndicatorColumn,
+    SharedEmbeddingColumn,
+    default_initializer,
+)
+from estlab.features.errors import FeatureColumnError, NotFittedError
+from estlab.features.numeric import BucketizedColumn, NumericColumn
+from estlab.features.transformer import WEIGHTS_SUFFIX, FeatureTransformer
+
+
+def combine_embeddings(
+    table: torch.Tensor,
+    ids: torch.Tensor,
+    weights: torch.Tensor | None = None,
+    combiner: str = "mean",
+    max_norm: float | None = None,
+) -> torch.Tensor:
+    """Look up ``ids`` ``(N, K)`` (``-1`` = none) in ``table`` and combine per row, as TF's sparse lookup.
+
+    ``sum``: sum of ``w * e``; ``mean``: divided by the sum of ``w``; ``sqrtn``: divided by the root of
+    the sum of ``w**2``. A row without ids gives zeros. ``max_norm`` clips each vector's L2 norm.
+
+    Examples
+    --------
+    >>> t = torch.tensor([[1.0, 0.0], [0.0, 3.0]])
+    >>> combine_embeddings(t, torch.tensor([[0, 1], [-1, -1]]), combiner="sum").tolist()
+    [[1.0, 3.0], [0.0, 0.0]]
+    """
+    mask = ids >= 0
+    w = mask.to(table.dtype) if weights is None else weights.to(table.dtype) * mask
+    emb = F.embedding(ids.clamp(min=0), table)
+    if max_norm is not None:
+        norms = emb.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        emb = emb * torch.clamp(max_norm / norms, max=1.0)
+    total = (emb * w.unsqueeze(-1)).sum(dim=1)
+    if combiner == "sum":
+        return total
+    if combiner == "mean":
+        denom = w.sum(dim=1, keepdim=True)
+    elif combiner == "sqrtn":
+        denom = (w * w).sum(dim=1, keepdim=True).sqrt()
+    else:
+        raise FeatureColumnError(f"combiner must be one of {COMBINERS}, got {combiner!r}.")
+    return torch.where(denom > 0, total / denom.clamp_min(1e-12), torch.zeros_like(total))
+
+
+def _param_name(name: str) -> str:
+    return name.replace(".", "_")
+
+
+def _is_encoded(features: Any) -> bool:
+    return isinstance(features, Mapping) and bool(features) and all(
+        isinstance(v, torch.Tensor) for v in features.values()
+    )
+
+
+def _resolve_transformer(columns: Sequence[FeatureColumn], transformer: FeatureTransformer | None,
+                         who: str) -> FeatureTransformer:
+    if transformer is None:
+        transformer = FeatureTransformer(columns)
+        if not transformer.is_fitted:
+            needing = sorted({c.name for c in transformer._all if c.needs_fit})
+            raise NotFittedError(
+                f"{who}: columns {needing} need fitting (learned vocabulary/statistics/quantiles). Pass "
+                f"transformer=FeatureTransformer(feature_columns).fit(train_df)."
+            )
+    elif not transformer.is_fitted:
+        raise NotFittedError(f"{who}: the transformer is not fitted; call transformer.fit(train_df) first.")
+    for c in columns:
+        transformer.encoded_key(c)  # raises when the transformer does not know the column
+    return transformer
+
+
+def _sorted_columns(feature_columns: Sequence[FeatureColumn], who: str) -> list[FeatureColumn]:
+    if isinstance(feature_columns, FeatureColumn):
+        feature_columns = [feature_columns]
+    columns = list(dict.fromkeys(feature_columns))
+    if not columns:
+        raise FeatureColumnError(f"{who}: feature_columns is empty; give at least one column.")
+    names: dict[str, FeatureColumn] = {}
+    for c in columns:
+        if not isinstance(c, FeatureColumn):
+            raise FeatureColumnError(f"{who}: feature_columns must hold feature columns, got {c!r}.")
+        if c.name in names:
+            raise FeatureColumnError(f"{who}: duplicate feature column name {c.name!r} ({names[c.name]!r} and {c!r}).")
+        names[c.name] = c
+    return sorted(columns, key=lambda c: c.name)
+
+
+class DenseFeatures(nn.Module):
+    """TF's ``DenseFeatures`` / ``input_layer``: dense columns -> one float tensor ``(N, dense_width)``.
+
+    Columns are concatenated in TF order (sorted by name): numeric values, one-hot bucketized values,
+    indicator counts, embeddings (the module owns the embedding tables, shared ones once).
+
+    Parameters
+    ----------
+    feature_columns : sequence of dense columns
+        Numeric, bucketized, indicator, embedding or shared-embedding columns.
+    transformer : FeatureTransformer, optional
+        Fitted transformer that knows these columns; needed when a column learns state. Without it,
+        stateless columns work directly on raw inputs, as in TF.
+
+    Examples
+    --------
+    >>> from estlab.features import categorical_column_with_identity, indicator_column, numeric_column
+    >>> layer = DenseFeatures([numeric_column("x"), indicator_column(categorical_column_with_identity("h", 3))])
+    >>> layer({"x": [0.5], "h": [2]}).tolist()
+    [[0.0, 0.0, 1.0, 0.5]]
+    """
+
+    def __init__(self, feature_columns: Sequence[DenseColumn], transformer: FeatureTransformer | None = None) -> None:
+        super().__init__()
+        columns = _sorted_columns(feature_columns, "DenseFeatures")
+        for c in columns:
+            if not isinstance(c, DenseColumn):
+                raise FeatureColumnError(
+                    f"DenseFeatures: column {c.name!r} is categorical ({type(c).__name__}); wrap it with "
+                    f"indicator_column(...) or embedding_column(..., dimension=8)."
+                )
+        self.feature_columns = columns
+        self.transformer = _resolve_transformer(columns, transformer, "DenseFeatures")
+        self.embedding_weights = nn.ParameterDict()
+        table_buckets: dict[str, int] = {}
+        for c in columns:
+            if not isinstance(c, (EmbeddingColumn, SharedEmbeddingColumn)):
+                continue
+            nb = self.transformer.num_buckets(c.categorical_column)
+            name = _param_name(c.table_name)
+            if name in table_buckets:
+                if table_buckets[name] != nb:
+                    raise FeatureColumnError(
+                        f"shared_embeddings {c.table_name!r}: all columns need the same number of buckets, "
+                        f"got {table_buckets[name]} and {nb} ({c.categorical_column.name!r})."
+                    )
+                continue
+            table_buckets[name] = nb
+            table = torch.empty(nb, c.dimension)
+            init = c.initializer or default_initializer(c.dimension)
+            with torch.no_grad():
+                init(table)
+            self.embedding_weights[name] = nn.Parameter(table, requires_grad=c.trainable)
+
+    @property
+    def output_width(self) -> int:
+        """Width of the output tensor."""
+        return self.transformer.width_of(self.feature_columns)
+
+    def encode(self, features: Any) -> dict[str, torch.Tensor]:
+        """Encoded dict for ``features`` (passed through when already encoded)."""
+        return dict(features) if _is_encoded(features) else self.transformer.transform(_as_data(features))
+
+    def forward(self, features: Any) -> torch.Tensor:
+        encoded = self.encode(features)
+        blocks = [self._block(c, encoded) for c in self.feature_columns]
+        return torch.cat(blocks, dim=1)
+
+    def _block(self, column: FeatureColumn, encoded: dict[str, torch.Tensor]) -> torch.Tensor:
+        key = self.transformer.encoded_key(column)
+        if key not in encoded:
+            raise FeatureColumnError(f"DenseFeatures: encoded features lack {key!r} (column {column.name!r}); "
+                                     f"got keys {sorted(encoded)}.")
+        value = encoded[key]
+        if value.dim() == 1:  # a hand-made (N,) tensor: one value per row
+            value = value.unsqueeze(1)
+        if isinstance(column, NumericColumn):
+            return value.reshape(value.shape[0], -1).float()
+        weights = encoded.get(key + WEIGHTS_SUFFIX)
+        if isinstance(column, (BucketizedColumn, IndicatorColumn)):
+            width = self.transformer.num_buckets(column)
+            mask = value >= 0
+            w = mask.float() if weights is None else weights.float() * mask
+            out = torch.zeros(value.shape[0], width, dtype=torch.float32, device=value.device)
+            return out.scatter_add_(1, value.clamp(min=0), w)
+        assert isinstance(column, (EmbeddingColumn, SharedEmbeddingColumn))
+        table = self.embedding_weights[_param_name(column.table_name)]
+        return combine_embeddings(table, value, weights, column.combiner, column.max_norm)
+
+
+def _as_data(features: Any) -> Any:
+    if isinstance(features, pd.DataFrame):
+        return features
+    if isinstance(features, Mapping):
+        return dict(features)
+    raise FeatureColumnError(
+        f"features must be a DataFrame, a dict of raw values, or an encoded dict of tensors; got "
+        f"{type(features).__name__}."
+    )
+
+
+class LinearFeatures(nn.Module):
+    """TF's ``linear_model``: a weight per numeric value and per categorical id, summed -> ``(N, units)``.
+
+    Numeric columns get a ``(width, units)`` kernel; categorical, bucketized, crossed, weighted and
+    indicator columns get a ``(num_buckets, units)`` table combined with ``sparse_combiner`` (``"sum"``
+    by default, as in TF); embedding columns feed their vectors through a kernel. Weights start at zero,
+    as in TF; ``use_bias`` adds a bias (TF's ``bias_weights``).
+
+    Examples
+    --------
+    >>> from estlab.features import categorical_column_with_identity, numeric_column
+    >>> lin = LinearFeatures([numeric_column("x"), categorical_column_with_identity("h", 3)], units=2)
+    >>> lin({"x": [1.0], "h": [0]}).shape
+    torch.Size([1, 2])
+    """
+
+    def __init__(
+        self,
+        feature_columns: Sequence[FeatureColumn],
+        transformer: FeatureTransformer | None = None,
+        units: int = 1,
+        use_bias: bool = True,
+        sparse_combiner: str = "sum",
+    ) -> None:
+        super().__init__()
+        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+            raise FeatureColumnError(f"LinearFeatures: units must be a positive integer, got {units!r}.")
+        if sparse_combiner not in COMBINERS:
+            raise FeatureColumnError(f"LinearFeatures: sparse_combiner must be one of {COMBINERS}, "
+                                     f"got {sparse_combiner!r}.")
+        columns = _sorted_columns(feature_columns, "LinearFeatures")
+        self.feature_columns = columns
+        self.units = units
+        self.sparse_combiner = sparse_combiner
+        self.transformer = _resolve_transformer(columns, transformer, "LinearFeatures")
+        embedded = [c for c in columns if isinstance(c, (EmbeddingColumn, SharedEmbeddingColumn))]
+        self.embeddings = DenseFeatures(embedded, self.transformer) if embedded else None
+        self.weights = nn.ParameterDict()
+        for c in columns:
+            if isinstance(c, NumericColumn):
+                rows = c.num_elements
+            elif isinstance(c, (EmbeddingColumn, SharedEmbeddingColumn)):
+                rows = c.dimension
+            elif isinstance(c, (CategoricalColumn, IndicatorColumn)):
+                rows = self.transformer.num_buckets(c)
+            else:
+                raise FeatureColumnError(f"LinearFeatures: unsupported column {c!r}.")
+            self.weights[_param_name(c.name)] = nn.Parameter(torch.zeros(rows, units))
+        self.bias = nn.Parameter(torch.zeros(units)) if use_bias else None
+
+    def forward(self, features: Any) -> torch.Tensor:
+        encoded = features if _is_encoded(features) else self.transformer.transform(_as_data(features))
+        n = next(iter(encoded.values())).shape[0]
+        device = next(iter(encoded.values())).device
+        out = torch.zeros(n, self.units, device=device)
+        for c in self.feature_columns:
+            kernel = self.weights[_param_name(c.name)]
+            if isinstance(c, NumericColumn):
+                value = encoded[self.transformer.encoded_key(c)]
+                out = out + value.reshape(n, -1).float() @ kernel
+            elif isinstance(c, (EmbeddingColumn, SharedEmbeddingColumn)):
+                assert self.embeddings is not None
+                out = out + self.embeddings._block(c, encoded) @ kernel
+            else:
+                key = self.transformer.encoded_key(c)
+                ids = encoded[key] if encoded[key].dim() == 2 else encoded[key].reshape(n, -1)
+                out = out + combine_embeddings(kernel, ids, encoded.get(key + WEIGHTS_SUFFIX), self.sparse_combiner)
+        return out + self.bias if self.bias is not None else out
+
+
+def input_layer(
+    features: Any, feature_columns: Sequence[DenseColumn], transformer: FeatureTransformer | None = None
+) -> torch.Tensor:
+    """TF's ``input_layer``: raw or encoded features -> ``(N, width)`` float tensor, columns sorted by name.
+
+    Embedding tables are created fresh on each call (use :class:`DenseFeatures` in a model to train them).
+
+    Examples
+    --------
+    >>> from estlab.features import bucketized_column, numeric_column
+    >>> input_layer({"x": [5.0]}, [bucketized_column(numeric_column("x"), [0.0, 10.0])]).tolist()
+    [[0.0, 1.0, 0.0]]
+    """
+    return DenseFeatures(feature_columns, transformer)(features)
+
+
+__all__ = ["DenseFeatures", "LinearFeatures", "combine_embeddings", "input_layer"]

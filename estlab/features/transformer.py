@@ -1,0 +1,508 @@
+"""``FeatureTransformer``: learns column state from the training frame and encodes frames to tensors.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from estlab.features import categorical_column_with_learned_vocabulary, indicator_column, numeric_column
+>>> df = pd.DataFrame({"age": [20.0, 40.0], "color": ["red", "blue"]})
+>>> ft = FeatureTransformer([numeric_column("age", normalizer="zscore"),
+...                          indicator_column(categorical_column_with_learned_vocabulary("color"))]).fit(df)
+>>> {k: tuple(v.shape) for k, v in ft.transform(df).items()}
+{'age': (2, 1), 'color': (2, 1)}
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from estlab.features import encode
+from estlab.features._base import CategoricalColumn, DenseColumn, FeatureColumn
+from estlab.features.categorical import (
+    HashedColumn,
+    IdentityColumn,
+    LearnedVocabularyColumn,
+    VocabularyFileColumn,
+    VocabularyListColumn,
+    WeightedCategoricalColumn,
+)
+from estlab.features.crossed import CrossedColumn
+from estlab.features.dense import EmbeddingColumn, IndicatorColumn, SharedEmbeddingColumn
+from estlab.features.errors import FeatureColumnError, NotFittedError
+from estlab.features.numeric import BucketizedColumn, NumericColumn
+from estlab.features.raw import n_rows, to_ragged
+from estlab.features.serialize import column_from_dict, column_to_dict
+from estlab.features.stats import STREAM_SAMPLE_SIZE, Moments, RowSample, ValueCounts
+
+FORMAT = "estlab.features/1"
+WEIGHTS_SUFFIX = "/weights"
+
+
+def leaf_of(column: FeatureColumn) -> FeatureColumn:
+    """The column whose encoding a top-level column reads (indicator/embedding -> their categorical)."""
+    if isinstance(column, (IndicatorColumn, EmbeddingColumn, SharedEmbeddingColumn)):
+        return column.categorical_column
+    return column
+
+
+_KIND = {
+    "NumericColumn": "numeric", "BucketizedColumn": "bucketized", "VocabularyListColumn": "vocabulary",
+    "VocabularyFileColumn": "vocabulary_file", "LearnedVocabularyColumn": "learned", "IdentityColumn": "identity",
+    "HashedColumn": "hash", "CrossedColumn": "crossed", "WeightedCategoricalColumn": "weighted",
+}
+
+
+def column_ids(columns: Iterable[FeatureColumn]) -> dict[FeatureColumn, str]:
+    """A unique id per column: its name, or ``name_<kind>`` (then ``_2``, ...) when names collide.
+
+    Examples
+    --------
+    >>> from estlab.features import categorical_column_with_hash_bucket as hashed, numeric_column
+    >>> list(column_ids([numeric_column("a"), hashed("a", 5)]).values())
+    ['a', 'a_hash']
+    """
+    ids: dict[FeatureColumn, str] = {}
+    taken: set[str] = set()
+    for col in columns:
+        uid = col.name
+        if uid in taken:
+            uid = f"{col.name}_{_KIND.get(type(col).__name__, 'column')}"
+            n = 2
+            while uid in taken:
+                uid, n = f"{col.name}_{_KIND.get(type(col).__name__, 'column')}_{n}", n + 1
+        ids[col] = uid
+        taken.add(uid)
+    return ids
+
+
+def walk(columns: Iterable[FeatureColumn]) -> list[FeatureColumn]:
+    """All columns reachable from ``columns`` (parents first, each once)."""
+    seen: dict[FeatureColumn, None] = {}
+
+    def visit(col: FeatureColumn) -> None:
+        for parent in col.parents:
+            if isinstance(parent, FeatureColumn):
+                visit(parent)
+        seen.setdefault(col, None)
+
+    for c in columns:
+        visit(c)
+    return list(seen)
+
+
+class FeatureTransformer:
+    """Fit feature-column state on a training frame; encode frames or dicts to tensors.
+
+    ``transform`` returns "encoded features": ``dict[str, torch.Tensor]``, every tensor with leading
+    dimension N. Numeric columns give float32 ``(N, *shape)`` under the column name; categorical columns
+    (including those inside indicator/embedding columns, bucketized and crossed columns) give int64 ids
+    ``(N, K)`` (``-1`` = no id) under the column name; weighted columns add float32 ``(N, K)`` weights
+    under ``name + "/weights"``. When two different columns share a name (``numeric_column("h")`` and
+    ``categorical_column_with_identity("h", 24)``), the later one is keyed ``name_<kind>``
+    (``"h_identity"``); the same ids key the fitted state.
+    :meth:`encoded_key` gives the key of any column.
+
+    Parameters
+    ----------
+    feature_columns : sequence of feature columns
+        The columns models will use (dense and/or categorical).
+
+    Examples
+    --------
+    >>> from estlab.features import numeric_column
+    >>> FeatureTransformer([numeric_column("x")]).transform({"x": [1.0]})["x"]
+    tensor([[1.]])
+    """
+
+    def __init__(self, feature_columns: Sequence[FeatureColumn]) -> None:
+        if isinstance(feature_columns, FeatureColumn):
+            feature_columns = [feature_columns]
+        columns = list(dict.fromkeys(feature_columns))
+        for c in columns:
+            if not isinstance(c, FeatureColumn):
+                hint = f" Wrap raw keys in a column, e.g. numeric_column({c!r})." if isinstance(c, str) else ""
+                raise FeatureColumnError(f"feature_columns must hold feature columns, got {c!r}.{hint}")
+        if not columns:
+            raise FeatureColumnError("feature_columns is empty; give at least one feature column.")
+        self.feature_columns: tuple[FeatureColumn, ...] = tuple(columns)
+        self._all = walk(columns)
+        leaves = list(dict.fromkeys(leaf_of(c) for c in columns))
+        self._ids = column_ids([*leaves, *(c for c in self._all if c not in leaves)])
+        self._keys = {leaf: self._ids[leaf] for leaf in leaves}
+        self.state_: dict[str, dict[str, Any]] = {"numeric": {}, "boundaries": {}, "vocabulary": {}}
+        self.n_rows_seen_: int | None = None
+
+    # ----- metadata -----------------------------------------------------------------------------
+    @property
+    def required_keys(self) -> list[str]:
+        """Sorted raw keys (frame columns) the transformer reads.
+
+        Examples
+        --------
+        >>> from estlab.features import crossed_column
+        >>> FeatureTransformer([crossed_column(["a", "b"], 10)]).required_keys
+        ['a', 'b']
+        """
+        return sorted({p for c in self._all for p in c.parents if isinstance(p, str)})
+
+    @property
+    def is_fitted(self) -> bool:
+        """True once fitted, or when no column needs learned state.
+
+        Examples
+        --------
+        >>> from estlab.features import numeric_column
+        >>> FeatureTransformer([numeric_column("x", normalizer="zscore")]).is_fitted
+        False
+        """
+        return self.n_rows_seen_ is not None or not any(c.needs_fit for c in self._all)
+
+    def encoded_key(self, column: FeatureColumn) -> str:
+        """Key of ``column``'s tensor in the encoded dict (indicator/embedding: their categorical's).
+
+        Examples
+        --------
+        >>> from estlab.features import categorical_column_with_identity, indicator_column
+        >>> FeatureTransformer([indicator_column(categorical_column_with_identity("h", 3))]).encoded_key(
+        ...     categorical_column_with_identity("h", 3))
+        'h'
+        """
+        leaf = leaf_of(column)
+        if leaf not in self._keys:
+            raise FeatureColumnError(
+                f"column {column.name!r} is not among this transformer's columns "
+                f"({[c.name for c in self.feature_columns]}); build FeatureTransformer with every column "
+                "your models use."
+            )
+        return self._keys[leaf]
+
+    def num_buckets(self, categorical_column: FeatureColumn) -> int:
+        """Number of distinct ids of a categorical column (vocabulary + OOV buckets, hash size, ...).
+
+        Examples
+        --------
+        >>> from estlab.features import categorical_column_with_vocabulary_list as vocab
+        >>> col = vocab("c", ["a", "b"], num_oov_buckets=2)
+        >>> FeatureTransformer([col]).num_buckets(col)
+        4
+        """
+        c = leaf_of(categorical_column)
+        if isinstance(c, BucketizedColumn):
+            return (len(encode.boundaries_of(c, self._fitted)) + 1) * c.source_column.num_elements
+        if isinstance(c, (VocabularyListColumn, VocabularyFileColumn, LearnedVocabularyColumn)):
+            return len(encode.vocabulary_of(c, self._fitted)) + c.num_oov_buckets
+        if isinstance(c, IdentityColumn):
+            return c.num_buckets
+        if isinstance(c, (HashedColumn, CrossedColumn)):
+            return c.hash_bucket_size
+        if isinstance(c, WeightedCategoricalColumn):
+            return self.num_buckets(c.categorical_column)
+        raise FeatureColumnError(f"num_buckets: {categorical_column!r} is not a categorical column.")
+
+    def vocabulary(self, column: FeatureColumn) -> list:
+        """Vocabulary of a vocabulary column (explicit, file or learned), index = id.
+
+        Examples
+        --------
+        >>> from estlab.features import categorical_column_with_learned_vocabulary as learned
+        >>> FeatureTransformer([learned("c")]).fit({"c": ["b", "a", "b"]}).vocabulary(learned("c"))
+        ['b', 'a']
+        """
+        c = leaf_of(column)
+        if not isinstance(c, (VocabularyListColumn, VocabularyFileColumn, LearnedVocabularyColumn)):
+            raise FeatureColumnError(f"vocabulary: column {column.name!r} has no vocabulary ({type(c).__name__}).")
+        return list(encode.vocabulary_of(c, self._fitted))
+
+    def boundaries(self, column: BucketizedColumn) -> list[float]:
+        """Bucket edges of a bucketized column (explicit or learned).
+
+        Examples
+        --------
+        >>> from estlab.features import bucketized_column, numeric_column
+        >>> col = bucketized_column(numeric_column("x"), [1, 2])
+        >>> FeatureTransformer([col]).boundaries(col)
+        [1.0, 2.0]
+        """
+        if not isinstance(column, BucketizedColumn):
+            raise FeatureColumnError(f"boundaries: column {column.name!r} is not a bucketized column.")
+        return [float(b) for b in encode.boundaries_of(column, self._fitted)]
+
+    def describe(self) -> pd.DataFrame:
+        """One row per column (sources included): id, kind, and learned or declared state in words.
+
+        Examples
+        --------
+        >>> from estlab.features import numeric_column
+        >>> FeatureTransformer([numeric_column("x")]).describe()["id"].tolist()
+        ['x']
+        """
+        rows = []
+        for c in self._all:
+            rows.append({"id": self._ids.get(c, c.name), "column": type(c).__name__, "state": self._state_text(c)})
+        return pd.DataFrame(rows)
+
+    def _state_text(self, c: FeatureColumn) -> str:
+        try:
+            if isinstance(c, NumericColumn):
+                p = self._fitted.lookup("numeric", c)
+                if c.normalizer and p:
+                    return f"{c.normalizer}: mean {p['mean']}, std {p['std']}, min {p['min']}, max {p['max']}"
+                return f"{c.normalizer} (not fitted)" if c.normalizer else "raw"
+            if isinstance(c, BucketizedColumn):
+                b = self.boundaries(c)
+                return f"{len(b) + 1} buckets, edges {[round(x, 6) for x in b][:8]}{' ...' if len(b) > 8 else ''}"
+            if isinstance(c, CategoricalColumn):
+                text = f"{self.num_buckets(c)} ids"
+                if isinstance(c, (VocabularyListColumn, VocabularyFileColumn, LearnedVocabularyColumn)):
+                    v = self.vocabulary(c)
+                    text += f"; vocabulary {v[:6]}{' ...' if len(v) > 6 else ''}"
+                return text
+            if isinstance(c, IndicatorColumn):
+                return f"width {self.num_buckets(c)} (counts of {self._ids[c.categorical_column]!r} ids)"
+            if isinstance(c, (EmbeddingColumn, SharedEmbeddingColumn)):
+                return (f"table {c.table_name!r}: {self.num_buckets(c)} x {c.dimension}, combiner {c.combiner}")
+        except NotFittedError:
+            return "not fitted"
+        return ""
+
+    def _repr_html_(self) -> str:
+        return f"<div><b>{html.escape(repr(self))}</b>{self.describe().to_html(index=False, escape=True)}</div>"
+
+    def dense_width(self, columns: Sequence[FeatureColumn] | None = None) -> int:
+        """Width of ``DenseFeatures`` output over ``columns`` (default: this transformer's dense columns).
+
+        Examples
+        --------
+        >>> from estlab.features import numeric_column
+        >>> FeatureTransformer([numeric_column("x", shape=3)]).dense_width()
+        3
+        """
+        if columns is None:
+            columns = [c for c in self.feature_columns if isinstance(c, DenseColumn)]
+        return self.width_of(columns)
+
+    def width_of(self, columns: Sequence[FeatureColumn]) -> int:
+        """Width of ``DenseFeatures(columns, self)`` output.
+
+        Examples
+        --------
+        >>> from estlab.features import numeric_column
+        >>> x, y = numeric_column("x", shape=3), numeric_column("y")
+        >>> FeatureTransformer([x, y]).width_of([y])
+        1
+        """
+        return sum(self.column_width(c) for c in columns)
+
+    def column_width(self, column: FeatureColumn) -> int:
+        """Width of one dense column in ``DenseFeatures`` output."""
+        if isinstance(column, NumericColumn):
+            return column.num_elements
+        if isinstance(column, (BucketizedColumn, IndicatorColumn)):
+            return self.num_buckets(column)
+        if isinstance(column, (EmbeddingColumn, SharedEmbeddingColumn)):
+            return column.dimension
+        raise FeatureColumnError(
+            f"column {column.name!r} is categorical, not dense; wrap it with indicator_column(...) or "
+            "embedding_column(...)."
+        )
+
+    @property
+    def _fitted(self) -> encode.Fitted:
+        return encode.Fitted(self.state_, self._ids)
+
+    # ----- fitting ------------------------------------------------------------------------------
+    def fit(self, frame: pd.DataFrame | dict[str, Any]) -> FeatureTransformer:
+        """Learn vocabularies, moments and exact quantile boundaries from the training frame.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from estlab.features import numeric_column
+        >>> ft = FeatureTransformer([numeric_column("x", normalizer="minmax")]).fit(pd.DataFrame({"x": [0., 4.]}))
+        >>> ft.transform({"x": [2.0]})["x"].item()
+        0.5
+        """
+        return self._fit([frame], sample_capacity=None)
+
+    def fit_stream(
+        self, chunks: Iterable[pd.DataFrame | dict[str, Any]], sample_size: int = STREAM_SAMPLE_SIZE
+    ) -> FeatureTransformer:
+        """Fit from an iterable of frames (data larger than memory), one pass.
+
+        Vocabularies, counts, means, standard deviations, minima and maxima are exact (the same as
+        :meth:`fit` on the concatenation, up to float rounding). Quantile boundaries come from a uniform
+        sample of ``sample_size`` rows (default 200,000): exact when the stream has fewer rows, otherwise
+        each boundary's rank is within ``eps = sqrt(ln(2/delta) / (2 * sample_size))`` of its target with
+        probability ``1 - delta`` (Dvoretzky-Kiefer-Wolfowitz): ``eps < 0.0063`` at ``delta = 1e-6`` for
+        the default. The sample is seeded, so the result is deterministic.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from estlab.features import numeric_column
+        >>> chunks = (pd.DataFrame({"x": [float(i)]}) for i in range(3))
+        >>> FeatureTransformer([numeric_column("x", normalizer="zscore")]).fit_stream(chunks).state_["numeric"]
+        {'x': {'shift': [1.0], 'scale': [0.816496580927726], 'mean': [1.0], 'std': [0.816496580927726], 'min': [0.0], 'max': [2.0]}}
+        """
+        if isinstance(sample_size, bool) or not isinstance(sample_size, int) or sample_size < 1:
+            raise FeatureColumnError(f"fit_stream: sample_size must be a positive int, got {sample_size!r}.")
+        if isinstance(chunks, (pd.DataFrame, dict)):
+            raise FeatureColumnError("fit_stream: chunks must be an iterable of frames; use fit(frame) for one frame.")
+        return self._fit(chunks, sample_capacity=sample_size)
+
+    def _fit(self, chunks: Iterable[Any], sample_capacity: int | None) -> FeatureTransformer:
+        numeric = [c for c in self._all if isinstance(c, NumericColumn) and c.normalizer is not None]
+        quantile = [c for c in self._all if isinstance(c, BucketizedColumn) and c.needs_fit]
+        sources = list(dict.fromkeys([*numeric, *(b.source_column for b in quantile)]))
+        vocab_cols = [c for c in self._all if isinstance(c, LearnedVocabularyColumn)]
+        moments = {c: Moments() for c in sources}
+        samples = {c: RowSample(sample_capacity) for c in {b.source_column for b in quantile}}
+        counts = {c: ValueCounts() for c in vocab_cols}
+        total = 0
+        for chunk in chunks:
+            rows = n_rows(chunk)
+            if rows == 0:
+                continue
+            total += rows
+            for c in sources:
+                x = encode.fill_numeric(c, chunk)
+                moments[c].update(x)
+                if c in samples:
+                    samples[c].update(x)
+            for c in vocab_cols:
+                counts[c].update(to_ragged(encode.get_values(chunk, c.key), c.key).values)
+            # stateless columns are validated on the first chunk so errors appear at fit time
+            if total == rows:
+                self._validate(chunk)
+        if total == 0:
+            raise FeatureColumnError("fit: the training frame is empty (0 rows); pass a frame with data.")
+        state: dict[str, dict[str, Any]] = {"numeric": {}, "boundaries": {}, "vocabulary": {}}
+        for c in numeric:
+            m = moments[c]
+            if c.normalizer == "zscore":
+                shift, scale = m.mean, m.std
+            else:
+                shift, scale = m.min, m.max - m.min
+            scale = np.where(scale > 0, scale, 1.0)
+            state["numeric"][self._ids[c]] = {
+                "shift": shift.tolist(), "scale": scale.tolist(), "mean": m.mean.tolist(), "std": m.std.tolist(),
+                "min": m.min.tolist(), "max": m.max.tolist(),
+            }
+        for b in quantile:
+            n_buckets = int(b.boundaries.split(":")[1])  # type: ignore[union-attr]
+            fitted = encode.Fitted(state, self._ids)
+            values = encode.normalize(b.source_column, samples[b.source_column].rows, fitted).ravel()
+            edges = np.quantile(values.astype(np.float64), np.linspace(0.0, 1.0, n_buckets + 1)[1:-1])
+            state["boundaries"][self._ids[b]] = np.unique(edges).tolist()
+        for c in vocab_cols:
+            vocab = counts[c].vocabulary(c.max_tokens, c.min_frequency)
+            if not vocab:
+                raise FeatureColumnError(
+                    f"column {c.key!r}: the learned vocabulary is empty (no value seen >= min_frequency="
+                    f"{c.min_frequency} times in {total} rows); lower min_frequency or check the column."
+                )
+            state["vocabulary"][self._ids[c]] = [v.item() if hasattr(v, "item") else v for v in vocab]
+        self.state_ = state
+        self.n_rows_seen_ = total
+        return self
+
+    def _validate(self, chunk: Any) -> None:
+        head = chunk.iloc[:1000] if isinstance(chunk, pd.DataFrame) else chunk
+        stateless = [c for c in self._all if not c.needs_fit and not any(
+            isinstance(p, FeatureColumn) and p.needs_fit for p in walk([c]))]
+        memo: dict = {}
+        for c in stateless:
+            if isinstance(c, NumericColumn):
+                encode.encode_numeric(c, head, self._fitted, memo)
+            elif isinstance(c, CategoricalColumn):
+                encode.encode_categorical(c, head, self._fitted, memo)
+
+    # ----- transform ----------------------------------------------------------------------------
+    def transform(self, data: pd.DataFrame | dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Encode a DataFrame or a dict of arrays/lists/Series/tensors into tensors (vectorised).
+
+        Examples
+        --------
+        >>> from estlab.features import categorical_column_with_vocabulary_list as vocab
+        >>> FeatureTransformer([vocab("c", ["a", "b"])]).transform({"c": ["b", "z"]})["c"].ravel().tolist()
+        [1, -1]
+        """
+        if not self.is_fitted:
+            needing = [c.name for c in self._all if c.needs_fit]
+            raise NotFittedError(
+                f"FeatureTransformer is not fitted: columns {needing} learn state from the training frame. "
+                "Call .fit(train_df) before .transform(...)."
+            )
+        n = n_rows(data)
+        memo: dict = {}
+        fitted = self._fitted
+        out: dict[str, torch.Tensor] = {}
+        for leaf, key in self._keys.items():
+            if isinstance(leaf, NumericColumn):
+                out[key] = torch.from_numpy(encode.encode_numeric(leaf, data, fitted, memo))
+            else:
+                ids, weights = encode.encode_categorical(leaf, data, fitted, memo)
+                out[key] = torch.from_numpy(np.ascontiguousarray(ids))
+                if weights is not None:
+                    out[key + WEIGHTS_SUFFIX] = torch.from_numpy(weights)
+        for key, t in out.items():
+            if t.shape[0] != n:
+                raise FeatureColumnError(f"encoded {key!r} has {t.shape[0]} rows, expected {n}.")
+        return out
+
+    def fit_transform(self, frame: pd.DataFrame | dict[str, Any]) -> dict[str, torch.Tensor]:
+        """``fit(frame)`` then ``transform(frame)``.
+
+        Examples
+        --------
+        >>> from estlab.features import numeric_column
+        >>> FeatureTransformer([numeric_column("x")]).fit_transform({"x": [3.0]})["x"].item()
+        3.0
+        """
+        return self.fit(frame).transform(frame)
+
+    # ----- persistence --------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Columns and fitted state as plain JSON-ready values.
+
+        Examples
+        --------
+        >>> from estlab.features import numeric_column
+        >>> FeatureTransformer([numeric_column("x")]).to_dict()["format"]
+        'estlab.features/1'
+        """
+        out = {
+            "format": FORMAT,
+            "columns": [column_to_dict(c) for c in self.feature_columns],
+            "state": self.state_,
+            "n_rows_seen": self.n_rows_seen_,
+        }
+        json.dumps(out)  # fail here, not at save time, if anything is not plain JSON
+        return out
+
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any]) -> FeatureTransformer:
+        """Rebuild a (fitted) transformer from :meth:`to_dict` output.
+
+        Examples
+        --------
+        >>> from estlab.features import numeric_column
+        >>> FeatureTransformer.from_dict(FeatureTransformer([numeric_column("x")]).to_dict()).required_keys
+        ['x']
+        """
+        if spec.get("format") != FORMAT:
+            raise FeatureColumnError(f"from_dict: expected format {FORMAT!r}, got {spec.get('format')!r}.")
+        ft = cls([column_from_dict(c) for c in spec["columns"]])
+        ft.state_ = {k: dict(v) for k, v in spec["state"].items()}
+        ft.n_rows_seen_ = spec.get("n_rows_seen")
+        return ft
+
+    def __repr__(self) -> str:
+        status = "fitted" if self.n_rows_seen_ is not None else "not fitted"
+        return f"FeatureTransformer({[c.name for c in self.feature_columns]}, {status})"
