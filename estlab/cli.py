@@ -1,17 +1,96 @@
-"""The ``estlab`` command line: ``estlab demo`` runs the main job on a bundled dataset."""
+"""The ``estlab`` command line: ``estlab demo`` trains the premade estimators on a bundled dataset.
+
+``estlab demo`` (Adult by default) infers feature columns, trains baseline, linear, DNN, wide-and-deep
+and boosted-trees models with their default hyper-parameters and prints a leaderboard on the test split.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+import time
+from typing import Any
+
+FAMILIES = ("baseline", "linear", "dnn", "dnn_linear_combined", "boosted_trees")
+QUICK_ROWS = 3000
+QUICK_STEPS = 200
+
+
+def _estimator(family: str, task: str, columns: list, vocabulary: list[str] | None, model_dir: str,
+               quick: bool) -> Any:
+    from estlab.estimators import create
+    from estlab.training.config import RunConfig
+
+    suffix = "classifier" if task != "regression" else "regressor"
+    kwargs: dict[str, Any] = {"model_dir": model_dir,
+                              "config": RunConfig(random_seed=0, save_checkpoints_secs=3600)}
+    if task != "regression":
+        kwargs.update(n_classes=len(vocabulary), label_vocabulary=vocabulary)
+    if family in ("linear", "boosted_trees"):
+        kwargs["feature_columns"] = columns
+    if family == "dnn":
+        kwargs.update(hidden_units=[128, 64], feature_columns=columns)
+    if family == "dnn_linear_combined":
+        kwargs.update(linear_feature_columns=columns, dnn_feature_columns=columns)
+    if family == "boosted_trees" and quick:
+        kwargs["n_trees"] = 50
+    return create(f"{family}_{suffix}", **kwargs)
+
+
+def _score_columns(task: str) -> tuple[list[str], str, bool]:
+    if task == "binary":
+        return ["accuracy", "auc", "average_loss"], "accuracy", False
+    if task == "multiclass":
+        return ["accuracy", "average_loss"], "accuracy", False
+    return ["rmse", "mae", "average_loss"], "rmse", True
 
 
 def _demo(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from estlab import datasets
+    from estlab.features import infer_columns
 
     data = datasets.load(args.dataset)
-    print(f"{data.name}: {len(data.train)} train / {len(data.test)} test rows, label {data.label!r}")
+    train, test = data.train, data.test
+    if args.quick:
+        train = train.sample(n=min(QUICK_ROWS, len(train)), random_state=0).reset_index(drop=True)
+    max_steps = args.max_steps if args.max_steps is not None else (QUICK_STEPS if args.quick else None)
+    print(f"{data.name}: {len(train)} train / {len(test)} test rows, label {data.label!r} ({data.task})")
+    columns = infer_columns(train, label=data.label).feature_columns
+    print(f"feature columns (infer_columns): {', '.join(c.name for c in columns)}")
+    schedule = f"max_steps={max_steps}" if max_steps is not None else f"{args.epochs} epoch(s)"
+    print(f"training {len(args.models)} premade estimators with default hyper-parameters, {schedule}, batch 128\n")
+    shown, key, ascending = _score_columns(data.task)
+    rows = []
+    root = tempfile.mkdtemp(prefix="estlab_demo_")
+    for family in args.models:
+        est = _estimator(family, data.task, columns, data.label_vocabulary, f"{root}/{family}", args.quick)
+        start = time.perf_counter()
+        if max_steps is not None:
+            est.train(train, label=data.label, max_steps=max_steps, batch_size=128)
+        else:
+            est.train(train, label=data.label, num_epochs=args.epochs, batch_size=128)
+        seconds = time.perf_counter() - start
+        metrics = est.evaluate(test, label=data.label)
+        rows.append({"model": type(est).__name__, **{k: metrics[k] for k in shown},
+                     "steps": est.global_step, "train_s": round(seconds, 1)})
+        print(f"  {type(est).__name__:<30} {key}={metrics[key]:.4f}  ({seconds:.1f} s)", flush=True)
+    board = pd.DataFrame(rows).sort_values(key, ascending=ascending).reset_index(drop=True)
+    board.index = board.index + 1
+    print("\nleaderboard (test split)")
+    print(board.to_string(float_format=lambda v: f"{v:.4f}"))
+    print(f"\nmodel_dirs under {root} (tensorboard --logdir {root})")
     return 0
+
+
+def _models(text: str) -> list[str]:
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in names if m not in FAMILIES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown model(s) {unknown}; choose from {list(FAMILIES)}")
+    return names
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,12 +98,19 @@ def main(argv: list[str] | None = None) -> int:
 
     Examples
     --------
-    >>> main(["demo", "--dataset", "penguins"])  # doctest: +SKIP
+    >>> main(["demo", "--dataset", "penguins", "--quick"])  # doctest: +SKIP
     """
-    parser = argparse.ArgumentParser(prog="estlab", description=__doc__)
+    parser = argparse.ArgumentParser(prog="estlab", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="run the main job on a bundled dataset")
-    demo.add_argument("--dataset", default="adult")
+    demo = commands.add_parser("demo", help="train and compare the premade estimators on a bundled dataset")
+    demo.add_argument("--dataset", default="adult", help="adult (default), penguins or diamonds")
+    demo.add_argument("--max-steps", type=int, default=None,
+                      help="train each model to this global step (default: --epochs over the data)")
+    demo.add_argument("--epochs", type=int, default=3, help="epochs when --max-steps is not given (default 3)")
+    demo.add_argument("--quick", action="store_true",
+                      help=f"{QUICK_ROWS} training rows, {QUICK_STEPS} steps, 50 trees: a run of seconds")
+    demo.add_argument("--models", type=_models, default=list(FAMILIES),
+                      help=f"comma-separated subset of {','.join(FAMILIES)}")
     demo.set_defaults(handler=_demo)
     args = parser.parse_args(argv)
     return args.handler(args)

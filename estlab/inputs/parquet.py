@@ -28,7 +28,7 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,9 +37,12 @@ import pandas as pd
 
 from estlab.inputs._checks import check_batch_size, check_num_epochs, check_seed, check_shuffle
 
-__all__ = ["Chunk", "StreamingInput", "fit_transformer", "parquet_input_fn"]
+__all__ = ["Chunk", "StreamingInput", "TensorStream", "fit_transformer", "parquet_input_fn"]
 
 PathLike = str | os.PathLike
+
+#: how a transformer is fitted on streamed data (see :func:`fit_transformer`).
+FIT_MODES = ("stream", "sample")
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,16 @@ class Chunk:
     def num_batches(self) -> int:
         """Batches in this chunk (the last may be partial)."""
         return -(-len(self.features) // self.batch_size)
+
+    @property
+    def num_rows(self) -> int:
+        """Rows in this chunk."""
+        return len(self.features)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Column names of ``features`` (so a chunk reads like an ``InputFn`` when encoding it)."""
+        return list(self.features.columns)
 
 
 @dataclass(frozen=True)
@@ -140,8 +153,16 @@ class StreamingInput:
         rank: int = 0,
         world_size: int = 1,
         chunk_rows: int | None = None,
+        fit: str = "stream",
+        sample_rows: int = 100_000,
     ) -> None:
         import pyarrow.dataset as pads
+
+        if fit not in FIT_MODES:
+            raise ValueError(f"fit must be one of {list(FIT_MODES)}, got {fit!r}")
+        if isinstance(sample_rows, bool) or not isinstance(sample_rows, int | np.integer) or sample_rows < 1:
+            raise ValueError(f"sample_rows must be a positive int, got {sample_rows!r}")
+        self.fit_mode, self.sample_rows = fit, int(sample_rows)
 
         self.paths = [os.fspath(paths)] if isinstance(paths, str | os.PathLike) else [os.fspath(p) for p in paths]
         if not self.paths:
@@ -234,8 +255,24 @@ class StreamingInput:
         """
         return StreamingInput(
             self.paths, self.label, self.batch_size, self.num_epochs, self.shuffle, self.seed,
-            self.columns, rank, world_size, self.chunk_rows,
+            self.columns, rank, world_size, self.chunk_rows, self.fit_mode, self.sample_rows,
         )
+
+    def fit_transformer(self, transformer: Any) -> Any:
+        """Fit ``transformer`` the way this input was configured (``fit="stream"`` or ``"sample"``).
+
+        Examples
+        --------
+        >>> import pandas as pd, tempfile, os
+        >>> from estlab.features import FeatureTransformer, numeric_column
+        >>> path = os.path.join(tempfile.mkdtemp(), "d.parquet")
+        >>> pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0, 1, 0]}).to_parquet(path, row_group_size=1)
+        >>> t = StreamingInput(path, label="y").fit_transformer(
+        ...     FeatureTransformer([numeric_column("x", normalizer="zscore")]))
+        >>> t.state_["numeric"]["x"]["mean"]
+        [2.0]
+        """
+        return fit_transformer(transformer, self, how=self.fit_mode, sample_rows=self.sample_rows, seed=self.seed)
 
     def __repr__(self) -> str:
         return (
@@ -364,6 +401,27 @@ class StreamingInput:
         """Yield raw ``(features, labels)`` batches over all epochs, as TF's ``input_fn`` did."""
         return self.batches()
 
+    def single_pass(self, all_ranks: bool = False) -> Iterator[Chunk]:
+        """Every row of this rank (or of all ranks) exactly once, one row group per chunk, file order.
+
+        For evaluation and prediction: no shuffling, no cap on steps (ranks may differ in rows), and
+        ``num_epochs`` is ignored. ``first_batch`` counts batches of ``batch_size`` from the start.
+
+        Examples
+        --------
+        >>> import pandas as pd, tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "d.parquet")
+        >>> pd.DataFrame({"x": range(5), "y": range(5)}).to_parquet(path, row_group_size=2)
+        >>> [c.labels.tolist() for c in StreamingInput(path, label="y", num_epochs=None).single_pass()]
+        [[0, 1], [2, 3], [4]]
+        """
+        pieces = self._pieces if all_ranks else self._owned[self.rank]
+        done = 0
+        for piece in pieces:
+            features, labels = self._split(self._read(piece, self._read_columns()))
+            yield Chunk(features, labels, 0, done // self.batch_size, self.batch_size)
+            done += piece.num_rows
+
     def iter_frames(self, columns: Sequence[str] | None = None, all_ranks: bool = True) -> Iterator[pd.DataFrame]:
         """One pass over the data, one row group per frame, in file order (for ``fit_stream``).
 
@@ -427,6 +485,8 @@ def parquet_input_fn(
     seed: int | None = 0,
     columns: Sequence[str] | None = None,
     chunk_rows: int | None = None,
+    fit: str = "stream",
+    sample_rows: int = 100_000,
 ) -> StreamingInput:
     """Stream ``(features, labels)`` batches from parquet files without loading them whole.
 
@@ -449,6 +509,12 @@ def parquet_input_fn(
     chunk_rows : int, optional
         Merge consecutive row groups until a chunk holds at least this many rows (fewer, larger
         transforms; memory grows accordingly). Default: one row group per chunk.
+    fit : {"stream", "sample"}
+        How a training loop fits the feature transformer on this input: one streaming pass over all
+        row groups (``FeatureTransformer.fit_stream``: exact vocabularies and moments, approximate
+        quantiles) or ``fit`` on ``sample_rows`` uniformly sampled rows (faster, approximate).
+    sample_rows : int
+        Rows sampled when ``fit="sample"``.
 
     Returns
     -------
@@ -465,7 +531,7 @@ def parquet_input_fn(
     """
     return StreamingInput(
         paths, label=label, batch_size=batch_size, num_epochs=num_epochs, shuffle=shuffle, seed=seed,
-        columns=columns, chunk_rows=chunk_rows,
+        columns=columns, chunk_rows=chunk_rows, fit=fit, sample_rows=sample_rows,
     )
 
 
@@ -521,3 +587,132 @@ def fit_transformer(
                 frame = frame.sample(n=sample_rows, random_state=seed)
         return transformer.fit(frame)
     raise ValueError(f"how must be 'stream' or 'sample', got {how!r}")
+
+
+class _LiveMapping(Mapping):
+    """Read-only view of the current chunk's encoded features (what the loop indexes by row)."""
+
+    def __init__(self, stream: TensorStream) -> None:
+        self._stream = stream
+
+    def __getitem__(self, key: str) -> Any:
+        return self._stream._current[0][key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._stream._current[0])
+
+    def __len__(self) -> int:
+        return len(self._stream._current[0])
+
+
+class _LiveTensor:
+    """Indexable view of one per-row tensor (labels, weights) of the current chunk."""
+
+    def __init__(self, stream: TensorStream, slot: int) -> None:
+        self._stream, self._slot = stream, slot
+
+    def __getitem__(self, rows: Any) -> Any:
+        return self._stream._current[self._slot][rows]
+
+
+class TensorStream:
+    """Row-index batches over a :class:`StreamingInput`, each chunk encoded once, with live views.
+
+    Built for an index-batching training loop: iterating yields chunk-local ``int64`` row indices,
+    and :attr:`features` / :attr:`labels` / :attr:`weights` are views of the *current* chunk's
+    tensors, so the loop's ``{k: v[rows] for k, v in features.items()}`` and ``labels[rows]`` work
+    unchanged. Only one chunk's tensors are alive at a time. ``epoch`` and ``state_dict()`` /
+    ``load_state_dict()`` mirror ``IndexBatcher``, so checkpoints resume mid-epoch.
+
+    Parameters
+    ----------
+    source : StreamingInput
+        Already sharded for this rank (``source.shard(rank, world_size)``) when distributed.
+    encode : callable
+        ``encode(chunk) -> (features_dict, labels, weights)``: tensors with leading dimension
+        ``len(chunk.features)`` (``labels``/``weights`` may be ``None``), on the training device.
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile, os, torch
+    >>> path = os.path.join(tempfile.mkdtemp(), "d.parquet")
+    >>> pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0, 4.0], "y": [0, 1, 0, 1, 0]}).to_parquet(path, row_group_size=2)
+    >>> encode = lambda c: ({"x": torch.tensor(c.features["x"].to_numpy())},
+    ...                     torch.tensor(c.labels.to_numpy()), None)
+    >>> stream = TensorStream(StreamingInput(path, label="y", batch_size=2), encode)
+    >>> [stream.features["x"][rows].tolist() for rows in stream]
+    [[0.0, 1.0], [2.0, 3.0], [4.0]]
+    """
+
+    def __init__(self, source: StreamingInput, encode: Any) -> None:
+        self.source = source
+        self.encode = encode
+        self.batch_size = source.batch_size
+        self.epoch, self.position = 0, 0
+        self._current: tuple[Any, Any, Any] = ({}, None, None)
+        self._chunks: Iterator[Chunk] | None = None
+        self._chunk_end = 0
+        self._offset = 0
+        self.features: Mapping[str, Any] = _LiveMapping(self)
+        self.labels = _LiveTensor(self, 1)
+        self.weights = _LiveTensor(self, 2)
+
+    @property
+    def num_epochs(self) -> int | None:
+        """Epochs to serve (``None``: forever)."""
+        return self.source.num_epochs
+
+    @property
+    def exhausted(self) -> bool:
+        """True once all ``num_epochs`` epochs have been served."""
+        return self.num_epochs is not None and self.epoch >= self.num_epochs
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        import torch
+
+        if self.exhausted:
+            raise StopIteration
+        if self._chunks is None or self.position >= self._chunk_end:
+            self._load_next_chunk()
+        start = (self.position - self._offset) * self.batch_size
+        rows = len(self._current_labels_or_features())
+        stop = min(start + self.batch_size, rows)
+        self.position += 1
+        if self.position >= self.source.steps_per_epoch:
+            self.epoch, self.position = self.epoch + 1, 0
+            self._chunks, self._chunk_end = None, 0
+        return torch.arange(start, stop, dtype=torch.int64)
+
+    def _current_labels_or_features(self) -> Any:
+        features, labels, _ = self._current
+        return labels if labels is not None else next(iter(features.values()))
+
+    def _load_next_chunk(self) -> None:
+        if self._chunks is None:
+            self._chunks = self.source.chunks(self.epoch, self.position)
+        self._current = ({}, None, None)  # free the previous chunk before reading the next
+        chunk = next(self._chunks)
+        encoded = self.encode(chunk)
+        self._current = tuple(encoded) if isinstance(encoded, tuple) else (encoded, None, None)
+        self._offset = chunk.first_batch
+        self._chunk_end = chunk.first_batch + chunk.num_batches
+
+    def state_dict(self) -> dict[str, Any]:
+        """The position ``(epoch, position)`` plus what must match on resume (as ``IndexBatcher``)."""
+        return {"epoch": self.epoch, "position": self.position, "seed": self.source.seed,
+                "num_rows": self.source.rank_rows, "batch_size": self.batch_size, "streaming": True}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume from :meth:`state_dict`; raises ``ValueError`` when the data or seed differ."""
+        expected = self.state_dict()
+        for key in ("seed", "num_rows", "batch_size", "streaming"):
+            if state.get(key) != expected[key]:
+                raise ValueError(
+                    f"saved stream state has {key}={state.get(key)!r} but this input has {expected[key]!r}; "
+                    f"the training data changed, so the stream restarts from the beginning"
+                )
+        self.epoch, self.position = self.source.normalize_position(int(state["epoch"]), int(state["position"]))
+        self._chunks, self._chunk_end = None, 0

@@ -30,11 +30,17 @@ Examples
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 Event = dict[str, Any]
 
 EVENT_TYPES = ("train_begin", "step_end", "evaluate", "checkpoint", "train_end")
+
+#: The one place that orders listeners: lower runs first. Ties keep the order they were given in.
+ORDER = {"metrics": 0, "monitors": 100, "loggers": 200, "ui": 300}
 
 
 class Listener:
@@ -46,8 +52,12 @@ class Listener:
     only through ``self.control.request_stop(reason)``.
     """
 
-    order: int = 200
+    order: int = ORDER["loggers"]
     control: Any = None
+
+    def wants_loss(self, global_step: int) -> bool:
+        """Return True when this listener needs the loss of ``global_step`` (forces a device sync)."""
+        return False
 
     def on_train_begin(self, event: Event) -> None:
         """Called once before the first step."""
@@ -67,3 +77,95 @@ class Listener:
     def dispatch(self, event: Event) -> None:
         """Route ``event`` to the matching ``on_<type>`` method."""
         getattr(self, f"on_{event['type']}")(event)
+
+
+def sort_listeners(listeners: Iterable[Listener]) -> list[Listener]:
+    """Order listeners by ``ORDER`` (metrics → monitors → loggers → UI), stable for ties.
+
+    Examples
+    --------
+    >>> class Ui(Listener):
+    ...     order = ORDER["ui"]
+    >>> class Metrics(Listener):
+    ...     order = ORDER["metrics"]
+    >>> [type(x).__name__ for x in sort_listeners([Ui(), Metrics()])]
+    ['Metrics', 'Ui']
+    """
+    listeners = list(listeners)
+    bad = [x for x in listeners if not isinstance(x, Listener)]
+    if bad:
+        raise TypeError(
+            f"hooks: expected estlab.training.Listener instances, got {type(bad[0]).__name__}; "
+            "subclass Listener and override on_step_end / on_evaluate / ..."
+        )
+    return sorted(listeners, key=lambda x: x.order)
+
+
+class Control:
+    """What a running loop offers its listeners: stop requests, checkpoint requests, event dispatch.
+
+    Thread-safe stop: ``request_stop`` sets a ``threading.Event`` the loop checks every batch.
+
+    Parameters
+    ----------
+    listeners : list of Listener
+        Already ordered (see ``sort_listeners``).
+    base : dict
+        Keys every event carries (``run``).
+    save_checkpoint : callable, optional
+        Writes a checkpoint and returns its path (the estimator provides it).
+    stop_event : threading.Event, optional
+        Shared with ``Estimator.request_stop``.
+
+    Examples
+    --------
+    >>> control = Control([], {"run": "demo"})
+    >>> control.request_stop("enough")
+    >>> control.stop_requested, control.stop_reason
+    (True, 'enough')
+    """
+
+    def __init__(
+        self,
+        listeners: list[Listener],
+        base: Event,
+        save_checkpoint: Callable[[], str | None] | None = None,
+        stop_event: threading.Event | None = None,
+    ) -> None:
+        self.listeners = listeners
+        self.base = dict(base)
+        self.global_step = 0
+        self.stop_reason = ""
+        self.last_checkpoint_step: int | None = None
+        self._save_checkpoint = save_checkpoint
+        self._stop_event = stop_event if stop_event is not None else threading.Event()
+        for listener in listeners:
+            listener.control = self
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once a stop was requested (by a listener or another thread)."""
+        return self._stop_event.is_set()
+
+    def request_stop(self, reason: str = "stop requested") -> None:
+        """Ask the loop to stop after the current batch (it then writes a final checkpoint)."""
+        if not self.stop_reason:
+            self.stop_reason = reason
+        self._stop_event.set()
+
+    def emit(self, event_type: str, **payload: Any) -> Event:
+        """Build an event (adds ``type``, ``run``, ``global_step``, ``time``) and dispatch it in order."""
+        event = {"type": event_type, **self.base, "global_step": self.global_step, "time": time.time(), **payload}
+        for listener in self.listeners:
+            listener.dispatch(event)
+        return event
+
+    def save_checkpoint(self) -> str | None:
+        """Write a checkpoint now and emit a ``checkpoint`` event; returns its path (None off the chief)."""
+        if self._save_checkpoint is None:
+            return None
+        path = self._save_checkpoint()
+        self.last_checkpoint_step = self.global_step
+        if path is not None:
+            self.emit("checkpoint", path=str(path))
+        return path
