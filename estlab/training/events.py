@@ -11,8 +11,11 @@ Event payloads (every event has ``"type"``, ``"run"`` (run name or model_dir),
     ``start_step``, ``target_step`` (int or None), ``device`` (str), ``estimator`` (class name),
     ``params`` (dict of plain values).
 ``step_end``  (emitted every step; heavy listeners keep their own cadence)
-    ``loss`` (float or None when the step's loss was not synchronised), ``learning_rate`` (float),
-    ``examples_per_sec`` (float), ``epoch`` (int), ``examples_seen`` (int).
+    ``loss`` (float, or None when the step's loss was not synchronised: the loop copies the loss to
+    the host only at steps some listener's ``wants_loss(step)`` asks for, and the value is then the
+    mean loss of the steps since the previous synchronised one), ``learning_rate`` (float),
+    ``examples_per_sec`` (float, over the same window), ``epoch`` (int), ``examples_seen`` (int, in
+    this ``train`` call).
 ``evaluate``
     ``metrics`` (dict[str, float], TF keys), ``name`` (str or None).
 ``checkpoint``
@@ -20,6 +23,10 @@ Event payloads (every event has ``"type"``, ``"run"`` (run name or model_dir),
 ``train_end``
     ``status``: ``"finished" | "stopped" | "failed"``, ``reason`` (str), ``error`` (str or None),
     ``final_loss`` (float or None).
+
+Listeners are ordered by ``order`` through ``ORDER`` (metrics 0 → monitors 100 → loggers 200 → UI 300),
+in this one place (``sort_listeners``). A running loop gives each listener ``control`` (a ``Control``):
+``request_stop(reason)``, ``save_checkpoint()`` and ``emit(...)``.
 
 Examples
 --------

@@ -1,0 +1,258 @@
+"""``DNNLinearCombinedClassifier`` / ``...Regressor``: wide-and-deep (linear logits + DNN logits).
+
+The two parts read their own columns and train with their own optimizers (TF's
+``linear_optimizer`` / ``dnn_optimizer``); the logits are summed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from estlab.estimators._premade import (
+    ACTIVATIONS,
+    LOSS_REDUCTIONS,
+    LabelScaler,
+    PremadeEstimator,
+    check_dropout,
+    check_feature_columns,
+    check_hidden_units,
+    make_activation,
+)
+from estlab.estimators.dnn import build_dnn_module
+from estlab.estimators.linear import SPARSE_COMBINERS, build_linear_module
+from estlab.estimators.optimizers import optimizer_names, resolve_optimizer
+from estlab.training.config import RunConfig
+
+
+class WideDeepModule(nn.Module):
+    """Sum of a linear part and a DNN part; either may be ``None``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> m = WideDeepModule(nn.Linear(2, 1), nn.Linear(2, 1))
+    >>> m(torch.zeros(3, 2)).shape
+    torch.Size([3, 1])
+    """
+
+    def __init__(self, linear: nn.Module | None, dnn: nn.Module | None) -> None:
+        super().__init__()
+        self.linear = linear
+        self.dnn = dnn
+
+    def forward(self, encoded: Any) -> torch.Tensor:
+        parts = [part(encoded) for part in (self.linear, self.dnn) if part is not None]
+        return parts[0] if len(parts) == 1 else parts[0] + parts[1]
+
+
+class _CombinedBase(PremadeEstimator):
+    param_choices: ClassVar[dict[str, list]] = {
+        "linear_optimizer": optimizer_names(),
+        "dnn_optimizer": optimizer_names(),
+        "dnn_activation_fn": sorted(ACTIVATIONS),
+        "loss_reduction": list(LOSS_REDUCTIONS),
+        "linear_sparse_combiner": list(SPARSE_COMBINERS),
+        "batch_norm": [False, True],
+    }
+
+    def _check(self) -> None:
+        self.linear_feature_columns = check_feature_columns(
+            self.linear_feature_columns, "linear_feature_columns", allow_empty=True
+        )
+        self.dnn_feature_columns = check_feature_columns(
+            self.dnn_feature_columns, "dnn_feature_columns", allow_empty=True
+        )
+        if not self.linear_feature_columns and not self.dnn_feature_columns:
+            raise ValueError(
+                "linear_feature_columns and dnn_feature_columns are both empty; give at least one of them "
+                "(e.g. linear_feature_columns=crossed/categorical columns, dnn_feature_columns=dense ones)."
+            )
+        if self.dnn_feature_columns:
+            self.dnn_hidden_units = check_hidden_units(self.dnn_hidden_units, "dnn_hidden_units")
+        self.dnn_dropout = check_dropout(self.dnn_dropout, "dnn_dropout")
+        make_activation(self.dnn_activation_fn, "dnn_activation_fn")
+        if self.linear_sparse_combiner not in SPARSE_COMBINERS:
+            raise ValueError(
+                f"linear_sparse_combiner={self.linear_sparse_combiner!r} is not supported; "
+                f"use one of {list(SPARSE_COMBINERS)}."
+            )
+        if not isinstance(self.batch_norm, bool):
+            raise ValueError(f"batch_norm must be True or False; received {self.batch_norm!r}.")
+
+    def _feature_columns(self) -> list:
+        seen: dict[str, Any] = {}
+        for column in [*self.linear_feature_columns, *self.dnn_feature_columns]:
+            seen.setdefault(column.name, column)
+        return list(seen.values())
+
+    def _build_module(self, transformer: Any) -> nn.Module:
+        d = self._head.logits_dimension
+        linear = (
+            build_linear_module(self.linear_feature_columns, transformer, d, self.linear_sparse_combiner)
+            if self.linear_feature_columns else None
+        )
+        dnn = (
+            build_dnn_module(
+                self.dnn_feature_columns, transformer, self.dnn_hidden_units, d, self.dnn_activation_fn,
+                self.dnn_dropout, self.batch_norm,
+            )
+            if self.dnn_feature_columns else None
+        )
+        return self._scale_labels(WideDeepModule(linear, dnn))
+
+    def _build_optimizers(self, module: nn.Module) -> list[torch.optim.Optimizer]:
+        module = module.inner if isinstance(module, LabelScaler) else module
+        optimizers = []
+        if module.linear is not None:
+            factory = resolve_optimizer(self.linear_optimizer, self.linear_learning_rate, "linear_optimizer")
+            optimizers.append(factory(module.linear.parameters()))
+        if module.dnn is not None:
+            factory = resolve_optimizer(self.dnn_optimizer, self.dnn_learning_rate, "dnn_optimizer")
+            optimizers.append(factory(module.dnn.parameters()))
+        return optimizers
+
+
+_PARAMETERS_DOC = """
+    Parameters
+    ----------
+    model_dir : str, optional
+        Directory for checkpoints and TensorBoard summaries; a temporary one when ``None``.
+    linear_feature_columns : list
+        Columns of the wide (linear) part, typically categorical and crossed columns.
+    linear_optimizer : str or callable
+        Optimizer of the linear part: a name (``"Ftrl"``, ``"Adam"`` ...) or ``params -> Optimizer``.
+    linear_learning_rate : float, optional
+        Learning rate of the linear part; ``None`` uses its optimizer's default (Ftrl: 0.2, as TF's linear models).
+    dnn_feature_columns : list
+        Columns of the deep part (dense: numeric, indicator, embedding columns).
+    dnn_optimizer : str or callable
+        Optimizer of the deep part: a name (``"Adam"``, ``"Adagrad"`` ...) or ``params -> Optimizer``.
+    dnn_learning_rate : float, optional
+        Learning rate of the deep part; ``None`` uses its optimizer's default (Adam: 0.001).
+    dnn_hidden_units : list of int
+        Units per hidden layer of the deep part.
+    dnn_activation_fn : str or callable
+        Hidden-layer activation of the deep part.
+    dnn_dropout : float, optional
+        Dropout probability in the deep part; ``None`` for none.
+    {head}
+    weight_column : str, optional
+        Name of a feature column holding non-negative example weights.
+    linear_sparse_combiner : str
+        How a multi-valued categorical column's weights combine: ``"sum"``, ``"mean"`` or ``"sqrtn"``.
+    batch_norm : bool
+        Batch-normalise after each hidden layer of the deep part.
+    loss_reduction : str
+        ``"sum_over_batch_size"`` (mean over the batch) or ``"sum"``.{extra}
+    warm_start_from : str, optional
+        Checkpoint path or model_dir whose matching variables initialise this model.
+    config : RunConfig, optional
+        Run configuration (checkpoint cadence, seed, device, ...).
+"""
+
+_CLASSIFIER_HEAD_DOC = """n_classes : int
+        Number of label classes (2 = binary).
+    label_vocabulary : list of str, optional
+        String labels in class-id order; ``None`` means labels are integers ``0..n_classes-1``."""
+
+_NORMALIZE_DOC = """
+    normalize_labels : bool
+        Learn in standardised label units: outputs are ``mean + std * f(x)`` with the (weighted) label
+        mean and standard deviation of the first ``train`` input, stored with the model. Makes the default
+        learning rates work for labels far from 0 (prices); ``False`` reproduces TF."""
+
+_REGRESSOR_HEAD_DOC = """label_dimension : int
+        Number of regression targets per example."""
+
+
+class DNNLinearCombinedClassifier(_CombinedBase):
+    __doc__ = (
+        """Wide-and-deep classifier (TF's ``tf.estimator.DNNLinearCombinedClassifier``).
+
+    Defaults: linear part ``"Ftrl"`` (Adagrad, accumulator 0.1) at 0.2; deep part ``"Adam"`` at 0.001
+    with ``dnn_hidden_units=[128, 64]`` (TF requires them: here they default), no dropout, no batch norm.
+"""
+        + _PARAMETERS_DOC.format(head=_CLASSIFIER_HEAD_DOC, extra="")
+        + """
+    Examples
+    --------
+    >>> from estlab import feature_column as fc
+    >>> est = DNNLinearCombinedClassifier(linear_feature_columns=[fc.numeric_column("x")])
+    >>> est.linear_optimizer, est.dnn_optimizer
+    ('Ftrl', 'Adam')
+    """
+    )
+
+    task: ClassVar[str] = "classification"
+    summary: ClassVar[str] = "Wide-and-deep classifier: linear model + neural network, logits summed."
+
+    def __init__(
+        self,
+        model_dir: str | None = None,
+        linear_feature_columns: list | None = None,
+        linear_optimizer: str | Callable = "Ftrl",
+        linear_learning_rate: float | None = None,
+        dnn_feature_columns: list | None = None,
+        dnn_optimizer: str | Callable = "Adam",
+        dnn_learning_rate: float | None = None,
+        dnn_hidden_units: Sequence[int] = (128, 64),
+        dnn_activation_fn: str | Callable = "relu",
+        dnn_dropout: float | None = None,
+        n_classes: int = 2,
+        weight_column: str | None = None,
+        label_vocabulary: list[str] | None = None,
+        linear_sparse_combiner: str = "sum",
+        batch_norm: bool = False,
+        loss_reduction: str = "sum_over_batch_size",
+        warm_start_from: str | None = None,
+        config: RunConfig | None = None,
+    ) -> None:
+        self._setup(locals())
+
+
+class DNNLinearCombinedRegressor(_CombinedBase):
+    __doc__ = (
+        """Wide-and-deep regressor (TF's ``tf.estimator.DNNLinearCombinedRegressor``), squared-error loss.
+
+    Defaults: linear part ``"Ftrl"`` (Adagrad, accumulator 0.1) at 0.2; deep part ``"Adam"`` at 0.001
+    with ``dnn_hidden_units=[128, 64]``, no dropout, no batch norm.
+"""
+        + _PARAMETERS_DOC.format(head=_REGRESSOR_HEAD_DOC, extra=_NORMALIZE_DOC)
+        + """
+    Examples
+    --------
+    >>> from estlab import feature_column as fc
+    >>> DNNLinearCombinedRegressor(dnn_feature_columns=[fc.numeric_column("x")]).dnn_hidden_units
+    [128, 64]
+    """
+    )
+
+    task: ClassVar[str] = "regression"
+    summary: ClassVar[str] = "Wide-and-deep regressor: linear model + neural network, outputs summed."
+
+    def __init__(
+        self,
+        model_dir: str | None = None,
+        linear_feature_columns: list | None = None,
+        linear_optimizer: str | Callable = "Ftrl",
+        linear_learning_rate: float | None = None,
+        dnn_feature_columns: list | None = None,
+        dnn_optimizer: str | Callable = "Adam",
+        dnn_learning_rate: float | None = None,
+        dnn_hidden_units: Sequence[int] = (128, 64),
+        dnn_activation_fn: str | Callable = "relu",
+        dnn_dropout: float | None = None,
+        label_dimension: int = 1,
+        weight_column: str | None = None,
+        linear_sparse_combiner: str = "sum",
+        batch_norm: bool = False,
+        loss_reduction: str = "sum_over_batch_size",
+        normalize_labels: bool = True,
+        warm_start_from: str | None = None,
+        config: RunConfig | None = None,
+    ) -> None:
+        self._setup(locals())

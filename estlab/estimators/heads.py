@@ -1,0 +1,521 @@
+"""Heads: label encoding, loss, predictions and evaluation metrics for one task.
+
+A head turns a model's logits ``(N, logits_dimension)`` into a training loss, TF-keyed
+predictions and TF-keyed evaluation metrics. Premade estimators build theirs with
+:func:`make_head`; custom estimators may use a head directly.
+
+Loss reduction (``loss_reduction``):
+
+``"sum_over_batch_size"`` (default, as TF 2)
+    ``sum(w * per_example_loss) / number_of_loss_elements`` (the weights do not divide).
+``"sum"``
+    ``sum(w * per_example_loss)``.
+
+The ``"loss"`` evaluation metric is TF's mean of per-batch losses: the whole evaluation input's
+loss under ``loss_reduction`` as if one batch (equal to ``average_loss`` when unweighted with
+``"sum_over_batch_size"``); for ``"sum"`` it is the total divided by ``num_batches``.
+
+Examples
+--------
+>>> import torch
+>>> head = make_head(n_classes=2, label_vocabulary=["no", "yes"])
+>>> labels = head.encode_labels(np.array(["yes", "no"]))
+>>> float(head.loss(torch.zeros(2, 1), labels))  # log(2)
+0.6931471824645996
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from estlab.estimators import metrics as _metrics
+
+LOSS_REDUCTIONS = ("sum_over_batch_size", "sum")
+
+
+def _check_reduction(loss_reduction: str) -> str:
+    name = str(loss_reduction).lower()
+    if name not in LOSS_REDUCTIONS:
+        raise ValueError(
+            f"loss_reduction={loss_reduction!r} is not supported; use one of {list(LOSS_REDUCTIONS)} "
+            "(TF's SUM_OVER_BATCH_SIZE / SUM)."
+        )
+    return name
+
+
+def _to_numpy(values: Any) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        return values.detach().cpu().numpy()
+    if isinstance(values, (pd.Series, pd.DataFrame, pd.Index)):
+        return values.to_numpy()
+    return np.asarray(values)
+
+
+def _reduce(per_element: torch.Tensor, weights: torch.Tensor | None, reduction: str) -> torch.Tensor:
+    """Reduce ``(N, k)`` element losses with optional ``(N,)`` weights."""
+    if weights is not None:
+        per_element = per_element * weights.reshape(-1, 1).to(per_element.dtype)
+    total = per_element.sum()
+    if reduction == "sum":
+        return total
+    return total / max(per_element.numel(), 1)
+
+
+def _flat_weights(weights: Any, n: int) -> torch.Tensor:
+    if weights is None:
+        return torch.ones(n, dtype=torch.float64)
+    w = torch.as_tensor(_to_numpy(weights) if not isinstance(weights, torch.Tensor) else weights)
+    return w.detach().reshape(-1).to(torch.float64).cpu()
+
+
+@dataclass(frozen=True)
+class Head:
+    """Base class of the heads: ``task``, ``logits_dimension`` and the label/loss/metrics API.
+
+    Subclasses implement ``encode_labels``, ``_element_loss``, ``predictions`` and ``_task_metrics``.
+
+    Examples
+    --------
+    >>> RegressionHead().task
+    'regression'
+    """
+
+    weight_column: str | None = None
+    loss_reduction: str = "sum_over_batch_size"
+
+    task: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "loss_reduction", _check_reduction(self.loss_reduction))
+
+    @property
+    def logits_dimension(self) -> int:
+        """Width of the logits the model must produce."""
+        raise NotImplementedError
+
+    def encode_labels(self, labels: np.ndarray | pd.Series) -> torch.Tensor:
+        """Validate raw labels and turn them into the tensor :meth:`loss` expects."""
+        raise NotImplementedError
+
+    def _element_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def unreduced_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Per-example loss ``(N,)`` (summed over a regression head's label dimensions)."""
+        return self._element_loss(logits, labels).sum(dim=1)
+
+    def loss(
+        self, logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Scalar training loss under ``loss_reduction``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> head = RegressionHead(loss_reduction="sum")
+        >>> float(head.loss(torch.tensor([[1.0], [2.0]]), torch.tensor([[0.0], [0.0]])))
+        5.0
+        """
+        return _reduce(self._element_loss(logits, labels), weights, self.loss_reduction)
+
+    def predictions(self, logits: torch.Tensor) -> dict[str, torch.Tensor | np.ndarray]:
+        """TF-keyed predictions for a batch of logits."""
+        raise NotImplementedError
+
+    def metrics(
+        self,
+        logits: torch.Tensor,
+        labels: torch.Tensor,
+        weights: torch.Tensor | None = None,
+        loss_sum: float | None = None,
+        weight_sum: float | None = None,
+        num_batches: int | None = None,
+    ) -> dict[str, float]:
+        """TF-keyed evaluation metrics over the whole input (concatenated logits and labels).
+
+        Parameters
+        ----------
+        logits, labels : torch.Tensor
+            All evaluation logits and encoded labels.
+        weights : torch.Tensor, optional
+            ``(N,)`` example weights; ones when ``None``.
+        loss_sum, weight_sum : float, optional
+            ``sum(w * unreduced_loss)`` and ``sum(w)`` if the caller accumulated them; computed from
+            the logits when ``None``.
+        num_batches : int, optional
+            Number of evaluation batches, used by ``"loss"`` under ``loss_reduction="sum"``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> head = BinaryClassHead()
+        >>> m = head.metrics(torch.tensor([[2.0], [-1.0]]), torch.tensor([[1.0], [1.0]]))
+        >>> m["accuracy"], m["recall"]
+        (0.5, 0.5)
+        """
+        logits = logits.detach().cpu().float()
+        labels = labels.detach().cpu()
+        w = _flat_weights(weights, logits.shape[0])
+        element = self._element_loss(logits, labels).to(torch.float64)
+        if loss_sum is None:
+            loss_sum = float((element.sum(dim=1) * w).sum())
+        if weight_sum is None:
+            weight_sum = float(w.sum())
+        weighted_total = float((element * w.reshape(-1, 1)).sum())
+        if self.loss_reduction == "sum":
+            loss = weighted_total / max(int(num_batches or 1), 1)
+        else:
+            loss = weighted_total / max(element.numel(), 1)
+        return self._task_metrics(logits, labels, w.numpy(), float(loss_sum), float(weight_sum), loss)
+
+    def _task_metrics(
+        self, logits: torch.Tensor, labels: torch.Tensor, w: np.ndarray, loss_sum: float, weight_sum: float,
+        loss: float,
+    ) -> dict[str, float]:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON description; :func:`head_from_dict` rebuilds the head.
+
+        Examples
+        --------
+        >>> head_from_dict(MultiClassHead(n_classes=3).to_dict()) == MultiClassHead(n_classes=3)
+        True
+        """
+        d = asdict(self)
+        if d.get("label_vocabulary") is not None:
+            d["label_vocabulary"] = list(d["label_vocabulary"])
+        d["type"] = type(self).__name__
+        return d
+
+
+def _class_labels(vocabulary: tuple[str, ...] | None, n_classes: int) -> np.ndarray:
+    names = vocabulary if vocabulary is not None else tuple(str(i) for i in range(n_classes))
+    return np.asarray(names, dtype=object)
+
+
+def _encode_class_labels(labels: Any, n_classes: int, vocabulary: tuple[str, ...] | None) -> np.ndarray:
+    """Raw labels → int64 class ids ``(N,)``, with errors that name the value and the fix."""
+    values = _to_numpy(labels)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1:
+        raise ValueError(f"labels must be one column; received shape {values.shape}.")
+    if vocabulary is not None:
+        missing = pd.isna(values)
+        if missing.any():
+            raise ValueError(f"labels contain {int(missing.sum())} missing value(s); drop or fill those rows.")
+        text = values.astype(str) if values.dtype.kind != "O" else np.asarray([str(v) for v in values])
+        ids = pd.Index(list(vocabulary)).get_indexer(text)
+        if (ids < 0).any():
+            bad = str(text[ids < 0][0])
+            close = difflib.get_close_matches(bad, list(vocabulary), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(
+                f"label {bad!r} is not in label_vocabulary={list(vocabulary)}; add it to label_vocabulary "
+                f"or clean the labels.{hint}"
+            )
+        return ids.astype(np.int64)
+    if values.dtype.kind in "OUS" or isinstance(getattr(labels, "dtype", None), pd.StringDtype):
+        found = sorted({str(v) for v in pd.unique(values[~pd.isna(values)])})[:10]
+        raise ValueError(
+            f"labels are strings (e.g. {found[:3]}) but label_vocabulary is None; pass "
+            f"label_vocabulary={found} (all label values) or encode labels as integers 0..{n_classes - 1}."
+        )
+    numeric = values.astype(np.float64)
+    if np.isnan(numeric).any():
+        raise ValueError(f"labels contain {int(np.isnan(numeric).sum())} missing value(s); drop or fill those rows.")
+    bad = (numeric < 0) | (numeric >= n_classes) | (numeric != np.round(numeric))
+    if bad.any():
+        raise ValueError(
+            f"label {numeric[bad][0]:g} is outside n_classes={n_classes} (labels must be integers in "
+            f"[0, {n_classes - 1}]); set n_classes or pass label_vocabulary for string labels."
+        )
+    return numeric.astype(np.int64)
+
+
+def _vocabulary(label_vocabulary: Any) -> tuple[str, ...] | None:
+    if label_vocabulary is None:
+        return None
+    if isinstance(label_vocabulary, str) or not hasattr(label_vocabulary, "__iter__"):
+        raise ValueError(f"label_vocabulary must be a list of strings; received {label_vocabulary!r}.")
+    vocab = tuple(str(v) for v in label_vocabulary)
+    if len(set(vocab)) != len(vocab):
+        raise ValueError(f"label_vocabulary={list(vocab)} has duplicates; list each label once.")
+    return vocab
+
+
+@dataclass(frozen=True)
+class BinaryClassHead(Head):
+    """Two classes, sigmoid cross-entropy on one logit.
+
+    Predictions: ``logits, logistic, probabilities, class_ids, classes, all_class_ids, all_classes``.
+    Metrics: ``accuracy, accuracy_baseline, auc, auc_precision_recall, average_loss, label/mean, loss,
+    precision, prediction/mean, recall``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> head = BinaryClassHead(label_vocabulary=("<=50K", ">50K"))
+    >>> head.predictions(torch.tensor([[3.0]]))["classes"].tolist()
+    [['>50K']]
+    """
+
+    label_vocabulary: tuple[str, ...] | None = None
+
+    task: ClassVar[str] = "binary"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        vocab = _vocabulary(self.label_vocabulary)
+        if vocab is not None and len(vocab) != 2:
+            raise ValueError(
+                f"label_vocabulary={list(vocab)} has {len(vocab)} labels but a binary head needs exactly 2; "
+                "pass n_classes=len(label_vocabulary) for more classes."
+            )
+        object.__setattr__(self, "label_vocabulary", vocab)
+
+    @property
+    def logits_dimension(self) -> int:
+        return 1
+
+    def encode_labels(self, labels: np.ndarray | pd.Series) -> torch.Tensor:
+        """Labels → float32 ``(N, 1)`` of 0/1.
+
+        Examples
+        --------
+        >>> BinaryClassHead().encode_labels(np.array([1, 0])).tolist()
+        [[1.0], [0.0]]
+        """
+        ids = _encode_class_labels(labels, 2, self.label_vocabulary)
+        return torch.from_numpy(ids.astype(np.float32)).reshape(-1, 1)
+
+    def _element_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(
+            logits.reshape(-1, 1), labels.reshape(-1, 1).to(logits.dtype), reduction="none"
+        )
+
+    def predictions(self, logits: torch.Tensor) -> dict[str, torch.Tensor | np.ndarray]:
+        logits = logits.detach().reshape(-1, 1)
+        logistic = torch.sigmoid(logits)
+        class_ids = (logits > 0).to(torch.int64)
+        names = _class_labels(self.label_vocabulary, 2)
+        n = logits.shape[0]
+        return {
+            "logits": logits,
+            "logistic": logistic,
+            "probabilities": torch.cat([1 - logistic, logistic], dim=1),
+            "class_ids": class_ids,
+            "classes": names[class_ids.cpu().numpy()],
+            "all_class_ids": torch.arange(2).repeat(n, 1),
+            "all_classes": np.tile(names, (n, 1)),
+        }
+
+    def _task_metrics(self, logits, labels, w, loss_sum, weight_sum, loss):  # noqa: D102
+        probabilities = torch.sigmoid(logits.reshape(-1).double()).numpy()
+        return _metrics.binary_metrics(
+            probabilities, labels.reshape(-1).numpy(), w, loss_total=loss_sum, weight_total=weight_sum, loss=loss
+        )
+
+
+@dataclass(frozen=True)
+class MultiClassHead(Head):
+    """``n_classes > 2``, softmax cross-entropy.
+
+    Predictions: ``logits, probabilities, class_ids, classes, all_class_ids, all_classes``.
+    Metrics: ``accuracy, average_loss, loss`` plus ``recall/class_<k>``.
+
+    Examples
+    --------
+    >>> MultiClassHead(n_classes=3).logits_dimension
+    3
+    """
+
+    n_classes: int = 3
+    label_vocabulary: tuple[str, ...] | None = None
+
+    task: ClassVar[str] = "multiclass"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.n_classes, (int, np.integer)) or self.n_classes < 3:
+            raise ValueError(
+                f"n_classes must be an integer >= 3 for a multi-class head; received {self.n_classes!r} "
+                "(use BinaryClassHead for 2 classes)."
+            )
+        vocab = _vocabulary(self.label_vocabulary)
+        if vocab is not None and len(vocab) != self.n_classes:
+            raise ValueError(
+                f"label_vocabulary has {len(vocab)} labels but n_classes={self.n_classes}; "
+                f"set n_classes={len(vocab)}."
+            )
+        object.__setattr__(self, "label_vocabulary", vocab)
+        object.__setattr__(self, "n_classes", int(self.n_classes))
+
+    @property
+    def logits_dimension(self) -> int:
+        return self.n_classes
+
+    def encode_labels(self, labels: np.ndarray | pd.Series) -> torch.Tensor:
+        """Labels → int64 class ids ``(N,)``.
+
+        Examples
+        --------
+        >>> MultiClassHead(n_classes=3, label_vocabulary=("a", "b", "c")).encode_labels(["c", "a"]).tolist()
+        [2, 0]
+        """
+        return torch.from_numpy(_encode_class_labels(labels, self.n_classes, self.label_vocabulary))
+
+    def _element_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits, labels.reshape(-1).long(), reduction="none").reshape(-1, 1)
+
+    def predictions(self, logits: torch.Tensor) -> dict[str, torch.Tensor | np.ndarray]:
+        logits = logits.detach()
+        class_ids = logits.argmax(dim=1, keepdim=True)
+        names = _class_labels(self.label_vocabulary, self.n_classes)
+        n = logits.shape[0]
+        return {
+            "logits": logits,
+            "probabilities": torch.softmax(logits, dim=1),
+            "class_ids": class_ids,
+            "classes": names[class_ids.cpu().numpy()],
+            "all_class_ids": torch.arange(self.n_classes).repeat(n, 1),
+            "all_classes": np.tile(names, (n, 1)),
+        }
+
+    def _task_metrics(self, logits, labels, w, loss_sum, weight_sum, loss):  # noqa: D102
+        probabilities = torch.softmax(logits.double(), dim=1).numpy()
+        return _metrics.multiclass_metrics(
+            probabilities, labels.reshape(-1).numpy(), w, loss_total=loss_sum, weight_total=weight_sum, loss=loss
+        )
+
+
+@dataclass(frozen=True)
+class RegressionHead(Head):
+    """Mean squared error on ``label_dimension`` outputs.
+
+    Predictions: ``predictions``. Metrics: ``average_loss, label/mean, loss, mae, prediction/mean, rmse``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> RegressionHead().predictions(torch.tensor([[1.5]]))["predictions"].tolist()
+    [[1.5]]
+    """
+
+    label_dimension: int = 1
+
+    task: ClassVar[str] = "regression"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.label_dimension, (int, np.integer)) or self.label_dimension < 1:
+            raise ValueError(f"label_dimension must be a positive integer; received {self.label_dimension!r}.")
+
+    @property
+    def logits_dimension(self) -> int:
+        return int(self.label_dimension)
+
+    def encode_labels(self, labels: np.ndarray | pd.Series) -> torch.Tensor:
+        """Labels → float32 ``(N, label_dimension)``.
+
+        Examples
+        --------
+        >>> RegressionHead().encode_labels(np.array([1, 2])).tolist()
+        [[1.0], [2.0]]
+        """
+        values = _to_numpy(labels)
+        try:
+            numeric = values.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"regression labels must be numeric; received dtype {values.dtype} (e.g. {values.reshape(-1)[:3]}); "
+                "convert the label column with pd.to_numeric."
+            ) from None
+        if np.isnan(numeric).any():
+            raise ValueError(f"labels contain {int(np.isnan(numeric).sum())} missing value(s); drop or fill those rows.")
+        numeric = numeric.reshape(len(numeric), -1)
+        if numeric.shape[1] != self.label_dimension:
+            raise ValueError(
+                f"labels have {numeric.shape[1]} column(s) but label_dimension={self.label_dimension}; "
+                f"set label_dimension={numeric.shape[1]}."
+            )
+        return torch.from_numpy(numeric.astype(np.float32))
+
+    def _element_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        d = self.logits_dimension
+        return (logits.reshape(-1, d) - labels.reshape(-1, d).to(logits.dtype)) ** 2
+
+    def predictions(self, logits: torch.Tensor) -> dict[str, torch.Tensor | np.ndarray]:
+        return {"predictions": logits.detach().reshape(-1, self.logits_dimension)}
+
+    def _task_metrics(self, logits, labels, w, loss_sum, weight_sum, loss):  # noqa: D102
+        d = self.logits_dimension
+        # ``loss_sum`` sums dimensions per example; regression_metrics divides by weight_sum * d.
+        return _metrics.regression_metrics(
+            logits.double().reshape(-1, d).numpy(), labels.double().reshape(-1, d).numpy(), w,
+            loss_total=loss_sum, weight_total=weight_sum, loss=loss,
+        )
+
+
+_HEADS: dict[str, type[Head]] = {
+    "BinaryClassHead": BinaryClassHead,
+    "MultiClassHead": MultiClassHead,
+    "RegressionHead": RegressionHead,
+}
+
+
+def make_head(
+    n_classes: int | None = 2,
+    label_vocabulary: list[str] | None = None,
+    weight_column: str | None = None,
+    loss_reduction: str = "sum_over_batch_size",
+    label_dimension: int = 1,
+) -> Head:
+    """The head for a premade estimator: binary (``n_classes=2``), multi-class (``> 2``) or regression (``None``).
+
+    Examples
+    --------
+    >>> type(make_head(3)).__name__, type(make_head(None)).__name__
+    ('MultiClassHead', 'RegressionHead')
+    """
+    if n_classes is None:
+        return RegressionHead(
+            weight_column=weight_column, loss_reduction=loss_reduction, label_dimension=label_dimension
+        )
+    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
+        raise ValueError(
+            f"n_classes must be an integer >= 2; received {n_classes!r}. Use a Regressor for continuous labels."
+        )
+    if n_classes == 2:
+        return BinaryClassHead(
+            weight_column=weight_column, loss_reduction=loss_reduction, label_vocabulary=label_vocabulary
+        )
+    return MultiClassHead(
+        weight_column=weight_column, loss_reduction=loss_reduction, n_classes=int(n_classes),
+        label_vocabulary=label_vocabulary,
+    )
+
+
+def head_from_dict(d: dict[str, Any]) -> Head:
+    """Rebuild a head from :meth:`Head.to_dict` output.
+
+    Examples
+    --------
+    >>> head_from_dict({"type": "RegressionHead", "label_dimension": 2}).logits_dimension
+    2
+    """
+    d = dict(d)
+    kind = d.pop("type", None)
+    if kind not in _HEADS:
+        raise ValueError(f"head type {kind!r} is unknown; expected one of {sorted(_HEADS)}.")
+    if d.get("label_vocabulary") is not None:
+        d["label_vocabulary"] = tuple(d["label_vocabulary"])
+    return _HEADS[kind](**d)

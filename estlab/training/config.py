@@ -1,0 +1,138 @@
+"""``RunConfig``: where and how a run trains (model_dir, checkpoint cadence, device, seeds)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+_MIXED_PRECISION = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Run settings, as ``tf.estimator.RunConfig``.
+
+    Parameters
+    ----------
+    model_dir : str, optional
+        Directory for checkpoints and TensorBoard events; ``None`` lets the Estimator make a temporary one.
+    save_checkpoints_steps : int, optional
+        Save every N steps. Mutually exclusive with ``save_checkpoints_secs``.
+    save_checkpoints_secs : float, optional
+        Save every N seconds; defaults to 600 when neither cadence is given (TF's default).
+    keep_checkpoint_max : int
+        Newest checkpoints kept (older ones are deleted); ``None`` or 0 keeps all.
+    save_summary_steps : int
+        TensorBoard scalars (loss, learning rate) every N steps.
+    log_step_count_steps : int
+        Log line (``logging``) and ``global_step/sec`` every N steps.
+    random_seed : int, optional
+        Seeds torch, numpy and ``random`` before the model is built; CPU runs become reproducible.
+    device : str
+        ``"auto"`` (CUDA, then MPS, then CPU), or any torch device string.
+    mixed_precision : str, optional
+        ``"bf16"`` or ``"fp16"`` (autocast; fp16 adds a gradient scaler on CUDA).
+    compile : bool
+        Wrap the module with ``torch.compile``.
+    tensorboard : bool
+        Write TensorBoard event files.
+    tf_random_seed : int, optional
+        TF's name for ``random_seed`` (either may be given; both must then agree).
+
+    Examples
+    --------
+    >>> config = RunConfig(model_dir="/tmp/run", save_checkpoints_steps=100)
+    >>> config.save_checkpoints_secs is None, config.replace(random_seed=1).random_seed
+    (True, 1)
+    """
+
+    model_dir: str | None = None
+    save_checkpoints_steps: int | None = None
+    save_checkpoints_secs: float | None = None
+    keep_checkpoint_max: int | None = 5
+    save_summary_steps: int = 100
+    log_step_count_steps: int = 100
+    random_seed: int | None = None
+    device: str = "auto"
+    mixed_precision: str | None = None
+    compile: bool = False
+    tensorboard: bool = True
+    tf_random_seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.tf_random_seed is not None and self.random_seed is not None and (
+                self.tf_random_seed != self.random_seed):
+            raise ValueError(f"RunConfig: random_seed={self.random_seed} and tf_random_seed={self.tf_random_seed} "
+                             "disagree; tf_random_seed is TF's name for random_seed, give only one")
+        seed = self.random_seed if self.random_seed is not None else self.tf_random_seed
+        object.__setattr__(self, "random_seed", seed)
+        object.__setattr__(self, "tf_random_seed", seed)
+        if self.save_checkpoints_steps is not None and self.save_checkpoints_secs is not None:
+            raise ValueError(
+                f"RunConfig: save_checkpoints_steps={self.save_checkpoints_steps} and save_checkpoints_secs="
+                f"{self.save_checkpoints_secs} were both given; set only one of them"
+            )
+        if self.save_checkpoints_steps is None and self.save_checkpoints_secs is None:
+            object.__setattr__(self, "save_checkpoints_secs", 600)
+        for name in ("save_checkpoints_steps", "save_summary_steps", "log_step_count_steps"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+                raise ValueError(f"RunConfig: {name} must be a positive int, got {value!r}")
+        if self.mixed_precision is not None and self.mixed_precision not in _MIXED_PRECISION:
+            raise ValueError(
+                f"RunConfig: mixed_precision must be None or one of {sorted(_MIXED_PRECISION)}, "
+                f"got {self.mixed_precision!r}"
+            )
+        if self.model_dir is not None:
+            object.__setattr__(self, "model_dir", str(self.model_dir))
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """Return a copy with ``changes`` applied (TF's ``RunConfig.replace``).
+
+        Examples
+        --------
+        >>> RunConfig().replace(save_checkpoints_steps=10).save_checkpoints_secs is None
+        True
+        """
+        valid = [f.name for f in dataclasses.fields(self)]
+        unknown = sorted(set(changes) - set(valid))
+        if unknown:
+            raise ValueError(f"RunConfig.replace: unknown parameter(s) {unknown}; valid ones are {valid}")
+        if "save_checkpoints_steps" in changes and "save_checkpoints_secs" not in changes:
+            changes["save_checkpoints_secs"] = None
+        if "save_checkpoints_secs" in changes and "save_checkpoints_steps" not in changes:
+            changes["save_checkpoints_steps"] = None
+        if "random_seed" in changes and "tf_random_seed" not in changes:
+            changes["tf_random_seed"] = changes["random_seed"]
+        if "tf_random_seed" in changes and "random_seed" not in changes:
+            changes["random_seed"] = changes["tf_random_seed"]
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        """The autocast dtype for ``mixed_precision`` (``None`` when off)."""
+        return None if self.mixed_precision is None else _MIXED_PRECISION[self.mixed_precision]
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """Pick the device: ``"auto"`` tries CUDA, then MPS, then CPU.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if str(device) != "auto":
+        try:
+            return torch.device(device)
+        except RuntimeError as error:
+            raise ValueError(f"RunConfig: device {device!r} is not a torch device ({error}); use 'auto', 'cpu' or 'cuda'") from None
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")

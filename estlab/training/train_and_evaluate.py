@@ -1,0 +1,181 @@
+"""``train_and_evaluate`` with ``TrainSpec`` / ``EvalSpec``, as tf.estimator, evaluating inside one training run.
+
+Evaluation happens every ``EvalSpec.every_n_steps`` steps, or (TF's rule) after a checkpoint once
+``start_delay_secs`` have passed and at most every ``throttle_secs``; each evaluation is preceded by a
+checkpoint, emitted as an ``evaluate`` event to the training listeners (so ``EarlyStopping`` can stop
+the run), and followed by the exporters.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from estlab.training.events import ORDER, Event, Listener
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Training input, absolute ``max_steps`` and extra listeners (``label`` for a DataFrame input).
+
+    Examples
+    --------
+    >>> TrainSpec(input_fn=lambda: None, max_steps=100).max_steps
+    100
+    """
+
+    input_fn: Any
+    max_steps: int | None = None
+    hooks: Sequence[Listener] = field(default_factory=tuple)
+    label: Any = None
+
+    def __post_init__(self) -> None:
+        if self.max_steps is not None and (isinstance(self.max_steps, bool) or int(self.max_steps) <= 0):
+            raise ValueError(f"TrainSpec: max_steps must be a positive int or None, got {self.max_steps!r}")
+        object.__setattr__(self, "hooks", tuple(self.hooks))
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """Evaluation input and cadence.
+
+    Parameters
+    ----------
+    input_fn : InputFn, DataFrame or callable
+        Evaluation data.
+    steps : int, optional
+        Batches per evaluation; ``None`` (default) evaluates the whole input (TF defaulted to 100 batches).
+    name : str, optional
+        Evaluation name (TensorBoard directory ``eval_<name>``).
+    hooks : sequence of Listener
+        Listeners receiving the ``evaluate`` events.
+    exporters : sequence
+        Objects with ``name`` and ``export(estimator, export_path, checkpoint_path, eval_result,
+        is_the_final_export)``; called after every evaluation.
+    start_delay_secs, throttle_secs : float
+        Time-based cadence (used when ``every_n_steps`` is None).
+    every_n_steps : int, optional
+        Evaluate every N training steps.
+    label : str, optional
+        Target column when ``input_fn`` is a DataFrame (default: the training label).
+
+    Examples
+    --------
+    >>> EvalSpec(input_fn=lambda: None, every_n_steps=50).every_n_steps
+    50
+    """
+
+    input_fn: Any
+    steps: int | None = None
+    name: str | None = None
+    hooks: Sequence[Listener] = field(default_factory=tuple)
+    exporters: Sequence[Any] = field(default_factory=tuple)
+    start_delay_secs: float = 120
+    throttle_secs: float = 600
+    every_n_steps: int | None = None
+    label: Any = None
+
+    def __post_init__(self) -> None:
+        if self.every_n_steps is not None and (isinstance(self.every_n_steps, bool) or self.every_n_steps <= 0):
+            raise ValueError(f"EvalSpec: every_n_steps must be a positive int or None, got {self.every_n_steps!r}")
+        exporters = tuple(self.exporters) if isinstance(self.exporters, list | tuple) else (self.exporters,)
+        for exporter in exporters:
+            if not callable(getattr(exporter, "export", None)):
+                raise TypeError(f"EvalSpec: exporter {exporter!r} has no export(estimator, export_path, "
+                                "checkpoint_path, eval_result, is_the_final_export) method")
+        object.__setattr__(self, "exporters", exporters)
+        object.__setattr__(self, "hooks", tuple(self.hooks))
+
+
+class Evaluator(Listener):
+    """Listener that evaluates during training (see the module docstring).
+
+    Examples
+    --------
+    >>> Evaluator(estimator=None, spec=EvalSpec(input_fn=None, every_n_steps=10)).due(20)
+    True
+    """
+
+    order = ORDER["monitors"] - 50
+
+    def __init__(self, estimator: Any, spec: EvalSpec) -> None:
+        self.estimator = estimator
+        self.spec = spec
+        self.last_step: int | None = None
+        self.last_result: dict[str, Any] | None = None
+        self.export_results: list[Any] = []
+        self._start = time.monotonic()
+        self._last_time = -float("inf")
+
+    def due(self, global_step: int) -> bool:
+        """Step cadence: True every ``every_n_steps`` steps."""
+        return self.spec.every_n_steps is not None and global_step % self.spec.every_n_steps == 0
+
+    def on_train_begin(self, event: Event) -> None:
+        self._start = time.monotonic()
+
+    def on_step_end(self, event: Event) -> None:
+        if self.due(event["global_step"]):
+            self.evaluate()
+
+    def on_checkpoint(self, event: Event) -> None:
+        now = time.monotonic()
+        if (self.spec.every_n_steps is None and now - self._start >= self.spec.start_delay_secs
+                and now - self._last_time >= self.spec.throttle_secs and self.last_step != event["global_step"]):
+            self.evaluate(checkpoint_path=event["path"])
+
+    def evaluate(self, checkpoint_path: str | None = None, final: bool = False) -> dict[str, Any]:
+        """Checkpoint if needed, evaluate the in-memory model, emit the event, run the exporters."""
+        control = self.control
+        if checkpoint_path is None and control is not None:
+            if control.last_checkpoint_step != control.global_step:
+                control.save_checkpoint()
+        checkpoint_path = checkpoint_path or self.estimator.latest_checkpoint()
+        spec = self.spec
+        result = self.estimator.evaluate(spec.input_fn, steps=spec.steps, hooks=list(spec.hooks), name=spec.name,
+                                         label=spec.label)
+        self._last_time = time.monotonic()
+        self.last_step, self.last_result = result["global_step"], result
+        if control is not None:
+            control.emit("evaluate", metrics={k: v for k, v in result.items() if k != "global_step"}, name=spec.name)
+        self.export(checkpoint_path, final)
+        return result
+
+    def export(self, checkpoint_path: str | None, final: bool) -> list[Any]:
+        """Run every exporter on the last evaluation result."""
+        self.export_results = [
+            exporter.export(self.estimator, os.path.join(self.estimator.model_dir, "export", exporter.name),
+                            checkpoint_path, self.last_result, final)
+            for exporter in self.spec.exporters
+        ]
+        return self.export_results
+
+
+def train_and_evaluate(estimator: Any, train_spec: TrainSpec, eval_spec: EvalSpec) -> tuple[dict, list]:
+    """Train with periodic evaluation, then evaluate (and export) the final model.
+
+    Returns
+    -------
+    tuple
+        ``(eval_result, export_results)`` of the final evaluation.
+
+    Examples
+    --------
+    >>> train_and_evaluate(est, TrainSpec(train_fn, max_steps=1000),
+    ...                    EvalSpec(eval_fn, every_n_steps=100))  # doctest: +SKIP
+    """
+    if not isinstance(train_spec, TrainSpec) or not isinstance(eval_spec, EvalSpec):
+        raise TypeError(f"train_and_evaluate: expected TrainSpec and EvalSpec, got {type(train_spec).__name__} and "
+                        f"{type(eval_spec).__name__}")
+    evaluator = Evaluator(estimator, eval_spec)
+    estimator.train(train_spec.input_fn, hooks=[*train_spec.hooks, evaluator], max_steps=train_spec.max_steps,
+                    label=train_spec.label)
+    evaluator.control = None
+    if evaluator.last_result is not None and evaluator.last_step == estimator.global_step:
+        evaluator.export(estimator.latest_checkpoint(), final=True)
+    else:
+        evaluator.evaluate(final=True)
+    return evaluator.last_result, evaluator.export_results

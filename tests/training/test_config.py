@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from estlab.training.config import RunConfig, resolve_device
+
+
+def test_defaults_follow_tf():
+    config = RunConfig()
+    assert (config.save_checkpoints_secs, config.save_checkpoints_steps) == (600, None)
+    assert (config.keep_checkpoint_max, config.save_summary_steps, config.log_step_count_steps) == (5, 100, 100)
+    assert config.device == "auto" and config.mixed_precision is None and config.compile is False
+
+
+def test_both_checkpoint_cadences_is_an_error():
+    with pytest.raises(ValueError, match="save_checkpoints_steps=10 and save_checkpoints_secs=5"):
+        RunConfig(save_checkpoints_steps=10, save_checkpoints_secs=5)
+
+
+def test_replace_switches_cadence_and_rejects_unknown_names():
+    config = RunConfig().replace(save_checkpoints_steps=10)
+    assert (config.save_checkpoints_steps, config.save_checkpoints_secs) == (10, None)
+    assert config.replace(save_checkpoints_secs=30).save_checkpoints_steps is None
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['learning_rate'\]"):
+        RunConfig().replace(learning_rate=0.1)
+
+
+def test_bad_values_name_the_parameter():
+    with pytest.raises(ValueError, match="save_summary_steps must be a positive int, got 0"):
+        RunConfig(save_summary_steps=0)
+    with pytest.raises(ValueError, match="mixed_precision must be None or one of"):
+        RunConfig(mixed_precision="fp8")
+
+
+def test_resolve_device():
+    assert resolve_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type in (expected, "mps")
+    with pytest.raises(ValueError, match="device 'gpu0' is not a torch device"):
+        resolve_device("gpu0")
+
+
+def test_tf_random_seed_is_an_alias():
+    assert RunConfig(tf_random_seed=3).random_seed == 3
+    assert RunConfig(random_seed=3).tf_random_seed == 3
+    assert RunConfig(random_seed=3).replace(random_seed=4).tf_random_seed == 4
+    with pytest.raises(ValueError, match="random_seed=1 and tf_random_seed=2 disagree"):
+        RunConfig(random_seed=1, tf_random_seed=2)
