@@ -7,6 +7,7 @@ and boosted-trees models with their default hyper-parameters and prints a leader
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tempfile
 import time
@@ -15,6 +16,8 @@ from typing import Any
 FAMILIES = ("baseline", "linear", "dnn", "dnn_linear_combined", "boosted_trees")
 QUICK_ROWS = 3000
 QUICK_STEPS = 200
+MIN_STEPS = 300
+BATCH_SIZE = 128
 
 
 def _estimator(family: str, task: str, columns: list, vocabulary: list[str] | None, model_dir: str,
@@ -48,10 +51,12 @@ def _score_columns(task: str) -> tuple[list[str], str, bool]:
 
 def _demo(args: argparse.Namespace) -> int:
     import pandas as pd
+    import torch
 
     from estlab import datasets
     from estlab.features import infer_columns
 
+    torch.set_num_threads(args.threads)
     data = datasets.load(args.dataset)
     train, test = data.train, data.test
     if args.quick:
@@ -60,8 +65,9 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"{data.name}: {len(train)} train / {len(test)} test rows, label {data.label!r} ({data.task})")
     columns = infer_columns(train, label=data.label).feature_columns
     print(f"feature columns (infer_columns): {', '.join(c.name for c in columns)}")
-    schedule = f"max_steps={max_steps}" if max_steps is not None else f"{args.epochs} epoch(s)"
-    print(f"training {len(args.models)} premade estimators with default hyper-parameters, {schedule}, batch 128\n")
+    epochs = max(args.epochs, math.ceil(MIN_STEPS * BATCH_SIZE / len(train)))  # small sets: >= MIN_STEPS steps
+    schedule = f"max_steps={max_steps}" if max_steps is not None else f"{epochs} epoch(s)"
+    print(f"training {len(args.models)} premade estimators with default hyper-parameters, {schedule}, batch {BATCH_SIZE}\n")
     shown, key, ascending = _score_columns(data.task)
     rows = []
     root = tempfile.mkdtemp(prefix="estlab_demo_")
@@ -69,18 +75,19 @@ def _demo(args: argparse.Namespace) -> int:
         est = _estimator(family, data.task, columns, data.label_vocabulary, f"{root}/{family}", args.quick)
         start = time.perf_counter()
         if max_steps is not None:
-            est.train(train, label=data.label, max_steps=max_steps, batch_size=128)
+            est.train(train, label=data.label, max_steps=max_steps, batch_size=BATCH_SIZE)
         else:
-            est.train(train, label=data.label, num_epochs=args.epochs, batch_size=128)
+            est.train(train, label=data.label, num_epochs=epochs, batch_size=BATCH_SIZE)
         seconds = time.perf_counter() - start
         metrics = est.evaluate(test, label=data.label)
         rows.append({"model": type(est).__name__, **{k: metrics[k] for k in shown},
-                     "steps": est.global_step, "train_s": round(seconds, 1)})
+                     "steps": est.global_step, "train_s": seconds})
         print(f"  {type(est).__name__:<30} {key}={metrics[key]:.4f}  ({seconds:.1f} s)", flush=True)
     board = pd.DataFrame(rows).sort_values(key, ascending=ascending).reset_index(drop=True)
     board.index = board.index + 1
     print("\nleaderboard (test split)")
-    print(board.to_string(float_format=lambda v: f"{v:.4f}"))
+    formats = {k: "{:.4f}".format for k in shown} | {"train_s": "{:.1f}".format}
+    print(board.to_string(formatters=formats))
     print(f"\nmodel_dirs under {root} (tensorboard --logdir {root})")
     return 0
 
@@ -106,12 +113,17 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--dataset", default="adult", help="adult (default), penguins or diamonds")
     demo.add_argument("--max-steps", type=int, default=None,
                       help="train each model to this global step (default: --epochs over the data)")
-    demo.add_argument("--epochs", type=int, default=3, help="epochs when --max-steps is not given (default 3)")
+    demo.add_argument("--epochs", type=int, default=3, help=f"epochs when --max-steps is not given (default 3, more on small sets to reach {MIN_STEPS} steps)")
     demo.add_argument("--quick", action="store_true",
                       help=f"{QUICK_ROWS} training rows, {QUICK_STEPS} steps, 50 trees: a run of seconds")
+    demo.add_argument("--threads", type=int, default=1,
+                      help="torch threads (default 1: fastest for these small models, kind to shared CPUs)")
     demo.add_argument("--models", type=_models, default=list(FAMILIES),
                       help=f"comma-separated subset of {','.join(FAMILIES)}")
     demo.set_defaults(handler=_demo)
+    from estlab.export.cli import add_serve_command
+
+    add_serve_command(commands)
     args = parser.parse_args(argv)
     return args.handler(args)
 

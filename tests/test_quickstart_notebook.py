@@ -30,7 +30,7 @@ def test_quickstart_notebook_executes(monkeypatch):
     errors = [o for cell in code_cells for o in cell.get("outputs", []) if o.get("output_type") == "error"]
     assert errors == []
     everything = "\n".join(_text(cell) for cell in code_cells)
-    assert "'global_step': 40.0" in everything  # max_steps honoured by the first linear run
+    assert "'global_step': 40}" in everything  # max_steps honoured by the first linear run
     final = _text(code_cells[-2])  # the custom-estimator leaderboard
     for run in ("baseline", "linear", "dnn", "wide_and_deep", "boosted_trees", "custom"):
         assert run in final

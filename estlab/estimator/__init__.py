@@ -22,9 +22,12 @@ from estlab.estimator import inputs
 from estlab.estimators.custom import CustomHead, ModeKeys, ModelSpec, model_to_estimator
 from estlab.estimators.estimator import Estimator
 from estlab.training import (
+    BestExporter,
     EarlyStopping,
     EvalSpec,
+    FinalExporter,
     History,
+    LatestExporter,
     Listener,
     NanLossError,
     RunConfig,
@@ -35,6 +38,9 @@ from estlab.training import (
 )
 
 __all__ = [
+    "BestExporter",
+    "FinalExporter",
+    "LatestExporter",
     "CustomHead",
     "EarlyStopping",
     "Estimator",

@@ -38,6 +38,20 @@ def import_lightgbm() -> Any:
     return lightgbm
 
 
+def _dense_for_trees(column: Any) -> Any:
+    """Bare categorical columns become indicator columns (TF's rule for trees); embeddings are refused."""
+    from estlab.features import CategoricalColumn, EmbeddingColumn, SharedEmbeddingColumn, indicator_column
+
+    if isinstance(column, EmbeddingColumn | SharedEmbeddingColumn):
+        raise ValueError(
+            f"feature_columns holds the embedding column {column.name!r}; boosted trees cannot train embeddings. "
+            "Pass its categorical column (or indicator_column(...)) instead."
+        )
+    if isinstance(column, CategoricalColumn):
+        return indicator_column(column)
+    return column
+
+
 class BoostedTreesModule(nn.Module):
     """``DenseFeatures`` → :class:`TreeEnsemble` logits.
 
@@ -62,7 +76,7 @@ class _BoostedTreesBase(PremadeEstimator):
     param_choices: ClassVar[dict[str, list]] = {"loss_reduction": list(LOSS_REDUCTIONS)}
 
     def _check(self) -> None:
-        self.feature_columns = check_feature_columns(self.feature_columns)
+        self.feature_columns = [_dense_for_trees(c) for c in check_feature_columns(self.feature_columns)]
         check_number(self.n_trees, "n_trees", 1, integer=True)
         if self.max_depth is not None:
             check_number(self.max_depth, "max_depth", 1, integer=True)

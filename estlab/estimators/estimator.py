@@ -235,8 +235,17 @@ class Estimator:
         return spec.head if spec.head is not None else CustomHead.from_spec(spec)
 
     def _build_module(self, transformer: Any) -> torch.nn.Module:
-        """The module: ``module(encoded_batch) -> logits (N, head.logits_dimension)``."""
-        return self._model_spec().module
+        """The module: ``module(encoded_batch) -> logits (N, head.logits_dimension)``.
+
+        ``DenseFeatures`` / ``LinearFeatures`` layers built inside ``model_fn`` without a transformer are
+        bound here to the fitted one, before optimizers are created.
+        """
+        module = self._model_spec().module
+        if transformer is not None:
+            from estlab.features import bind_feature_layers
+
+            bind_feature_layers(module, transformer)
+        return module
 
     def _build_optimizers(self, module: torch.nn.Module) -> list[torch.optim.Optimizer]:
         """One optimizer per parameter group the model trains separately."""
@@ -308,8 +317,8 @@ class Estimator:
         hooks : list of Listener, optional
             Extra listeners for this call.
         steps, max_steps : int, optional
-            At most one. Neither: train until the input is exhausted (forever for ``num_epochs=None``)
-            or ``request_stop()``. The environment variable ``ESTLAB_MAX_STEPS`` caps the steps of
+            At most one. Neither: train until the input is exhausted (one epoch for a DataFrame or dict
+            given without ``num_epochs``; forever for an input_fn with ``num_epochs=None``) or ``request_stop()``. The environment variable ``ESTLAB_MAX_STEPS`` caps the steps of
             every call (so notebooks run in seconds in CI).
 
         Returns
@@ -331,6 +340,9 @@ class Estimator:
             self._stop_event.clear()
             if label is None and isinstance(input_fn, pd.DataFrame | dict):
                 label = self._saved_label()
+            if (num_epochs is None and steps is None and max_steps is None
+                    and isinstance(input_fn, pd.DataFrame | dict)):
+                num_epochs = 1  # a frame with no step bound trains one epoch instead of forever
             data = resolve_input(input_fn, label=label, batch_size=batch_size, num_epochs=num_epochs,
                                  shuffle=shuffle, seed=self._config.random_seed)
             if not _has_labels(data):
@@ -773,7 +785,7 @@ class Estimator:
             if weight_column not in data.feature_names:
                 raise ValueError(f"weight_column {weight_column!r} is not in the input, which has columns "
                                  f"{data.feature_names}; add it or set weight_column=None")
-            values = np.asarray(features[weight_column], dtype=np.float64)
+            values = np.array(features[weight_column], dtype=np.float64)  # a writable copy
             bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
             if bad.size:
                 raise ValueError(f"weight_column {weight_column!r} has {bad.size} negative or non-finite "

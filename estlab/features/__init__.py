@@ -35,7 +35,13 @@ from estlab.features.dense import (
 )
 from estlab.features.errors import FeatureColumnError, MissingColumnError, NotFittedError
 from estlab.features.infer import ColumnChoice, InferredColumns, infer_columns
-from estlab.features.layers import DenseFeatures, LinearFeatures, combine_embeddings, input_layer
+from estlab.features.layers import (
+    DenseFeatures,
+    LinearFeatures,
+    bind_feature_layers,
+    combine_embeddings,
+    input_layer,
+)
 from estlab.features.numeric import BucketizedColumn, NumericColumn, bucketized_column, numeric_column
 from estlab.features.shorthands import SHORTHANDS
 from estlab.features.transformer import FeatureTransformer
@@ -58,6 +64,7 @@ __all__ = [
     "IndicatorColumn",
     "LearnedVocabularyColumn",
     "LinearFeatures",
+    "bind_feature_layers",
     "MissingColumnError",
     "NotFittedError",
     "NumericColumn",

@@ -80,16 +80,27 @@ def _is_encoded(features: Any) -> bool:
     )
 
 
+def _unfitted_error(columns: Sequence[FeatureColumn], who: str) -> NotFittedError:
+    needing = sorted({c.name for c in FeatureTransformer(columns)._all if c.needs_fit})
+    return NotFittedError(
+        f"{who}: columns {needing} need fitting (learned vocabulary/statistics/quantiles). Pass "
+        f"transformer=FeatureTransformer(feature_columns).fit(train_df), or use the layer inside an "
+        f"estimator's model, which binds the fitted transformer before training."
+    )
+
+
+def _default_transformer(columns: Sequence[FeatureColumn]) -> FeatureTransformer | None:
+    """A transformer for stateless columns, or None when some column must be fitted first (bound later)."""
+    transformer = FeatureTransformer(columns)
+    return transformer if transformer.is_fitted else None
+
+
 def _resolve_transformer(columns: Sequence[FeatureColumn], transformer: FeatureTransformer | None,
                          who: str) -> FeatureTransformer:
     if transformer is None:
         transformer = FeatureTransformer(columns)
         if not transformer.is_fitted:
-            needing = sorted({c.name for c in transformer._all if c.needs_fit})
-            raise NotFittedError(
-                f"{who}: columns {needing} need fitting (learned vocabulary/statistics/quantiles). Pass "
-                f"transformer=FeatureTransformer(feature_columns).fit(train_df)."
-            )
+            raise _unfitted_error(columns, who)
     elif not transformer.is_fitted:
         raise NotFittedError(f"{who}: the transformer is not fitted; call transformer.fit(train_df) first.")
     for c in columns:
@@ -145,8 +156,36 @@ class DenseFeatures(nn.Module):
                     f"indicator_column(...) or embedding_column(..., dimension=8)."
                 )
         self.feature_columns = columns
-        self.transformer = _resolve_transformer(columns, transformer, "DenseFeatures")
         self.embedding_weights = nn.ParameterDict()
+        self.transformer: FeatureTransformer | None = None
+        transformer = transformer if transformer is not None else _default_transformer(columns)
+        if transformer is not None:
+            self.bind(transformer)
+
+    @property
+    def is_bound(self) -> bool:
+        """Whether the layer knows a fitted transformer (and so has its tables)."""
+        return self.transformer is not None
+
+    def bind(self, transformer: FeatureTransformer) -> DenseFeatures:
+        """Attach the fitted ``transformer`` and create the embedding tables (once).
+
+        A layer built without a transformer for columns that learn state (inside a custom ``model_fn``)
+        is bound by the estimator after it fits the transformer on the training input.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from estlab.features import categorical_column_with_learned_vocabulary, indicator_column
+        >>> cols = [indicator_column(categorical_column_with_learned_vocabulary("c"))]
+        >>> layer = DenseFeatures(cols)
+        >>> layer.bind(FeatureTransformer(cols).fit(pd.DataFrame({"c": ["a", "b"]}))).output_width
+        3
+        """
+        if self.transformer is not None:
+            return self
+        columns = self.feature_columns
+        self.transformer = _resolve_transformer(columns, transformer, "DenseFeatures")
         table_buckets: dict[str, int] = {}
         for c in columns:
             if not isinstance(c, (EmbeddingColumn, SharedEmbeddingColumn)):
@@ -166,15 +205,21 @@ class DenseFeatures(nn.Module):
             with torch.no_grad():
                 init(table)
             self.embedding_weights[name] = nn.Parameter(table, requires_grad=c.trainable)
+        return self
+
+    def _bound(self) -> FeatureTransformer:
+        if self.transformer is None:
+            raise _unfitted_error(self.feature_columns, "DenseFeatures")
+        return self.transformer
 
     @property
     def output_width(self) -> int:
         """Width of the output tensor."""
-        return self.transformer.width_of(self.feature_columns)
+        return self._bound().width_of(self.feature_columns)
 
     def encode(self, features: Any) -> dict[str, torch.Tensor]:
         """Encoded dict for ``features`` (passed through when already encoded)."""
-        return dict(features) if _is_encoded(features) else self.transformer.transform(_as_data(features))
+        return dict(features) if _is_encoded(features) else self._bound().transform(_as_data(features))
 
     def forward(self, features: Any) -> torch.Tensor:
         encoded = self.encode(features)
@@ -248,10 +293,38 @@ class LinearFeatures(nn.Module):
         self.feature_columns = columns
         self.units = units
         self.sparse_combiner = sparse_combiner
+        self.use_bias = use_bias
+        self.weights = nn.ParameterDict()
+        self.embeddings: DenseFeatures | None = None
+        self.bias = None
+        self.transformer: FeatureTransformer | None = None
+        transformer = transformer if transformer is not None else _default_transformer(columns)
+        if transformer is not None:
+            self.bind(transformer)
+
+    @property
+    def is_bound(self) -> bool:
+        """Whether the layer knows a fitted transformer (and so has its weights)."""
+        return self.transformer is not None
+
+    def bind(self, transformer: FeatureTransformer) -> LinearFeatures:
+        """Attach the fitted ``transformer`` and create the weights (once); see :meth:`DenseFeatures.bind`.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from estlab.features import categorical_column_with_learned_vocabulary
+        >>> cols = [categorical_column_with_learned_vocabulary("c")]
+        >>> lin = LinearFeatures(cols).bind(FeatureTransformer(cols).fit(pd.DataFrame({"c": ["a", "b"]})))
+        >>> lin.weights["c"].shape
+        torch.Size([3, 1])
+        """
+        if self.transformer is not None:
+            return self
+        columns, units = self.feature_columns, self.units
         self.transformer = _resolve_transformer(columns, transformer, "LinearFeatures")
         embedded = [c for c in columns if isinstance(c, (EmbeddingColumn, SharedEmbeddingColumn))]
         self.embeddings = DenseFeatures(embedded, self.transformer) if embedded else None
-        self.weights = nn.ParameterDict()
         for c in columns:
             if isinstance(c, NumericColumn):
                 rows = c.num_elements
@@ -262,9 +335,12 @@ class LinearFeatures(nn.Module):
             else:
                 raise FeatureColumnError(f"LinearFeatures: unsupported column {c!r}.")
             self.weights[_param_name(c.name)] = nn.Parameter(torch.zeros(rows, units))
-        self.bias = nn.Parameter(torch.zeros(units)) if use_bias else None
+        self.bias = nn.Parameter(torch.zeros(units)) if self.use_bias else None
+        return self
 
     def forward(self, features: Any) -> torch.Tensor:
+        if self.transformer is None:
+            raise _unfitted_error(self.feature_columns, "LinearFeatures")
         encoded = features if _is_encoded(features) else self.transformer.transform(_as_data(features))
         n = next(iter(encoded.values())).shape[0]
         device = next(iter(encoded.values())).device
@@ -284,6 +360,22 @@ class LinearFeatures(nn.Module):
         return out + self.bias if self.bias is not None else out
 
 
+def bind_feature_layers(module: nn.Module, transformer: FeatureTransformer) -> int:
+    """Bind ``transformer`` into every unbound :class:`DenseFeatures` / :class:`LinearFeatures` in ``module``.
+
+    Returns how many layers were bound. Estimators call this after fitting, before creating optimizers.
+
+    Examples
+    --------
+    >>> bind_feature_layers(nn.Linear(1, 1), FeatureTransformer([]))
+    0
+    """
+    layers = [m for m in module.modules() if isinstance(m, DenseFeatures | LinearFeatures) and not m.is_bound]
+    for layer in layers:
+        layer.bind(transformer)
+    return len(layers)
+
+
 def input_layer(
     features: Any, feature_columns: Sequence[DenseColumn], transformer: FeatureTransformer | None = None
 ) -> torch.Tensor:
@@ -300,4 +392,4 @@ def input_layer(
     return DenseFeatures(feature_columns, transformer)(features)
 
 
-__all__ = ["DenseFeatures", "LinearFeatures", "combine_embeddings", "input_layer"]
+__all__ = ["DenseFeatures", "LinearFeatures", "bind_feature_layers", "combine_embeddings", "input_layer"]

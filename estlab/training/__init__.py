@@ -11,6 +11,7 @@ from estlab.training.checkpoints import CheckpointSaver
 from estlab.training.config import RunConfig, resolve_device
 from estlab.training.early_stopping import EarlyStopping, stop_if_no_decrease_hook, stop_if_no_increase_hook
 from estlab.training.events import EVENT_TYPES, ORDER, Control, Event, Listener, sort_listeners
+from estlab.training.exporters import BestExporter, FinalExporter, LatestExporter
 from estlab.training.history import History
 from estlab.training.lock import ModelDirLock
 from estlab.training.logging_listener import LoggingListener
@@ -19,6 +20,9 @@ from estlab.training.summaries import TensorBoardWriter
 from estlab.training.train_and_evaluate import EvalSpec, Evaluator, TrainSpec, train_and_evaluate
 
 __all__ = [
+    "BestExporter",
+    "FinalExporter",
+    "LatestExporter",
     "EVENT_TYPES",
     "ORDER",
     "CheckpointSaver",

@@ -62,12 +62,17 @@ def test_order_is_sorted_by_name_and_bucketized_one_hot():
 
 def test_learned_columns_need_fitting_and_categorical_needs_wrapping(tiny_frame):
     learned = fc.indicator_column(fc.categorical_column_with_learned_vocabulary("color"))
+    unbound = DenseFeatures([learned])  # allowed: an estimator binds the fitted transformer later
+    assert not unbound.is_bound
     with pytest.raises(NotFittedError, match=r"columns \['color'\] need fitting.*transformer=FeatureTransformer"):
-        DenseFeatures([learned])
+        unbound(tiny_frame)
+    with pytest.raises(NotFittedError, match=r"columns \['color'\] need fitting"):
+        fc.input_layer(tiny_frame, [learned])
     with pytest.raises(FeatureColumnError, match=r"'color' is categorical.*indicator_column\(...\) or embedding_column"):
         DenseFeatures([fc.categorical_column_with_vocabulary_list("color", ["red"])])
     ft = FeatureTransformer([learned]).fit(tiny_frame)
     assert DenseFeatures([learned], ft)(tiny_frame).shape == (8, 4)
+    assert unbound.bind(ft)(tiny_frame).tolist() == DenseFeatures([learned], ft)(tiny_frame).tolist()
     with pytest.raises(FeatureColumnError, match=r"'age' is not among this transformer's columns"):
         DenseFeatures([fc.numeric_column("age")], ft)
 

@@ -34,7 +34,7 @@ CHILD = textwrap.dedent(
     frame = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": (x[:, 0] + x[:, 1] > 0).astype(int)})
     est = Estimator(helpers.linear_model_fn, model_dir=sys.argv[1],
                     config=RunConfig(save_checkpoints_steps=5, random_seed=0))
-    est.train(frame, label="y", hooks=[Slow()], batch_size=8)  # forever: num_epochs=None, no steps
+    est.train(frame, label="y", hooks=[Slow()], batch_size=8, steps=1_000_000)  # until killed
     """
 )
 
