@@ -236,7 +236,7 @@ class PremadeEstimator(Estimator):
             return None
         weights = None
         if self.weight_column is not None and self.weight_column in getattr(data, "feature_names", []):
-            weights = torch.as_tensor(np.asarray(data.features[self.weight_column], dtype=np.float64))
+            weights = torch.as_tensor(np.array(data.features[self.weight_column], dtype=np.float64))
         return label_statistics(self._head.encode_labels(labels), weights)
 
     def _scale_labels(self, module: nn.Module) -> nn.Module:
