@@ -124,7 +124,40 @@ def _sorted_columns(feature_columns: Sequence[FeatureColumn], who: str) -> list[
     return sorted(columns, key=lambda c: c.name)
 
 
-class DenseFeatures(nn.Module):
+class _FeatureLayer(nn.Module):
+    """A layer over feature columns that may be built before its transformer is fitted (bound later)."""
+
+    feature_columns: list[FeatureColumn]
+    transformer: FeatureTransformer | None
+
+    def _bind_now_or_later(self, transformer: FeatureTransformer | None) -> None:
+        self.transformer = None
+        transformer = transformer if transformer is not None else _default_transformer(self.feature_columns)
+        if transformer is not None:
+            self.bind(transformer)
+
+    @property
+    def is_bound(self) -> bool:
+        """Whether the layer knows a fitted transformer (and so has its parameters)."""
+        return self.transformer is not None
+
+    def bind(self, transformer: FeatureTransformer) -> _FeatureLayer:
+        """Attach the fitted ``transformer`` and create the parameters (once)."""
+        if self.transformer is None:
+            self.transformer = _resolve_transformer(self.feature_columns, transformer, type(self).__name__)
+            self._build()
+        return self
+
+    def _bound(self) -> FeatureTransformer:
+        if self.transformer is None:
+            raise _unfitted_error(self.feature_columns, type(self).__name__)
+        return self.transformer
+
+    def _build(self) -> None:
+        raise NotImplementedError
+
+
+class DenseFeatures(_FeatureLayer):
     """TF's ``DenseFeatures`` / ``input_layer``: dense columns -> one float tensor ``(N, dense_width)``.
 
     Columns are concatenated in TF order (sorted by name): numeric values, one-hot bucketized values,
@@ -157,15 +190,7 @@ class DenseFeatures(nn.Module):
                 )
         self.feature_columns = columns
         self.embedding_weights = nn.ParameterDict()
-        self.transformer: FeatureTransformer | None = None
-        transformer = transformer if transformer is not None else _default_transformer(columns)
-        if transformer is not None:
-            self.bind(transformer)
-
-    @property
-    def is_bound(self) -> bool:
-        """Whether the layer knows a fitted transformer (and so has its tables)."""
-        return self.transformer is not None
+        self._bind_now_or_later(transformer)
 
     def bind(self, transformer: FeatureTransformer) -> DenseFeatures:
         """Attach the fitted ``transformer`` and create the embedding tables (once).
@@ -182,10 +207,11 @@ class DenseFeatures(nn.Module):
         >>> layer.bind(FeatureTransformer(cols).fit(pd.DataFrame({"c": ["a", "b"]}))).output_width
         3
         """
-        if self.transformer is not None:
-            return self
+        super().bind(transformer)
+        return self
+
+    def _build(self) -> None:
         columns = self.feature_columns
-        self.transformer = _resolve_transformer(columns, transformer, "DenseFeatures")
         table_buckets: dict[str, int] = {}
         for c in columns:
             if not isinstance(c, (EmbeddingColumn, SharedEmbeddingColumn)):
@@ -205,12 +231,6 @@ class DenseFeatures(nn.Module):
             with torch.no_grad():
                 init(table)
             self.embedding_weights[name] = nn.Parameter(table, requires_grad=c.trainable)
-        return self
-
-    def _bound(self) -> FeatureTransformer:
-        if self.transformer is None:
-            raise _unfitted_error(self.feature_columns, "DenseFeatures")
-        return self.transformer
 
     @property
     def output_width(self) -> int:
@@ -259,7 +279,7 @@ def _as_data(features: Any) -> Any:
     )
 
 
-class LinearFeatures(nn.Module):
+class LinearFeatures(_FeatureLayer):
     """TF's ``linear_model``: a weight per numeric value and per categorical id, summed -> ``(N, units)``.
 
     Numeric columns get a ``(width, units)`` kernel; categorical, bucketized, crossed, weighted and
@@ -297,15 +317,7 @@ class LinearFeatures(nn.Module):
         self.weights = nn.ParameterDict()
         self.embeddings: DenseFeatures | None = None
         self.bias = None
-        self.transformer: FeatureTransformer | None = None
-        transformer = transformer if transformer is not None else _default_transformer(columns)
-        if transformer is not None:
-            self.bind(transformer)
-
-    @property
-    def is_bound(self) -> bool:
-        """Whether the layer knows a fitted transformer (and so has its weights)."""
-        return self.transformer is not None
+        self._bind_now_or_later(transformer)
 
     def bind(self, transformer: FeatureTransformer) -> LinearFeatures:
         """Attach the fitted ``transformer`` and create the weights (once); see :meth:`DenseFeatures.bind`.
@@ -319,10 +331,11 @@ class LinearFeatures(nn.Module):
         >>> lin.weights["c"].shape
         torch.Size([3, 1])
         """
-        if self.transformer is not None:
-            return self
+        super().bind(transformer)
+        return self
+
+    def _build(self) -> None:
         columns, units = self.feature_columns, self.units
-        self.transformer = _resolve_transformer(columns, transformer, "LinearFeatures")
         embedded = [c for c in columns if isinstance(c, (EmbeddingColumn, SharedEmbeddingColumn))]
         self.embeddings = DenseFeatures(embedded, self.transformer) if embedded else None
         for c in columns:
@@ -336,12 +349,10 @@ class LinearFeatures(nn.Module):
                 raise FeatureColumnError(f"LinearFeatures: unsupported column {c!r}.")
             self.weights[_param_name(c.name)] = nn.Parameter(torch.zeros(rows, units))
         self.bias = nn.Parameter(torch.zeros(units)) if self.use_bias else None
-        return self
 
     def forward(self, features: Any) -> torch.Tensor:
-        if self.transformer is None:
-            raise _unfitted_error(self.feature_columns, "LinearFeatures")
-        encoded = features if _is_encoded(features) else self.transformer.transform(_as_data(features))
+        transformer = self._bound()
+        encoded = features if _is_encoded(features) else transformer.transform(_as_data(features))
         n = next(iter(encoded.values())).shape[0]
         device = next(iter(encoded.values())).device
         out = torch.zeros(n, self.units, device=device)
@@ -367,10 +378,14 @@ def bind_feature_layers(module: nn.Module, transformer: FeatureTransformer) -> i
 
     Examples
     --------
-    >>> bind_feature_layers(nn.Linear(1, 1), FeatureTransformer([]))
-    0
+    >>> import pandas as pd
+    >>> from estlab.features import numeric_column
+    >>> cols = [numeric_column("x", normalizer="zscore")]
+    >>> net = nn.Sequential(DenseFeatures(cols), nn.Linear(1, 1))
+    >>> bind_feature_layers(net, FeatureTransformer(cols).fit(pd.DataFrame({"x": [1.0, 3.0]})))
+    1
     """
-    layers = [m for m in module.modules() if isinstance(m, DenseFeatures | LinearFeatures) and not m.is_bound]
+    layers = [m for m in module.modules() if isinstance(m, _FeatureLayer) and not m.is_bound]
     for layer in layers:
         layer.bind(transformer)
     return len(layers)
