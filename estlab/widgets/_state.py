@@ -1,0 +1,221 @@
+"""Run records: what a run is (``RunSpec``) and what the UI knows about it (``RunState``).
+
+``RunState`` is changed only by :func:`apply_event`, on the UI owner thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from estlab.viz.live import Downsampler
+
+ACTIVE = ("queued", "starting", "running")
+DONE = ("finished", "stopped", "failed", "cancelled")
+CURVE_CAPACITY = 1000
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that defines a run; two runs with equal specs are duplicates.
+
+    Parameters
+    ----------
+    estimator
+        Registry name, e.g. ``"dnn_classifier"``.
+    params
+        Constructor keyword arguments as sorted ``(name, value)`` pairs (use :meth:`create`).
+    feature_columns
+        Dense feature columns (frozen dataclasses): what DNNs, trees and the deep part read.
+    linear_columns
+        Columns of linear models and of the wide part (default: ``feature_columns``).
+    label
+        Label column.
+    max_steps
+        Absolute step to train to.
+    eval_every
+        Evaluate every N steps (None: only at the end).
+    feature_set
+        Short human description of the feature columns, shown in the leaderboard.
+
+    Examples
+    --------
+    >>> a = RunSpec.create("linear_classifier", {"learning_rate": 0.1}, max_steps=50)
+    >>> a == RunSpec.create("linear_classifier", {"learning_rate": 0.1}, max_steps=50)
+    True
+    >>> a.kwargs
+    {'learning_rate': 0.1}
+    """
+
+    estimator: str
+    params: tuple[tuple[str, Any], ...] = ()
+    feature_columns: tuple[Any, ...] = ()
+    linear_columns: tuple[Any, ...] = ()
+    label: str = ""
+    max_steps: int = 1000
+    eval_every: int | None = None
+    feature_set: str = ""
+
+    @classmethod
+    def create(cls, estimator: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> RunSpec:
+        """Build a spec from a params mapping (sorted, lists turned into tuples)."""
+        items = tuple(sorted((k, _freeze(v)) for k, v in (params or {}).items()))
+        for key in ("feature_columns", "linear_columns"):
+            if key in kwargs:
+                kwargs[key] = tuple(kwargs[key])
+        return cls(estimator=estimator, params=items, **kwargs)
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The params as a dict (tuples stay tuples)."""
+        return dict(self.params)
+
+    def key(self) -> str:
+        """A stable text identity of the configuration (duplicates have equal keys)."""
+        return repr((self.estimator, self.params, tuple(map(repr, self.feature_columns)),
+                     tuple(map(repr, self.linear_columns)), self.label,
+                     self.max_steps, self.eval_every))
+
+    def params_text(self) -> str:
+        """``name=value`` pairs, comma separated."""
+        return ", ".join(f"{k}={v!r}" for k, v in self.params)
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    return value
+
+
+@dataclass
+class RunState:
+    """What the lab knows about one run, in plain values.
+
+    Examples
+    --------
+    >>> state = RunState("r1", RunSpec("linear_classifier"))
+    >>> apply_event(state, {"type": "step_end", "global_step": 3, "time": 0.0, "loss": 0.5})
+    >>> state.global_step, state.loss
+    (3, 0.5)
+    """
+
+    name: str
+    spec: RunSpec
+    status: str = "queued"
+    device: str = ""
+    estimator_class: str = ""
+    model_dir: str = ""
+    queued_time: float = field(default_factory=time.time)
+    start_time: float | None = None
+    end_time: float | None = None
+    start_step: int = 0
+    target_step: int | None = None
+    global_step: int = 0
+    examples_per_sec: float | None = None
+    loss: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    reason: str = ""
+    checkpoint: str = ""
+    released: bool = False
+    predictions: dict[str, Any] | None = None
+    curves: dict[tuple[str, str], Downsampler] = field(default_factory=dict)
+    first_point_time: float | None = None
+    _rate_anchor: tuple[float, int] | None = None
+    steps_per_sec: float | None = None
+
+    @property
+    def wall_time(self) -> float | None:
+        """Seconds from the worker picking the run up to its end (or to now while running)."""
+        if self.start_time is None:
+            return None
+        return (self.end_time or time.time()) - self.start_time
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the current step rate, or None."""
+        if self.status != "running" or not self.target_step or not self.steps_per_sec:
+            return None
+        return max(self.target_step - self.global_step, 0) / self.steps_per_sec
+
+    def history(self) -> dict[str, list[Any]]:
+        """Downsampled curves as long columns ``split, metric, step, value`` (what ``estlab.viz`` reads)."""
+        rows: dict[str, list[Any]] = {"split": [], "metric": [], "step": [], "value": []}
+        for (split, metric), sampler in self.curves.items():
+            steps, values = sampler.points()
+            rows["split"] += [split] * len(steps)
+            rows["metric"] += [metric] * len(steps)
+            rows["step"] += steps
+            rows["value"] += values
+        return rows
+
+    def add_point(self, split: str, metric: str, step: int, value: float | None) -> None:
+        """Append one curve point."""
+        if value is None:
+            return
+        key = (split, metric)
+        if key not in self.curves:
+            self.curves[key] = Downsampler(CURVE_CAPACITY)
+        self.curves[key].add(step, float(value))
+        if self.first_point_time is None:
+            self.first_point_time = time.time()
+
+
+def apply_event(state: RunState, event: Mapping[str, Any]) -> None:
+    """Update ``state`` from one training event (see ``estlab/training/events.py``) or a lab event."""
+    kind = event["type"]
+    step = int(event.get("global_step") or 0)
+    now = float(event.get("time") or time.time())
+    if kind == "starting":  # the worker picked the run up: wall time counts from here (build, fit, train)
+        state.status = "starting"
+        state.start_time = now
+    elif kind == "train_begin":
+        state.status = "running"
+        state.start_time = state.start_time or now
+        state.start_step = state.global_step = step
+        state.target_step = event.get("target_step")
+        state.device = str(event.get("device") or state.device)
+        state.estimator_class = str(event.get("estimator") or state.estimator_class)
+        state._rate_anchor = (now, step)
+    elif kind == "step_end":
+        state.global_step = step
+        if state.status in ("queued", "starting"):
+            state.status = "running"
+            state.start_time = state.start_time or now
+        if event.get("examples_per_sec") is not None:
+            state.examples_per_sec = float(event["examples_per_sec"])
+        if event.get("loss") is not None:
+            state.loss = float(event["loss"])
+            state.add_point("train", "loss", step, state.loss)
+        if state._rate_anchor is None:
+            state._rate_anchor = (now, step)
+        elif now > state._rate_anchor[0] and step > state._rate_anchor[1]:
+            state.steps_per_sec = (step - state._rate_anchor[1]) / (now - state._rate_anchor[0])
+    elif kind == "evaluate":
+        state.global_step = max(state.global_step, step)
+        if event.get("name") in (None, "eval"):
+            state.metrics = {k: float(v) for k, v in event["metrics"].items()}
+            for metric, value in state.metrics.items():
+                state.add_point("eval", metric, step, value)
+    elif kind == "checkpoint":
+        state.checkpoint = str(event.get("path", ""))
+    elif kind == "train_end":
+        state.status = str(event.get("status", "finished"))
+        state.global_step = max(state.global_step, step)
+        state.end_time = now
+        state.reason = str(event.get("reason") or "")
+        state.error = event.get("error")
+        if state.start_time is None:
+            state.start_time = now
+    elif kind == "predictions":
+        state.predictions = dict(event["predictions"])
+    elif kind == "cancelled":
+        state.status = "cancelled"
+        state.end_time = now
+        state.reason = "cancelled before it started"
+    elif kind == "released":
+        state.released = True

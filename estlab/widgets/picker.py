@@ -1,0 +1,286 @@
+"""``EstimatorPicker``: premade estimators from the registry, a form per estimator, a comparison queue."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as widgets
+
+from estlab.widgets._html import esc, message
+
+#: Arguments the lab fills in itself (data, label, directories), never shown in the form.
+LAB_MANAGED = frozenset({
+    "model_dir", "config", "warm_start_from", "weight_column", "label_vocabulary", "n_classes",
+    "label_dimension", "feature_columns", "linear_feature_columns", "dnn_feature_columns",
+})
+#: Values offered for required arguments, so an estimator can be queued at once.
+SUGGESTED = {"hidden_units": [64, 32]}
+_STYLE = {"description_width": "170px"}
+_LAYOUT = {"width": "420px"}
+
+
+def parse_text(text: str, annotation: str = "") -> Any:
+    """Parse a form text box: ``""`` → default, lists for ``Sequence[...]``, numbers, None, booleans.
+
+    Examples
+    --------
+    >>> parse_text("128, 64", "Sequence[int]"), parse_text("0.1"), parse_text("None"), parse_text("relu")
+    ([128, 64], 0.1, None, 'relu')
+    """
+    text = text.strip()
+    if "Sequence" in annotation or "list" in annotation:
+        if text in ("", "None"):
+            return None
+        return [parse_text(part) for part in text.strip("[]()").split(",") if part.strip()]
+    if text == "None":
+        return None
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _field(param: Any) -> tuple[widgets.Widget, Callable[[], Any]]:
+    """A form widget for one ``ParamInfo`` and a getter returning its value (``_DEFAULT`` when left empty)."""
+    default = None if param.required else param.default
+    shown = SUGGESTED.get(param.name, default)
+    common = {"description": param.name, "style": _STYLE, "layout": widgets.Layout(**_LAYOUT)}
+    if param.choices is not None and set(map(type, param.choices)) == {bool} or isinstance(default, bool):
+        box = widgets.Checkbox(value=bool(default), indent=False, description=param.name)
+        return box, lambda: box.value
+    if param.choices is not None:
+        options = [(str(c), c) for c in param.choices]
+        if default is not None and default not in param.choices:
+            options.insert(0, (str(default), default))
+        box = widgets.Dropdown(options=options, value=default if default is not None else param.choices[0], **common)
+        return box, lambda: box.value
+    if isinstance(default, int) and "None" not in param.annotation:
+        box = widgets.IntText(value=default, **common)
+        return box, lambda: box.value
+    if isinstance(default, float) and "None" not in param.annotation:
+        box = widgets.FloatText(value=default, **common)
+        return box, lambda: box.value
+    placeholder = "required" if param.required else f"{_format(default) or 'None'} (default)"
+    box = widgets.Text(value=_format(shown) if shown is not None and shown != default else "",
+                       placeholder=placeholder, **common)
+
+    def value() -> Any:
+        return _DEFAULT if box.value.strip() == "" else parse_text(box.value, param.annotation)
+
+    return box, value
+
+
+class _Default:
+    def __repr__(self) -> str:
+        return "<default>"
+
+
+_DEFAULT = _Default()
+
+
+class EstimatorPicker:
+    """Pick premade estimators, set their parameters in generated forms, queue them as one comparison.
+
+    Parameters
+    ----------
+    task
+        ``"classification"`` or ``"regression"``: which premade estimators are offered.
+    validation_kwargs
+        Called before validating a form; returns the lab-managed arguments (feature columns,
+        ``n_classes`` ...) so ``registry.validate`` sees a complete call.
+
+    Examples
+    --------
+    >>> picker = EstimatorPicker("classification")
+    >>> picker.select("dnn_classifier")
+    >>> picker.set_value("learning_rate", "0.01")
+    >>> picker.values()
+    {'hidden_units': [64, 32], 'learning_rate': 0.01}
+    """
+
+    def __init__(self, task: str = "classification",
+                 validation_kwargs: Callable[[str], dict[str, Any]] | None = None) -> None:
+        from estlab.estimators import registry
+
+        self.registry = registry
+        self.validation_kwargs = validation_kwargs
+        self.queue: list[tuple[str, dict[str, Any]]] = []
+        self.last_error = ""
+        self._getters: dict[str, Callable[[], Any]] = {}
+        self._fields: dict[str, widgets.Widget] = {}
+        self.choice = widgets.Dropdown(description="estimator", style={"description_width": "70px"},
+                                       layout=widgets.Layout(width="380px"))
+        self.choice.add_class("estlab-estimator")
+        self.summary = widgets.HTML("")
+        self.form = widgets.VBox([])
+        self.form.add_class("estlab-form")
+        self.error = widgets.HTML("")
+        self.error.add_class("estlab-form-error")
+        self.add_button = widgets.Button(description="Add to comparison", icon="plus", button_style="info",
+                                         layout=widgets.Layout(width="200px"))
+        self.add_button.add_class("estlab-add")
+        self.queue_list = widgets.Select(options=[], rows=5, layout=widgets.Layout(width="560px"))
+        self.queue_list.add_class("estlab-queue-list")
+        self.remove_button = widgets.Button(description="Remove", icon="minus")
+        self.clear_button = widgets.Button(description="Clear")
+        self.clear_button.add_class("estlab-clear")
+        self.max_steps = widgets.BoundedIntText(value=1000, min=1, max=10_000_000, description="max steps",
+                                                style={"description_width": "80px"}, layout=widgets.Layout(width="200px"))
+        self.max_steps.add_class("estlab-max-steps")
+        self.eval_every = widgets.BoundedIntText(value=200, min=1, max=10_000_000, description="eval every",
+                                                 style={"description_width": "80px"},
+                                                 layout=widgets.Layout(width="200px"))
+        self.eval_every.add_class("estlab-eval-every")
+        self.plan_text = widgets.HTML("")
+        self.plan_text.add_class("estlab-plan")
+        queue_box = widgets.VBox([widgets.HTML("<b>Comparison</b> (trained one after another)"), self.queue_list,
+                                  widgets.HBox([self.remove_button, self.clear_button]),
+                                  widgets.HBox([self.max_steps, self.eval_every]), self.plan_text])
+        left = widgets.VBox([self.choice, self.summary, self.form, self.add_button, self.error])
+        self.box = widgets.HBox([left, queue_box], layout=widgets.Layout(gap="24px"))
+        self.box.add_class("estlab-picker")
+        self.choice.observe(self._on_choice, names="value")
+        self.add_button.on_click(self._on_add)
+        self.remove_button.on_click(self._on_remove)
+        self.clear_button.on_click(self._on_clear)
+        self.max_steps.observe(self._show_plan, names="value")
+        self.eval_every.observe(self._show_plan, names="value")
+        self.set_task(task)
+        self._show_plan()
+
+    # ---- public API ------------------------------------------------------------------------
+    def set_task(self, task: str) -> None:
+        """Offer the premade estimators of ``task``."""
+        infos = self.registry.list_premade(task)
+        self.task = task
+        self._infos = {i.name: i for i in infos}
+        options = [(f"{i.name} ({i.cls.__name__})", i.name) for i in infos]
+        current = self.choice.value
+        self.choice.options = options
+        preferred = "dnn_classifier" if task == "classification" else "dnn_regressor"
+        self.choice.value = current if current in self._infos else (preferred if preferred in self._infos
+                                                                    else options[0][1])
+        self._on_choice()
+
+    def select(self, name: str) -> None:
+        """Show the form of estimator ``name``."""
+        if name not in self._infos:
+            raise ValueError(f"name: {name!r} is not a {self.task} premade estimator; choose from {list(self._infos)}")
+        self.choice.value = name
+
+    def set_value(self, param: str, value: Any) -> None:
+        """Set one form field (as typing in it would)."""
+        if param not in self._fields:
+            close = difflib.get_close_matches(param, list(self._fields), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; fields: {list(self._fields)}"
+            raise ValueError(f"param: {self.choice.value} has no form field {param!r}{hint}")
+        field = self._fields[param]
+        field.value = _format(value) if isinstance(field, widgets.Text) else value
+
+    def values(self) -> dict[str, Any]:
+        """The form's values that differ from the estimator's defaults."""
+        out = {}
+        info = self._infos[self.choice.value]
+        defaults = {p.name: p.default for p in info.parameters}
+        for name, getter in self._getters.items():
+            value = getter()
+            if value is not _DEFAULT and value != defaults.get(name):
+                out[name] = value
+        return out
+
+    def add(self) -> bool:
+        """Validate the form with the estimator's own checks; queue it when valid. Returns whether it was."""
+        name = self.choice.value
+        try:
+            params = self.values()
+            extra = self.validation_kwargs(name) if self.validation_kwargs else {}
+            model_dir = os.path.join(tempfile.gettempdir(), "estlab-validate")
+            accepted = {p.name for p in self._infos[name].parameters}
+            extra = {k: v for k, v in extra.items() if k in accepted}
+            self.registry.validate(name, model_dir=model_dir, **extra, **params)
+        except (ValueError, TypeError) as exc:
+            self.last_error = f"{name}: {exc}"
+            self.error.value = message(self.last_error, "error")
+            return False
+        if (name, params) in self.queue:
+            self.last_error = f"{name} with these parameters is already in the comparison"
+            self.error.value = message(self.last_error, "warning")
+            return False
+        self.queue.append((name, params))
+        self.error.value = self.last_error = ""
+        self._show_queue()
+        return True
+
+    def clear(self) -> None:
+        """Empty the comparison."""
+        self.queue = []
+        self._show_queue()
+
+    # ---- widgets -----------------------------------------------------------------------------
+    def _on_choice(self, _change: Any = None) -> None:
+        info = self._infos.get(self.choice.value)
+        if info is None:
+            return
+        for field in self._fields.values():
+            field.close()
+        self._fields, self._getters = {}, {}
+        rows = []
+        for param in info.parameters:
+            if param.name in LAB_MANAGED:
+                continue
+            field, getter = _field(param)
+            field.tooltip = param.doc
+            field.add_class(f"estlab-param-{param.name}")
+            self._fields[param.name], self._getters[param.name] = field, getter
+            rows.append(field)
+        self.form.children = rows
+        self.summary.value = f'<div style="color:#555;margin:2px 0 6px">{esc(info.summary)}</div>'
+        self.error.value = ""
+
+    def _show_queue(self) -> None:
+        self.queue_list.options = [
+            (f"{i + 1}. {name}  " + ", ".join(f"{k}={v!r}" for k, v in params.items()), i)
+            for i, (name, params) in enumerate(self.queue)
+        ]
+        self._show_plan()
+
+    def _show_plan(self, _change: Any = None) -> None:
+        n = len(self.queue)
+        every = min(self.eval_every.value, self.max_steps.value)
+        self.plan_text.value = (f'<span style="color:#555">{n} run{"" if n == 1 else "s"} × '
+                                f"{self.max_steps.value:,} steps, evaluated every {every:,} steps</span>")
+
+    def _on_add(self, _button: Any = None) -> None:
+        self.add()
+
+    def _on_remove(self, _button: Any = None) -> None:
+        if self.queue_list.value is not None:
+            del self.queue[self.queue_list.value]
+            self._show_queue()
+
+    def _on_clear(self, _button: Any = None) -> None:
+        self.clear()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        from estlab.widgets._html import with_fallback
+
+        items = "".join(f"<li>{esc(n)} {esc(p)}</li>" for n, p in self.queue)
+        return with_fallback(self.box, f"<ul>{items}</ul>", **kwargs)
+
+    def close(self) -> None:
+        """Close every widget of the picker."""
+        self.box.close()
