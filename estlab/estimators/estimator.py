@@ -447,10 +447,18 @@ class Estimator:
                 raise ValueError("evaluate: the input has no labels; pass label='<target column>' with a "
                                  "DataFrame, or an input_fn that returns (features, labels)")
             all_logits, all_labels, all_weights, n_batches = [], [], [], 0
-            for part in _one_pass(data):
+            world = distributed.get_world_size() if steps is None else 1  # steps: every rank evaluates the same
+            streaming = getattr(data, "streaming", False)
+            # parquet: this rank's row groups, each row once (chunks() would cap ranks to equal steps)
+            parts = data.shard(distributed.get_rank(), world).single_pass() if world > 1 and streaming else _one_pass(data)
+            for part in parts:
                 if steps is not None and n_batches >= steps:
                     break
                 encoded, labels, weights = self._tensors(run, part, with_labels=True)
+                if world > 1 and not streaming:  # this rank's rows; all ranks' results are gathered below
+                    rows = distributed.shard_indices(len(labels), even=False).to(labels.device)
+                    encoded, labels = {k: v[rows] for k, v in encoded.items()}, labels[rows]
+                    weights = None if weights is None else weights[rows]
                 remaining = None if steps is None else steps - n_batches
                 logits, n_rows, batches = self._logits(run, encoded, data.batch_size, remaining, ModeKeys.EVAL)
                 n_batches += batches
@@ -459,8 +467,13 @@ class Estimator:
                 all_weights.append(None if weights is None else weights[:n_rows].cpu())
             if not all_logits:
                 raise ValueError("evaluate: the input has no rows; pass a non-empty evaluation set")
+            logits, labels = torch.cat(all_logits), torch.cat(all_labels)
             weights = None if all_weights[0] is None else torch.cat(all_weights)
-            metrics = run.head.metrics(torch.cat(all_logits), torch.cat(all_labels), weights, num_batches=n_batches)
+            if world > 1:
+                logits, labels = distributed.gather_concat(logits), distributed.gather_concat(labels)
+                weights = None if weights is None else distributed.gather_concat(weights)
+                n_batches = int(distributed.all_reduce_sums({"batches": n_batches})["batches"])
+            metrics = run.head.metrics(logits, labels, weights, num_batches=n_batches)
             metrics = {k: float(v) for k, v in metrics.items()}
             event = {"type": "evaluate", "run": self._model_dir, "global_step": run.global_step,
                      "time": time.time(), "metrics": dict(metrics), "name": name}
@@ -539,7 +552,9 @@ class Estimator:
                 f"export_saved_model needs estlab.export, which could not be imported ({error}); "
                 "see the export issue / install estlab[onnx]"
             ) from error
-        return export_saved_model(self, export_dir_base, *args, **kwargs)
+        # under torchrun only the chief writes; every rank returns the chief's export path
+        path = export_saved_model(self, export_dir_base, *args, **kwargs) if distributed.is_chief() else None
+        return distributed.broadcast_object(path)
 
     def close(self) -> None:
         """Release the in-memory model (and the CUDA cache); the model_dir stays. The next call reloads."""

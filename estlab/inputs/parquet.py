@@ -702,13 +702,15 @@ class TensorStream:
 
     def state_dict(self) -> dict[str, Any]:
         """The position ``(epoch, position)`` plus what must match on resume (as ``IndexBatcher``)."""
+        # total rows and world size, not this rank's rows: the chief's saved state resumes every rank
         return {"epoch": self.epoch, "position": self.position, "seed": self.source.seed,
-                "num_rows": self.source.rank_rows, "batch_size": self.batch_size, "streaming": True}
+                "num_rows": self.source.num_rows, "world_size": self.source.world_size,
+                "batch_size": self.batch_size, "streaming": True}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Resume from :meth:`state_dict`; raises ``ValueError`` when the data or seed differ."""
         expected = self.state_dict()
-        for key in ("seed", "num_rows", "batch_size", "streaming"):
+        for key in ("seed", "num_rows", "world_size", "batch_size", "streaming"):
             if state.get(key) != expected[key]:
                 raise ValueError(
                     f"saved stream state has {key}={state.get(key)!r} but this input has {expected[key]!r}; "

@@ -22,6 +22,8 @@ from estlab.training.events import Control
 
 #: Steps whose losses wait on the device before a sync is forced (bounds the buffer; NaN checks stay exact).
 SYNC_WINDOW = 1024
+#: Under torchrun a stop request is agreed across ranks (one collective) every this many steps.
+DISTRIBUTED_STOP_CHECK_STEPS = 8
 
 
 class NanLossError(FloatingPointError):
@@ -78,6 +80,7 @@ def run_loop(task: LoopTask, control: Control) -> LoopResult:
                  **task.begin_info)
     window_start, window_rows, seen = time.perf_counter(), 0, 0
     forward = task.forward or task.module
+    world_size = distributed.get_world_size()
 
     def sync() -> float:
         nonlocal pending
@@ -93,7 +96,8 @@ def run_loop(task: LoopTask, control: Control) -> LoopResult:
     try:
         task.module.train()
         while task.target_step is None or step < task.target_step:
-            if distributed.any_rank(control.stop_requested):
+            if (control.stop_requested if world_size == 1  # one process: checked every batch
+                    else step % DISTRIBUTED_STOP_CHECK_STEPS == 0 and distributed.any_rank(control.stop_requested)):
                 status, reason = "stopped", control.stop_reason or "stop requested"
                 break
             idx = next(task.batches, None)
