@@ -81,6 +81,7 @@ def run_loop(task: LoopTask, control: Control) -> LoopResult:
     window_start, window_rows, seen = time.perf_counter(), 0, 0
     forward = task.forward or task.module
     world_size = distributed.get_world_size()
+    pin = task.device.type == "cuda"
 
     def sync() -> float:
         nonlocal pending
@@ -104,8 +105,10 @@ def run_loop(task: LoopTask, control: Control) -> LoopResult:
             if idx is None:
                 reason = "input exhausted"
                 break
-            # non_blocking: a plain .to() of the index would wait for the GPU queue every step
-            rows = (idx if task.rows is None else task.rows[idx]).to(task.device, non_blocking=True)
+            rows = idx if task.rows is None else task.rows[idx]
+            if pin:  # from pinned memory the copy is truly asynchronous: the host does not wait for the GPU
+                rows = rows.pin_memory()
+            rows = rows.to(task.device, non_blocking=True)
             with autocast:
                 logits = forward({k: v[rows] for k, v in task.features.items()})
                 loss = task.loss_fn(logits, task.labels[rows], None if task.weights is None else task.weights[rows])
