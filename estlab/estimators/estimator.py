@@ -20,6 +20,7 @@ import inspect
 import json
 import logging
 import os
+import random
 import tempfile
 import threading
 import time
@@ -66,6 +67,26 @@ class _Run:
     input_names: list[str] | None = None
     takes_mode: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    """What an export needs from a trained estimator (see :meth:`Estimator.serving_model`).
+
+    ``module`` is the trained module itself (copy it before changing it); ``raw_tensors(frame)`` builds the
+    module's raw inputs for models that read no feature columns; ``params`` are the estimator's plain
+    constructor parameters.
+    """
+
+    module: torch.nn.Module
+    transformer: Any
+    head: Any
+    input_names: list[str] | None
+    takes_mode: bool
+    label: Any
+    global_step: int
+    params: dict[str, Any]
+    raw_tensors: Any
 
 
 def _jsonable(value: Any) -> Any:
@@ -555,6 +576,31 @@ class Estimator:
         # under torchrun only the chief writes; every rank returns the chief's export path
         path = export_saved_model(self, export_dir_base, *args, **kwargs) if distributed.is_chief() else None
         return distributed.broadcast_object(path)
+
+    def serving_model(self, checkpoint_path: str | None = None) -> ServingModel:
+        """The trained module with its fitted transformer and head, for export (the seam ``estlab.export`` uses).
+
+        ``checkpoint_path`` (a checkpoint file or a model_dir) rebuilds that checkpoint's model instead of the
+        in-memory one; the global random state is left as it was.
+
+        Examples
+        --------
+        >>> est.serving_model().global_step  # doctest: +SKIP
+        1000
+        """
+        python_state, numpy_state = random.getstate(), np.random.get_state()
+        devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+        try:
+            with self._call_lock, torch.random.fork_rng(devices=devices):
+                run = self._run_for(checkpoint_path)  # rebuilding from a checkpoint may reseed
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
+        return ServingModel(
+            module=run.module, transformer=run.transformer, head=run.head, input_names=run.input_names,
+            takes_mode=run.takes_mode, label=run.label, global_step=run.global_step,
+            params=self._estimator_params(), raw_tensors=lambda frame: self._raw_tensors(run, frame),
+        )
 
     def close(self) -> None:
         """Release the in-memory model (and the CUDA cache); the model_dir stays. The next call reloads."""

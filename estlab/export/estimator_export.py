@@ -13,10 +13,8 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
-import random
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -84,7 +82,7 @@ def export_saved_model(
             f"experimental_mode={experimental_mode!r}: only the predict mode ({PREDICT_MODE!r}) "
             "can be exported"
         )
-    run = _run_of(estimator, checkpoint_path)
+    run = _serving_model(estimator, checkpoint_path)
     transformer = run.transformer
     head_spec, predictions_fn = _head(run.head)
     receiver = serving_input_receiver_fn() if serving_input_receiver_fn is not None else None
@@ -99,7 +97,7 @@ def export_saved_model(
         _check_receiver(inputs, defaults, transformer)
     elif transformer is not None:
         inputs, defaults = derive_inputs(transformer), {}
-    elif (row_tensors := _row_only_tensors(estimator, run)) is not None:
+    elif (row_tensors := _row_only_tensors(run)) is not None:
         inputs, defaults = (), {}
     else:
         raise ValueError(
@@ -110,7 +108,7 @@ def export_saved_model(
         )
     module = copy.deepcopy(run.module).cpu().eval()
     example = row_tensors if row_tensors is not None else _example_features(inputs, defaults, transformer)
-    takes_mode = bool(getattr(run, "takes_mode", False))
+    takes_mode = run.takes_mode
     if head_spec.kind == "custom":
         head_spec = _custom_outputs(module, example, predictions_fn, run.input_names, takes_mode)
     transformer_dict = transformer.to_dict() if transformer is not None else None
@@ -133,32 +131,22 @@ def export_saved_model(
     return str(path)
 
 
-def _run_of(estimator: Any, checkpoint_path: str | None) -> Any:
-    """The estimator's in-memory run (or one rebuilt from ``checkpoint_path``), leaving its RNGs untouched."""
-    run_for = getattr(estimator, "_run_for", None)
-    if run_for is None:
+def _serving_model(estimator: Any, checkpoint_path: str | None) -> Any:
+    """The estimator's trained module, transformer and head (``Estimator.serving_model``)."""
+    if not callable(getattr(estimator, "serving_model", None)):
         raise TypeError(
             f"export_saved_model: expected an estlab Estimator, got {type(estimator).__name__}; "
             "use estlab.export.write_export for a bare nn.Module"
         )
-    lock = getattr(estimator, "_call_lock", None) or contextlib.nullcontext()
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-    try:
-        with lock, torch.random.fork_rng(devices=devices):
-            return run_for(checkpoint_path)  # rebuilding from a checkpoint may reseed: restore RNGs after
-    finally:
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
+    return estimator.serving_model(checkpoint_path)
 
 
-def _row_only_tensors(estimator: Any, run: Any) -> dict[str, torch.Tensor] | None:
+def _row_only_tensors(run: Any) -> dict[str, torch.Tensor] | None:
     """The raw tensors of a model that reads no feature, only the row count (a baseline), else None."""
-    raw_tensors = getattr(estimator, "_raw_tensors", None)
-    if raw_tensors is None or getattr(run, "input_names", None) is not None:
+    if run.input_names is not None:
         return None
     try:
-        probe = raw_tensors(run, pd.DataFrame(index=range(_EXAMPLE_ROWS)))
+        probe = run.raw_tensors(pd.DataFrame(index=range(_EXAMPLE_ROWS)))
     except (ValueError, KeyError, TypeError, StopIteration):
         return None
     if probe and all(t.shape[0] == _EXAMPLE_ROWS and t.numel() == 0 for t in probe.values()):
@@ -296,12 +284,11 @@ def _metadata(estimator: Any, run: Any, transformer_dict: Mapping | None, metric
     if metrics is None and history is not None and getattr(history, "evaluations", None):
         evaluation = max(history.evaluations, key=lambda row: row["global_step"])
         metrics = evaluation["metrics"]
-    params = getattr(estimator, "_estimator_params", None)
     return {
         "estimator": type(estimator).__name__,
-        "estimator_params": params() if callable(params) else None,
-        "global_step": int(getattr(run, "global_step", 0)),
-        "label": run.label if isinstance(getattr(run, "label", None), (str, type(None))) else str(run.label),
+        "estimator_params": run.params,
+        "global_step": int(run.global_step),
+        "label": run.label if isinstance(run.label, (str, type(None))) else str(run.label),
         "feature_columns": transformer_dict["columns"] if transformer_dict else [],
         "metrics": dict(metrics or {}),
         "metrics_global_step": evaluation.get("global_step"),
