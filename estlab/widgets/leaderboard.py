@@ -19,7 +19,7 @@ _MAX_METRICS = 4
 _LAUNCH_ORDER = "launch order"
 #: Share of wall time the table may take while runs only tick (status and metric changes redraw at once).
 TABLE_BUDGET = 0.01
-DRAW_BUDGET = 0.05
+DRAW_BUDGET = 0.01
 
 
 class RunsView:

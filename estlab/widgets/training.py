@@ -14,7 +14,7 @@ from estlab.widgets._state import RunSpec, RunState
 from estlab.widgets.runs import DuplicateRunError, RunManager
 
 #: The live chart may take at most this share of wall time; it waits longer between redraws when slow.
-DRAW_BUDGET = 0.03
+DRAW_BUDGET = 0.025
 
 
 class TrainingPanel:
