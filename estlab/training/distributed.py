@@ -25,6 +25,7 @@ Examples
 from __future__ import annotations
 
 import datetime
+import gc
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -277,12 +278,16 @@ def init_distributed(
 def shutdown() -> None:
     """Destroy the process group if one is running.
 
+    Release DDP-wrapped models first (``estimator.close()``, or drop the last reference): a
+    DistributedDataParallel wrapper that outlives its process group makes gloo abort the process at exit.
+
     Examples
     --------
     >>> shutdown()  # no-op outside torchrun
     """
     global _CPU_GROUP
     if is_initialized():
+        gc.collect()  # DDP wrappers often sit in reference cycles: free them while their group is alive
         dist.destroy_process_group()
     _CPU_GROUP = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -31,9 +32,15 @@ def main(out_dir: str) -> None:
     }
     distributed.barrier()
     Path(out_dir, f"rank{rank}.json").write_text(json.dumps(result))
+    del model  # a DDP wrapper must not outlive its process group
     distributed.shutdown()
     assert world == 2
 
 
 if __name__ == "__main__":
     main(sys.argv[1])
+    # Skip interpreter teardown: with torch 2.13 a gloo rank occasionally aborts in a library thread's
+    # destructor *after* all work is done and the group is destroyed ("terminate called without an active
+    # exception", ~1 run in 8 on 2 cores); the results above are what this test checks.
+    sys.stdout.flush()
+    os._exit(0)

@@ -85,6 +85,7 @@ def main(out_dir: str, model_dir: str, max_steps: int, parquet: str | None = Non
     result = {"rank": rank, "world_size": distributed.get_world_size(), "pid": os.getpid(),
               "seen": seen, "evaluated": evaluated, "metrics": metrics, "global_step": estimator.global_step}
     Path(out_dir, f"rank{rank}-{max_steps}.json").write_text(json.dumps(result))
+    estimator.close()  # frees the DDP wrapper before its process group goes
     distributed.barrier()
     distributed.shutdown()
 
