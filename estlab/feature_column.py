@@ -1,94 +1,33 @@
 """TF-style alias: ``from estlab import feature_column as fc`` gives every ``tf.feature_column`` name.
 
+Every public name of :mod:`estlab.features` is served here (the same objects), so the alias cannot
+drift from the package.
+
 Examples
 --------
 >>> from estlab import feature_column as fc
 >>> fc.numeric_column("age").name
 'age'
+>>> from estlab.feature_column import DenseFeatures
+>>> DenseFeatures is __import__("estlab.features").features.DenseFeatures
+True
 """
 
-from estlab.features import (
-    SHORTHANDS,
-    BucketizedColumn,
-    CategoricalColumn,
-    ColumnChoice,
-    CrossedColumn,
-    DenseColumn,
-    DenseFeatures,
-    EmbeddingColumn,
-    FeatureColumn,
-    FeatureColumnError,
-    FeatureTransformer,
-    HashedColumn,
-    IdentityColumn,
-    IndicatorColumn,
-    InferredColumns,
-    LearnedVocabularyColumn,
-    LinearFeatures,
-    MissingColumnError,
-    NotFittedError,
-    NumericColumn,
-    SharedEmbeddingColumn,
-    VocabularyFileColumn,
-    VocabularyListColumn,
-    WeightedCategoricalColumn,
-    bind_feature_layers,
-    bucketized_column,
-    categorical_column_with_hash_bucket,
-    categorical_column_with_identity,
-    categorical_column_with_learned_vocabulary,
-    categorical_column_with_vocabulary_file,
-    categorical_column_with_vocabulary_list,
-    combine_embeddings,
-    crossed_column,
-    embedding_column,
-    indicator_column,
-    infer_columns,
-    input_layer,
-    numeric_column,
-    shared_embeddings,
-    weighted_categorical_column,
-)
+from __future__ import annotations
 
-__all__ = [
-    "BucketizedColumn",
-    "CategoricalColumn",
-    "ColumnChoice",
-    "CrossedColumn",
-    "DenseColumn",
-    "DenseFeatures",
-    "EmbeddingColumn",
-    "FeatureColumn",
-    "FeatureColumnError",
-    "FeatureTransformer",
-    "HashedColumn",
-    "IdentityColumn",
-    "IndicatorColumn",
-    "InferredColumns",
-    "LearnedVocabularyColumn",
-    "LinearFeatures",
-    "bind_feature_layers",
-    "MissingColumnError",
-    "NotFittedError",
-    "NumericColumn",
-    "SHORTHANDS",
-    "SharedEmbeddingColumn",
-    "VocabularyFileColumn",
-    "VocabularyListColumn",
-    "WeightedCategoricalColumn",
-    "bucketized_column",
-    "categorical_column_with_hash_bucket",
-    "categorical_column_with_identity",
-    "categorical_column_with_learned_vocabulary",
-    "categorical_column_with_vocabulary_file",
-    "categorical_column_with_vocabulary_list",
-    "combine_embeddings",
-    "crossed_column",
-    "embedding_column",
-    "indicator_column",
-    "infer_columns",
-    "input_layer",
-    "numeric_column",
-    "shared_embeddings",
-    "weighted_categorical_column",
-]
+from typing import Any
+
+import estlab.features as _features
+
+__all__ = list(_features.__all__)
+
+
+def __getattr__(name: str) -> Any:
+    """Serve ``estlab.features``' public names."""
+    if name in _features.__all__:
+        return getattr(_features, name)
+    raise AttributeError(f"module 'estlab.feature_column' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -10,12 +10,6 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-ADULT_COLUMNS = (
-    "age", "workclass", "fnlwgt", "education", "education_num", "marital_status", "occupation",
-    "relationship", "race", "gender", "capital_gain", "capital_loss", "hours_per_week",
-    "native_country", "income_bracket",
-)
-
 
 @dataclass(frozen=True)
 class Dataset:

@@ -122,16 +122,3 @@ def resolve_optimizer(
         f"{parameter} must be a name in {optimizer_names()} or a callable params -> Optimizer; "
         f"received {optimizer!r}."
     )
-
-
-def optimizer_description(optimizer: OptimizerSpec) -> str:
-    """Plain-JSON form of an optimizer spec (its name, or the callable's qualified name).
-
-    Examples
-    --------
-    >>> optimizer_description("adam")
-    'Adam'
-    """
-    if isinstance(optimizer, str):
-        return canonical_optimizer_name(optimizer)
-    return getattr(optimizer, "__qualname__", None) or type(optimizer).__name__

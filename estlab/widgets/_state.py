@@ -12,8 +12,8 @@ from typing import Any
 
 from estlab.viz.live import Downsampler
 
-ACTIVE = ("queued", "starting", "running")
-DONE = ("finished", "stopped", "failed", "cancelled")
+#: Statuses of a run whose worker is busy with it (Stop applies, elapsed time ticks).
+RUNNING = ("starting", "running")
 CURVE_CAPACITY = 1000
 
 

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from estlab.widgets._state import RunSpec, RunState, apply_event
+from estlab.widgets._state import RUNNING, RunSpec, RunState, apply_event
 
 Emit = Callable[[dict[str, Any]], None]
 _STOP = object()
@@ -201,7 +201,7 @@ class RunManager:
     def current_name(self) -> str | None:
         """The starting or running run, else the most recently queued one."""
         with self._lock:
-            running = [s.name for s in self.runs.values() if s.status in ("starting", "running")]
+            running = [s.name for s in self.runs.values() if s.status in RUNNING]
             if running:
                 return running[-1]
             return next(reversed(self.runs), None)
@@ -319,7 +319,7 @@ class RunManager:
                     flushes.append(event["done"])
                 else:
                     self._apply(event, dirty)
-            ticking = any(s.status in ("starting", "running") for s in self.runs.values())
+            ticking = any(s.status in RUNNING for s in self.runs.values())
             if batch or ticking:  # a quiet running run still needs its elapsed time and ETA updated
                 self._render(dirty)
                 next_render = time.monotonic() + 1.0 / self.max_rate

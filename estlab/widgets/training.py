@@ -10,7 +10,7 @@ import ipywidgets as widgets
 
 from estlab.viz.live import LiveChart
 from estlab.widgets._html import badge, esc, fmt_duration, message, png_img, with_fallback
-from estlab.widgets._state import RunSpec, RunState
+from estlab.widgets._state import RUNNING, RunSpec, RunState
 from estlab.widgets.runs import DuplicateRunError, RunManager
 
 #: The live chart may take at most this share of wall time; it waits longer between redraws when slow.
@@ -106,7 +106,7 @@ class TrainingPanel:
 
     def _on_stop(self, _button: Any = None) -> None:
         name = self.manager.current_name()
-        if name is not None and self.manager.runs[name].status in ("starting", "running"):
+        if name is not None and self.manager.runs[name].status in RUNNING:
             self.manager.stop(name)
             self.manager.notify(f"stopping {name!r} after its current step…")
 
@@ -130,7 +130,7 @@ class TrainingPanel:
             self.stats.value = self._stats_html(state)
             self.queue_text.value = (f'<span style="color:#555">queued: {esc(", ".join(queued))}</span>'
                                      if queued else "")
-            self.stop_button.disabled = state is None or state.status not in ("starting", "running")
+            self.stop_button.disabled = state is None or state.status not in RUNNING
             if state is not None:
                 total = max((state.target_step or state.global_step or 1) - state.start_step, 1)
                 self.progress.max = total
@@ -151,7 +151,7 @@ class TrainingPanel:
         version = (state.name, sum(s.count for s in state.curves.values()), state.status)
         if version == self._chart_version or not state.curves:
             return None
-        final = state.status not in ("queued", "starting", "running")
+        final = state.status != "queued" and state.status not in RUNNING
         if not final and time.monotonic() < self._chart_next:
             return None
         self.chart.attach(state.curves)
