@@ -1,0 +1,105 @@
+"""Small helpers every layer repeats: "did you mean" hints, plain JSON values, the step cap, prediction frames.
+
+Torch-free and dependency-light (numpy and pandas only), so the UI core can use it.
+
+Examples
+--------
+>>> did_you_mean("agee", ["age", "income"])
+" Did you mean 'age'?"
+>>> plain_json({"lr": 0.5, "units": (8, 4)})
+{'lr': 0.5, 'units': [8, 4]}
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: The environment variable that caps the steps of every ``train`` call (notebooks in CI run in seconds).
+MAX_STEPS_ENV = "ESTLAB_MAX_STEPS"
+
+
+def did_you_mean(name: object, candidates: Iterable[object], n: int = 3, cutoff: float = 0.6) -> str:
+    """A ``" Did you mean ...?"`` hint with the candidates closest to ``name``, or ``""``.
+
+    Examples
+    --------
+    >>> did_you_mean("Adamm", ["Adam", "SGD"])
+    " Did you mean 'Adam'?"
+    >>> did_you_mean("zzz", ["Adam"])
+    ''
+    """
+    matches = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=n, cutoff=cutoff)
+    return " Did you mean " + " or ".join(repr(m) for m in matches) + "?" if matches else ""
+
+
+def plain_json(value: Any, *, finite: bool = False) -> Any:
+    """``value`` as plain JSON data: numpy scalars and arrays to Python, tuples to lists, keys to str.
+
+    Anything else becomes its ``repr`` (a callable, an object); with ``finite=True`` NaN and infinities become None.
+
+    Examples
+    --------
+    >>> plain_json({"a": np.float32(0.5), "b": np.arange(2), 3: float("nan")}, finite=True)
+    {'a': 0.5, 'b': [0, 1], '3': None}
+    """
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int | float):
+        return None if finite and isinstance(value, float) and not math.isfinite(value) else value
+    if isinstance(value, Mapping):
+        return {str(k): plain_json(v, finite=finite) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_json(v, finite=finite) for v in value]
+    if isinstance(value, np.generic | np.ndarray):
+        return plain_json(value.tolist(), finite=finite)
+    return repr(value)
+
+
+def env_max_steps(environ: Mapping[str, str] | None = None) -> int | None:
+    """The ``ESTLAB_MAX_STEPS`` step cap, or None when unset.
+
+    Examples
+    --------
+    >>> env_max_steps({"ESTLAB_MAX_STEPS": "50"}), env_max_steps({})
+    (50, None)
+    """
+    raw = (os.environ if environ is None else environ).get(MAX_STEPS_ENV, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) <= 0:
+        raise ValueError(f"environment variable {MAX_STEPS_ENV} must be a positive int, got {raw!r}; "
+                         f"unset it or set e.g. {MAX_STEPS_ENV}=20")
+    return int(raw)
+
+
+def predictions_to_frame(batches: Iterable[Mapping[str, np.ndarray]], index: pd.Index | None = None) -> pd.DataFrame:
+    """Concatenate batches of prediction arrays into a frame: vector outputs become ``<key>_<i>`` columns.
+
+    Examples
+    --------
+    >>> predictions_to_frame([{"p": np.array([[0.1, 0.9]]), "c": np.array([1])}]).columns.tolist()
+    ['p_0', 'p_1', 'c']
+    """
+    parts: dict[str, list[np.ndarray]] = {}
+    for batch in batches:
+        for key, value in batch.items():
+            parts.setdefault(key, []).append(np.asarray(value))
+    out: dict[str, Any] = {}
+    for key, arrays in parts.items():
+        values = np.concatenate(arrays)
+        values = values.reshape(len(values), -1) if values.ndim > 1 else values.reshape(-1, 1)
+        if values.shape[1] == 1:
+            out[key] = values[:, 0]
+        else:
+            out.update({f"{key}_{i}": values[:, i] for i in range(values.shape[1])})
+    frame = pd.DataFrame(out)
+    if index is not None and len(index) == len(frame):
+        frame.index = index
+    return frame
