@@ -1,4 +1,7 @@
-"""estlab.training: RunConfig, the loop, listeners (checkpoints, TensorBoard, logging, history, early stopping).
+"""estlab.training: RunConfig, the training session and loop, listeners (checkpoints, TensorBoard, History...).
+
+Names load on first access (PEP 562), so the torch-free parts (``events``, ``history``) import without torch
+for the notebook UI: ``import estlab.training.events`` does not load the loop.
 
 Examples
 --------
@@ -7,44 +10,42 @@ Examples
 5
 """
 
-from estlab.training.checkpoints import CheckpointSaver
-from estlab.training.config import RunConfig, resolve_device
-from estlab.training.early_stopping import EarlyStopping, stop_if_no_decrease_hook, stop_if_no_increase_hook
-from estlab.training.events import EVENT_TYPES, ORDER, Control, Event, Listener, sort_listeners
-from estlab.training.exporters import BestExporter, FinalExporter, LatestExporter
-from estlab.training.history import History
-from estlab.training.lock import ModelDirLock
-from estlab.training.logging_listener import LoggingListener
-from estlab.training.loop import LoopResult, LoopTask, NanLossError, run_loop
-from estlab.training.summaries import TensorBoardWriter
-from estlab.training.train_and_evaluate import EvalSpec, Evaluator, TrainSpec, train_and_evaluate
+from __future__ import annotations
 
-__all__ = [
-    "BestExporter",
-    "FinalExporter",
-    "LatestExporter",
-    "EVENT_TYPES",
-    "ORDER",
-    "CheckpointSaver",
-    "Control",
-    "EarlyStopping",
-    "EvalSpec",
-    "Evaluator",
-    "Event",
-    "History",
-    "Listener",
-    "LoggingListener",
-    "LoopResult",
-    "LoopTask",
-    "ModelDirLock",
-    "NanLossError",
-    "RunConfig",
-    "TensorBoardWriter",
-    "TrainSpec",
-    "resolve_device",
-    "run_loop",
-    "sort_listeners",
-    "stop_if_no_decrease_hook",
-    "stop_if_no_increase_hook",
-    "train_and_evaluate",
-]
+import importlib
+from typing import Any
+
+# Torch-free, and named like its module: imported here so the function, not the module, is the attribute.
+from estlab.training.train_and_evaluate import EvalSpec, Evaluator, TrainSpec, train_and_evaluate  # noqa: F401
+
+#: public name → the submodule that defines it
+_EXPORTS = {
+    "BestExporter": "exporters", "FinalExporter": "exporters", "LatestExporter": "exporters",
+    "EVENT_TYPES": "events", "ORDER": "events", "Control": "events", "Event": "events", "Listener": "events",
+    "sort_listeners": "events",
+    "CheckpointSaver": "checkpoints",
+    "RunConfig": "config", "resolve_device": "config",
+    "EarlyStopping": "early_stopping", "stop_if_no_decrease_hook": "early_stopping",
+    "stop_if_no_increase_hook": "early_stopping",
+    "History": "history",
+    "ModelDirLock": "lock",
+    "LoggingListener": "logging_listener",
+    "LoopResult": "loop", "LoopTask": "loop", "NanLossError": "loop", "run_loop": "loop",
+    "TrainingSession": "session",
+    "TensorBoardWriter": "summaries", "EvalSummaryWriter": "summaries",
+}
+
+__all__ = sorted([*_EXPORTS, "EvalSpec", "Evaluator", "TrainSpec", "train_and_evaluate"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'estlab.training' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"estlab.training.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

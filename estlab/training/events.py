@@ -24,9 +24,13 @@ Event payloads (every event has ``"type"``, ``"run"`` (run name or model_dir),
     ``status``: ``"finished" | "stopped" | "failed"``, ``reason`` (str), ``error`` (str or None),
     ``final_loss`` (float or None).
 
-Listeners are ordered by ``order`` through ``ORDER`` (metrics 0 → monitors 100 → loggers 200 → UI 300),
-in this one place (``sort_listeners``). A running loop gives each listener ``control`` (a ``Control``):
-``request_stop(reason)``, ``save_checkpoint()`` and ``emit(...)``.
+Listeners are ordered by ``order`` through ``ORDER`` (metrics 0 → evaluation 50 → monitors 100 → loggers 200
+→ UI 300), in this one place (``sort_listeners``). A running session gives each listener ``control`` (a
+``Control``): ``request_stop(reason)``, ``save_checkpoint()``, ``evaluate(...)`` and ``emit(...)``.
+
+The bus is first-in first-out: an event emitted while another is being dispatched (a checkpoint written, or
+an evaluation run, from a listener) is dispatched after the current event has reached every listener, so
+every listener sees every event exactly once and in the same order.
 
 Examples
 --------
@@ -39,6 +43,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -47,7 +52,9 @@ Event = dict[str, Any]
 EVENT_TYPES = ("train_begin", "step_end", "evaluate", "checkpoint", "train_end")
 
 #: The one place that orders listeners: lower runs first. Ties keep the order they were given in.
-ORDER = {"metrics": 0, "monitors": 100, "loggers": 200, "ui": 300}
+#: ``evaluation`` (the in-training evaluator) runs before ``monitors`` so early stopping and checkpoint
+#: savers already see this step's evaluation.
+ORDER = {"metrics": 0, "evaluation": 50, "monitors": 100, "loggers": 200, "ui": 300}
 
 
 class Listener:
@@ -120,9 +127,12 @@ class Control:
     base : dict
         Keys every event carries (``run``).
     save_checkpoint : callable, optional
-        Writes a checkpoint and returns its path (the estimator provides it).
+        Writes a checkpoint and returns its path (the session provides it).
     stop_event : threading.Event, optional
-        Shared with ``Estimator.request_stop``.
+        The one stop flag, shared with ``Estimator.request_stop``.
+    evaluate : callable, optional
+        ``evaluate(input_fn, steps=..., name=..., label=..., hooks=...) -> metrics``: evaluates the
+        model being trained and emits the ``evaluate`` event (the session provides it).
 
     Examples
     --------
@@ -138,6 +148,7 @@ class Control:
         base: Event,
         save_checkpoint: Callable[[], str | None] | None = None,
         stop_event: threading.Event | None = None,
+        evaluate: Callable[..., dict[str, Any]] | None = None,
     ) -> None:
         self.listeners = listeners
         self.base = dict(base)
@@ -146,6 +157,9 @@ class Control:
         self.last_checkpoint_step: int | None = None
         self._save_checkpoint = save_checkpoint
         self._stop_event = stop_event if stop_event is not None else threading.Event()
+        self._evaluate = evaluate
+        self._pending: deque[tuple[Event, tuple[Listener, ...]]] = deque()
+        self._dispatching = False
         for listener in listeners:
             listener.control = self
 
@@ -160,12 +174,37 @@ class Control:
             self.stop_reason = reason
         self._stop_event.set()
 
-    def emit(self, event_type: str, **payload: Any) -> Event:
-        """Build an event (adds ``type``, ``run``, ``global_step``, ``time``) and dispatch it in order."""
+    def emit(self, event_type: str, extra: Iterable[Listener] = (), **payload: Any) -> Event:
+        """Build an event (adds ``type``, ``run``, ``global_step``, ``time``) and dispatch it in order.
+
+        ``extra`` listeners (e.g. an evaluation's own hooks) receive this one event too, in order with the
+        others. Emitted while another event is being dispatched, it is queued behind it (first in, first out).
+        """
         event = {"type": event_type, **self.base, "global_step": self.global_step, "time": time.time(), **payload}
-        for listener in self.listeners:
-            listener.dispatch(event)
+        extra = [x for x in extra if all(x is not own for own in self.listeners)]
+        targets = sort_listeners([*self.listeners, *extra]) if extra else self.listeners
+        self._pending.append((event, tuple(targets)))
+        if self._dispatching:
+            return event
+        self._dispatching = True
+        try:
+            while self._pending:
+                queued, receivers = self._pending.popleft()
+                for listener in receivers:
+                    listener.dispatch(queued)
+        finally:
+            self._dispatching = False
+            self._pending.clear()
         return event
+
+    def evaluate(self, input_fn: Any, **kwargs: Any) -> dict[str, Any]:
+        """Evaluate the model being trained on ``input_fn`` and emit the ``evaluate`` event; returns the metrics.
+
+        Keyword arguments: ``steps``, ``name``, ``label``, ``hooks`` (listeners that get this event only).
+        """
+        if self._evaluate is None:
+            raise RuntimeError("control.evaluate: this run has no evaluation (only a training session evaluates)")
+        return self._evaluate(input_fn, **kwargs)
 
     def save_checkpoint(self) -> str | None:
         """Write a checkpoint now and emit a ``checkpoint`` event; returns its path (None off the chief)."""

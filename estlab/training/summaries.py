@@ -93,3 +93,42 @@ class TensorBoardWriter(Listener):
                 self._writer.add_scalar("loss", float(event["final_loss"]), event["global_step"])
             self._writer.close()
             self._writer = None
+
+
+class EvalSummaryWriter(Listener):
+    """Write each ``evaluate`` event's metrics to ``model_dir/eval`` (``eval_<name>``) at its global step.
+
+    One writer per evaluation name, opened on the first event and closed by :meth:`close` (the session
+    closes it when its call ends, so no writer thread outlives a call).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> writer = EvalSummaryWriter(tempfile.mkdtemp())
+    >>> writer.dispatch({"type": "evaluate", "global_step": 3, "time": 0.0, "name": None, "metrics": {"loss": 0.5}})
+    >>> sorted(writer.log_dirs()); writer.close()
+    ['eval']
+    """
+
+    order = ORDER["loggers"]
+
+    def __init__(self, model_dir: str | os.PathLike) -> None:
+        self.model_dir = str(model_dir)
+        self._writers: dict[str | None, SummaryWriter] = {}
+
+    def on_evaluate(self, event: Event) -> None:
+        name = event.get("name")
+        writer = self._writers.get(name)
+        if writer is None:
+            writer = self._writers[name] = SummaryWriter(str(eval_dir(self.model_dir, name)))
+        write_scalars(writer, event["metrics"], event["global_step"])
+
+    def log_dirs(self) -> list[str]:
+        """Names of the evaluation directories written so far."""
+        return [eval_dir(self.model_dir, name).name for name in self._writers]
+
+    def close(self) -> None:
+        """Close every writer (their files are complete on disk)."""
+        for writer in self._writers.values():
+            writer.close()
+        self._writers.clear()

@@ -1,9 +1,11 @@
 """``train_and_evaluate`` with ``TrainSpec`` / ``EvalSpec``, as tf.estimator, evaluating inside one training run.
 
 Evaluation happens every ``EvalSpec.every_n_steps`` steps, or (TF's rule) after a checkpoint once
-``start_delay_secs`` have passed and at most every ``throttle_secs``; each evaluation is preceded by a
-checkpoint, emitted as an ``evaluate`` event to the training listeners (so ``EarlyStopping`` can stop
-the run), and followed by the exporters.
+``start_delay_secs`` have passed and at most every ``throttle_secs``, and once more when training ends
+(unless the last step was just evaluated). Each evaluation is preceded by a checkpoint, runs through the
+training session (``control.evaluate``), which emits one ``evaluate`` event on the session's bus (so
+``EarlyStopping`` can stop the run and every listener, ``EvalSpec.hooks`` included, sees it once), and is
+followed by the exporters. The final evaluation runs while the listeners are still attached.
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ class Evaluator(Listener):
     True
     """
 
-    order = ORDER["monitors"] - 50
+    order = ORDER["evaluation"]
 
     def __init__(self, estimator: Any, spec: EvalSpec) -> None:
         self.estimator = estimator
@@ -121,6 +123,15 @@ class Evaluator(Listener):
         if self.due(event["global_step"]):
             self.evaluate()
 
+    def on_train_end(self, event: Event) -> None:
+        """The final evaluation (TF's), unless the run failed or was interrupted, or this step was evaluated."""
+        if event["status"] == "failed" or event.get("reason") == "KeyboardInterrupt" or self.control is None:
+            return
+        if self.last_step == event["global_step"]:
+            self.export(self.estimator.latest_checkpoint(), final=True)
+        else:
+            self.evaluate(final=True)
+
     def on_checkpoint(self, event: Event) -> None:
         now = time.monotonic()
         if (self.spec.every_n_steps is None and now - self._start >= self.spec.start_delay_secs
@@ -128,19 +139,18 @@ class Evaluator(Listener):
             self.evaluate(checkpoint_path=event["path"])
 
     def evaluate(self, checkpoint_path: str | None = None, final: bool = False) -> dict[str, Any]:
-        """Checkpoint if needed, evaluate the in-memory model, emit the event, run the exporters."""
+        """Checkpoint if needed, ask the session to evaluate (it emits the event), run the exporters."""
         control = self.control
-        if checkpoint_path is None and control is not None:
-            if control.last_checkpoint_step != control.global_step:
-                control.save_checkpoint()
+        if control is None:
+            raise RuntimeError("Evaluator.evaluate: not attached to a training session; use train_and_evaluate")
+        if checkpoint_path is None and control.last_checkpoint_step != control.global_step:
+            control.save_checkpoint()
         checkpoint_path = checkpoint_path or self.estimator.latest_checkpoint()
         spec = self.spec
-        result = self.estimator.evaluate(spec.input_fn, steps=spec.steps, hooks=list(spec.hooks), name=spec.name,
-                                         label=spec.label)
+        result = control.evaluate(spec.input_fn, steps=spec.steps, name=spec.name, label=spec.label,
+                                  hooks=spec.hooks)
         self._last_time = time.monotonic()
         self.last_step, self.last_result = result["global_step"], result
-        if control is not None:
-            control.emit("evaluate", metrics={k: v for k, v in result.items() if k != "global_step"}, name=spec.name)
         self.export(checkpoint_path, final)
         return result
 
@@ -173,9 +183,10 @@ def train_and_evaluate(estimator: Any, train_spec: TrainSpec, eval_spec: EvalSpe
     evaluator = Evaluator(estimator, eval_spec)
     estimator.train(train_spec.input_fn, hooks=[*train_spec.hooks, evaluator], max_steps=train_spec.max_steps,
                     label=train_spec.label)
-    evaluator.control = None
-    if evaluator.last_result is not None and evaluator.last_step == estimator.global_step:
+    if evaluator.last_result is None or evaluator.last_step != estimator.global_step:
+        # training was skipped (max_steps already reached): evaluate the model as it is, once
+        result = estimator.evaluate(eval_spec.input_fn, steps=eval_spec.steps, hooks=[*train_spec.hooks,
+                                    *eval_spec.hooks], name=eval_spec.name, label=eval_spec.label)
+        evaluator.last_step, evaluator.last_result = result["global_step"], result
         evaluator.export(estimator.latest_checkpoint(), final=True)
-    else:
-        evaluator.evaluate(final=True)
     return evaluator.last_result, evaluator.export_results

@@ -118,9 +118,11 @@ def test_model_dir_conflicts_and_temp_dir(tmp_path, caplog):
         Estimator(linear_model_fn, model_dir=str(tmp_path / "a"), config=RunConfig(model_dir=str(tmp_path / "b")))
     same = Estimator(linear_model_fn, model_dir=str(tmp_path / "a"), config=RunConfig(model_dir=str(tmp_path / "a")))
     assert same.config.model_dir == same.model_dir
+    temp = Estimator(linear_model_fn)  # no filesystem work in __init__: the temporary dir is made on first use
     with caplog.at_level(logging.WARNING):
-        temp = Estimator(linear_model_fn)
-    assert "Using temporary folder as model directory" in caplog.text and "estlab_" in temp.model_dir
+        model_dir = temp.model_dir
+    assert "Using temporary folder as model directory" in caplog.text and "estlab_" in model_dir
+    assert temp.model_dir == model_dir
 
 
 def test_nan_loss_names_the_step_and_keeps_the_last_good_checkpoint(tmp_path, binary_frame):
@@ -270,7 +272,7 @@ def test_keep_checkpoint_max_and_close(make_estimator, binary_frame):
     assert [checkpoints.step_of(p) for p in checkpoints.list_checkpoints(est.model_dir)] == [4, 5]
     before = est.evaluate(binary_frame)
     est.close()
-    assert est._run is None
+    assert est._state is None
     assert est.evaluate(binary_frame) == before
     assert est.get_variable_names() == ["linear.bias", "linear.weight"]
     older = est.evaluate(binary_frame, checkpoint_path=str(checkpoints.checkpoint_path(est.model_dir, 4)))

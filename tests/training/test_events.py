@@ -24,7 +24,7 @@ def test_order_is_metrics_monitors_loggers_ui(tmp_path):
     listeners = sort_listeners([ui, LoggingListener(), TensorBoardWriter(tmp_path), CheckpointSaver(5), History()])
     assert [type(x).__name__ for x in listeners] == [
         "History", "CheckpointSaver", "LoggingListener", "TensorBoardWriter", "Recorder"]
-    assert ORDER == {"metrics": 0, "monitors": 100, "loggers": 200, "ui": 300}
+    assert ORDER == {"metrics": 0, "evaluation": 50, "monitors": 100, "loggers": 200, "ui": 300}
 
 
 def test_estimator_dispatches_in_that_order(make_estimator, binary_frame):

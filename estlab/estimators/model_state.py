@@ -1,0 +1,319 @@
+"""The in-memory model of an estimator: build, restore, warm start, encode, forward, and the checkpoint payload.
+
+A :class:`ModelState` is what a checkpoint restores and what the training session steps: the module, its
+optimizers, the head, the fitted transformer, the step and the input's position. :func:`build_state` makes one
+from a :class:`ModelDefinition` (an estimator's build hooks) and, when there is one, a checkpoint.
+
+Examples
+--------
+>>> import torch
+>>> from estlab.estimators.custom import ModeKeys
+>>> state = ModelState(module=torch.nn.Linear(1, 1), head=None, transformer=None,
+...                    device=torch.device("cpu"), input_names=["x"])
+>>> state.forward_fn(ModeKeys.PREDICT)({"x": torch.zeros(2, 1)}).shape
+torch.Size([2, 1])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+import torch
+
+from estlab._util import plain_json
+from estlab.inputs.source import check_keys
+from estlab.training import checkpoints, distributed
+from estlab.training.config import RunConfig, resolve_device
+from estlab.training.history import History
+from estlab.training.seeding import rng_state, seed_everything, set_rng_state
+
+logger = logging.getLogger(__name__)
+
+#: Version of the checkpoint ``meta`` layout.
+CHECKPOINT_FORMAT = 1
+
+
+class ModelDefinition(Protocol):
+    """The build hooks an estimator provides (premade estimators override them)."""
+
+    def _feature_columns(self) -> list: ...
+
+    def _build_head(self) -> Any: ...
+
+    def _build_module(self, transformer: Any) -> torch.nn.Module: ...
+
+    def _build_optimizers(self, module: torch.nn.Module) -> list[torch.optim.Optimizer]: ...
+
+    def _input_names(self, module: torch.nn.Module) -> list[str] | None: ...
+
+    def _estimator_params(self) -> dict[str, Any]: ...
+
+
+@dataclass
+class ModelState:
+    """The module, optimizers, head and fitted transformer of one estimator, with its step and input position."""
+
+    module: torch.nn.Module
+    head: Any
+    transformer: Any
+    device: torch.device
+    optimizers: list[torch.optim.Optimizer] = field(default_factory=list)
+    forward_module: torch.nn.Module | None = None
+    global_step: int = 0
+    batcher_state: dict[str, Any] | None = None
+    label: Any = None
+    scaler: Any = None
+    input_names: list[str] | None = None
+    takes_mode: bool = False
+    estimator: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    listener_state: dict[str, Any] = field(default_factory=dict)
+    #: ``raw_inputs(state, features) -> tensors``: a definition's own raw inputs (a baseline reads only the rows).
+    raw_inputs: Any = None
+
+    def __post_init__(self) -> None:
+        if self.forward_module is None:
+            self.forward_module = self.module
+
+    @property
+    def weight_column(self) -> str | None:
+        """The head's weight column (None when examples are unweighted)."""
+        return getattr(self.head, "weight_column", None)
+
+    # ------------------------------------------------------------------ tensors
+    def encode(self, part: Any, with_labels: bool) -> tuple[dict[str, torch.Tensor], Any, Any]:
+        """Tensors of one input part (``features``/``labels``/``feature_names``): features, labels, weights."""
+        features = part.features
+        if self.transformer is not None:
+            check_keys(_required(self.transformer), _keys(features))
+            encoded = self.transformer.transform(features)
+        else:
+            encoded = self.raw_tensors(features)
+        encoded = {k: v.to(self.device) for k, v in encoded.items()}
+        if not with_labels:
+            return encoded, None, None
+        labels = self.head.encode_labels(part.labels).to(self.device)
+        return encoded, labels, self._weights(part)
+
+    def _weights(self, part: Any) -> torch.Tensor | None:
+        column = self.weight_column
+        if column is None:
+            return None
+        if column not in part.feature_names:
+            raise ValueError(f"weight_column {column!r} is not in the input, which has columns "
+                             f"{part.feature_names}; add it or set weight_column=None")
+        values = np.array(part.features[column], dtype=np.float64)  # a writable copy
+        bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
+        if bad.size:
+            raise ValueError(f"weight_column {column!r} has {bad.size} negative or non-finite "
+                             f"weight(s), e.g. {float(values[bad[0]])} at row {int(bad[0])}; weights must be "
+                             "finite and >= 0 (fix or drop those rows)")
+        return torch.as_tensor(values, dtype=torch.float32, device=self.device)
+
+    def raw_tensors(self, features: Any) -> dict[str, torch.Tensor]:
+        """The module's raw tensor inputs, for models that read no feature columns."""
+        if self.raw_inputs is not None:
+            return self.raw_inputs(self, features)
+        available = _keys(features)
+        names = self.input_names if self.input_names is not None else available
+        missing = [n for n in names if n not in available]
+        if missing:
+            raise ValueError(f"model input(s) {missing} are missing from the features, which have keys {available}; "
+                             "name the arrays after the module's forward() arguments, e.g. x={'input_1': images}")
+        out = {}
+        for name in names:
+            values = np.asarray(features[name])
+            if values.dtype.kind not in "biuf":
+                raise ValueError(f"feature {name!r} has dtype {values.dtype}; a model without feature columns takes "
+                                 "numeric arrays only: encode it, or give the model feature columns")
+            tensor = torch.from_numpy(np.array(values, copy=True))
+            out[name] = tensor.float() if values.dtype.kind in "fb" else tensor
+        return out
+
+    def forward_fn(self, mode: str) -> Any:
+        """``forward(batch) -> logits (N, k)`` in ``mode`` (passed to modules whose forward takes ``mode``)."""
+        kwargs = {"mode": mode} if self.takes_mode else {}
+        names, module = self.input_names, self.forward_module
+
+        def forward(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+            out = module(*[batch[n] for n in names], **kwargs) if names is not None else module(batch, **kwargs)
+            return out.unsqueeze(1) if out.dim() == 1 else out
+
+        return forward
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint_payload(self, history: History) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``(payload, meta)`` of a checkpoint: tensors in the payload, plain JSON values in ``meta``."""
+        tensors, plain = rng_state()
+        payload = {
+            "global_step": self.global_step,
+            "model": {k: v.detach().cpu() for k, v in self.module.state_dict().items()},
+            "optimizers": [o.state_dict() for o in self.optimizers],
+            "scaler": self.scaler.state_dict() if self.scaler is not None else {},
+            "rng": tensors,
+        }
+        meta = {
+            "format": CHECKPOINT_FORMAT,
+            "global_step": self.global_step,
+            "estimator": self.estimator,
+            "estimator_params": plain_json(self.params),
+            "head": plain_json(self.head.to_dict()) if hasattr(self.head, "to_dict") else None,
+            "transformer": self.transformer.to_dict() if self.transformer is not None else None,
+            "batcher": self.batcher_state,
+            "label": plain_json(self.label),
+            "history": history.to_dict(),
+            "listeners": self.listener_state,
+            "rng": plain,
+            "time": time.time(),
+        }
+        return payload, meta
+
+
+def _keys(features: Any) -> list[str]:
+    return list(features.columns if isinstance(features, pd.DataFrame) else features)
+
+
+def _required(transformer: Any) -> list[str]:
+    required = transformer.required_keys
+    return list(required() if callable(required) else required)
+
+
+def fitted_transformer(definition: ModelDefinition, meta: dict[str, Any], fit_on: Any) -> Any:
+    """The fitted FeatureTransformer: from checkpoint ``meta``, else fitted on ``fit_on`` (None without columns)."""
+    columns = definition._feature_columns()
+    if not columns:
+        return None
+    from estlab.features import FeatureTransformer
+
+    if meta.get("transformer") is not None:
+        return FeatureTransformer.from_dict(meta["transformer"])
+    if fit_on is None:
+        raise ValueError("the model has feature columns but no fitted transformer; call train() first")
+    return fit_on.fit(FeatureTransformer(columns))
+
+
+def build_state(
+    definition: ModelDefinition,
+    config: RunConfig,
+    loaded: tuple[Path, dict] | None,
+    fit_on: Any = None,
+    restore_rng: bool = True,
+    warm_start_from: str | None = None,
+) -> tuple[ModelState, History | None]:
+    """Build the model (seeded), restore ``loaded`` into it or warm-start it; returns the saved History too.
+
+    ``fit_on`` (a ``DataSource``) fits the transformer when no checkpoint holds one. A side model
+    (``restore_rng=False``: another checkpoint, or one read while a thread trains) leaves the global RNGs alone.
+    """
+    device = distributed.rank_device(resolve_device(config.device))
+    meta = loaded[1]["meta"] if loaded else {}
+    with torch.random.fork_rng(devices=[]) if not restore_rng else contextlib.nullcontext():
+        if config.random_seed is not None and loaded is None:
+            seed_everything(config.random_seed)
+        head = definition._build_head()
+        transformer = fitted_transformer(definition, meta, fit_on)
+        module = definition._build_module(transformer).to(device)
+        optimizers = definition._build_optimizers(module)
+    scaler = None
+    if config.mixed_precision in ("fp16", "float16") and device.type == "cuda":
+        scaler = torch.amp.GradScaler("cuda")
+    state = ModelState(module=module, head=head, transformer=transformer, device=device, optimizers=optimizers,
+                       scaler=scaler, input_names=definition._input_names(module),
+                       takes_mode="mode" in inspect.signature(module.forward).parameters,
+                       estimator=type(definition).__name__, params=definition._estimator_params(),
+                       raw_inputs=getattr(definition, "_raw_tensors", None))
+    history = None
+    if loaded:
+        history = restore(state, *loaded, restore_rng=restore_rng)
+    elif warm_start_from:
+        warm_start(module, warm_start_from)
+    if config.compile:
+        state.forward_module = torch.compile(state.forward_module)
+    state.forward_module = distributed.wrap_model(state.forward_module, device)
+    return state, history
+
+
+def restore(state: ModelState, path: Path, data: dict, restore_rng: bool) -> History | None:
+    """Load checkpoint ``data`` into ``state``; with ``restore_rng``, also the RNGs, returning the saved History."""
+    try:
+        state.module.load_state_dict(data["model"])
+    except RuntimeError as error:
+        raise ValueError(
+            f"checkpoint {str(path)!r} does not fit this model ({error}); the estimator's parameters differ "
+            f"from the run that wrote it ({data['meta'].get('estimator_params')}); use another model_dir"
+        ) from None
+    for optimizer, saved in zip(state.optimizers, data.get("optimizers", [])):
+        optimizer.load_state_dict(saved)
+    if state.scaler is not None and data.get("scaler"):
+        state.scaler.load_state_dict(data["scaler"])
+    meta = data["meta"]
+    state.global_step = int(data["global_step"])
+    state.batcher_state = meta.get("batcher")
+    state.label = meta.get("label")
+    state.listener_state = dict(meta.get("listeners", {}))
+    if not restore_rng:
+        return None
+    set_rng_state(data.get("rng", {}), meta.get("rng", {}))
+    return History.from_dict(meta.get("history", {}))
+
+
+def warm_start(module: torch.nn.Module, source: str) -> None:
+    """Load variables with matching names and shapes from a model_dir or checkpoint file."""
+    path = Path(source)
+    loaded = checkpoints.load_latest(path) if path.is_dir() else (path, checkpoints.load_checkpoint(path))
+    if loaded is None:
+        raise ValueError(f"warm_start_from: no readable checkpoint in {str(path)!r}; pass a model_dir "
+                         "that was trained, or a model.ckpt-<step>.pt file")
+    own = module.state_dict()
+    matching = {k: v for k, v in loaded[1]["model"].items() if k in own and own[k].shape == v.shape}
+    module.load_state_dict(matching, strict=False)
+    logger.info("Warm-started %d of %d variables from %s", len(matching), len(own), loaded[0])
+
+
+def load_from(checkpoint_path: str, latest_hint: str | None = None) -> tuple[Path, dict]:
+    """Read a checkpoint file, or the newest readable checkpoint of a model_dir, with a clear error."""
+    path = Path(checkpoint_path)
+    if not path.exists():
+        raise ValueError(f"checkpoint_path {str(path)!r} does not exist; pass a model.ckpt-<step>.pt file or a "
+                         f"model_dir (latest here: {latest_hint})")
+    if not path.is_dir():
+        return path, checkpoints.load_checkpoint(path)
+    loaded = checkpoints.load_latest(path)
+    if loaded is None:
+        raise ValueError(f"checkpoint_path: no readable checkpoint in {str(path)!r}")
+    return loaded
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    """What an export needs from a trained estimator (see ``Estimator.serving_model``).
+
+    ``module`` is the trained module itself (copy it before changing it); ``raw_tensors(frame)`` builds the
+    module's raw inputs for models that read no feature columns; ``params`` are the estimator's plain
+    constructor parameters.
+    """
+
+    module: torch.nn.Module
+    transformer: Any
+    head: Any
+    input_names: list[str] | None
+    takes_mode: bool
+    label: Any
+    global_step: int
+    params: dict[str, Any]
+    raw_tensors: Any
+
+    @classmethod
+    def of(cls, state: ModelState) -> ServingModel:
+        """The serving view of a model state."""
+        return cls(module=state.module, transformer=state.transformer, head=state.head,
+                   input_names=state.input_names, takes_mode=state.takes_mode, label=state.label,
+                   global_step=state.global_step, params=state.params, raw_tensors=state.raw_tensors)
