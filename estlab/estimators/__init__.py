@@ -1,5 +1,8 @@
 """estlab.estimators (alias ``estlab.estimator``): the Estimator, premade estimators, heads, registry.
 
+Names are imported on first access (PEP 562), so ``import estlab.estimators.registry`` (and
+``metric_info``, ``choices``) stays torch-free; ``estlab.estimators.DNNClassifier`` imports torch.
+
 Examples
 --------
 >>> from estlab import estimators
@@ -11,74 +14,66 @@ Examples
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-from estlab.estimators.baseline import BaselineClassifier, BaselineRegressor
-from estlab.estimators.boosted_trees import BoostedTreesClassifier, BoostedTreesRegressor
-from estlab.estimators.custom import ModeKeys
-from estlab.estimators.dnn import DNNClassifier, DNNRegressor
-from estlab.estimators.dnn_linear_combined import DNNLinearCombinedClassifier, DNNLinearCombinedRegressor
-from estlab.estimators.estimator import Estimator
-from estlab.estimators.heads import (
-    BinaryClassHead,
-    Head,
-    MultiClassHead,
-    RegressionHead,
-    head_from_dict,
-    make_head,
-)
-from estlab.estimators.linear import LinearClassifier, LinearRegressor
-from estlab.estimators.optimizers import OPTIMIZERS, optimizer_names, resolve_optimizer
-from estlab.estimators.registry import REGISTRY, ParamInfo, PremadeInfo, create, info, list_premade, validate
+#: public name → the module that defines it (imported when the name is first used).
+_EXPORTS: dict[str, str] = {
+    "BaselineClassifier": "estlab.estimators.baseline",
+    "BaselineRegressor": "estlab.estimators.baseline",
+    "BoostedTreesClassifier": "estlab.estimators.boosted_trees",
+    "BoostedTreesRegressor": "estlab.estimators.boosted_trees",
+    "ModeKeys": "estlab.estimators.custom",
+    "DNNClassifier": "estlab.estimators.dnn",
+    "DNNRegressor": "estlab.estimators.dnn",
+    "DNNLinearCombinedClassifier": "estlab.estimators.dnn_linear_combined",
+    "DNNLinearCombinedRegressor": "estlab.estimators.dnn_linear_combined",
+    "Estimator": "estlab.estimators.estimator",
+    "BinaryClassHead": "estlab.estimators.heads",
+    "Head": "estlab.estimators.heads",
+    "MultiClassHead": "estlab.estimators.heads",
+    "RegressionHead": "estlab.estimators.heads",
+    "head_from_dict": "estlab.estimators.heads",
+    "make_head": "estlab.estimators.heads",
+    "LinearClassifier": "estlab.estimators.linear",
+    "LinearRegressor": "estlab.estimators.linear",
+    "higher_is_better": "estlab.estimators.metric_info",
+    "preferred_metrics": "estlab.estimators.metric_info",
+    "OPTIMIZERS": "estlab.estimators.optimizers",
+    "optimizer_names": "estlab.estimators.optimizers",
+    "resolve_optimizer": "estlab.estimators.optimizers",
+    "REGISTRY": "estlab.estimators.registry",
+    "ParamInfo": "estlab.estimators.registry",
+    "PremadeInfo": "estlab.estimators.registry",
+    "create": "estlab.estimators.registry",
+    "info": "estlab.estimators.registry",
+    "list_premade": "estlab.estimators.registry",
+    "validate": "estlab.estimators.registry",
+    # served from estlab.training (which imports this package's modules)
+    "RunConfig": "estlab.training",
+    "TrainSpec": "estlab.training",
+    "EvalSpec": "estlab.training",
+    "train_and_evaluate": "estlab.training",
+}
 
-# Names served from estlab.training on first access (estlab.training imports this package's modules).
-_TRAINING = ("RunConfig", "TrainSpec", "EvalSpec", "train_and_evaluate")
+_SUBMODULES = (
+    "baseline", "boosted_trees", "choices", "custom", "dnn", "dnn_linear_combined", "estimator", "heads", "linear",
+    "metric_info", "metrics", "optimizers", "registry", "tree_ensemble",
+)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _TRAINING:
-        import estlab.training as training
-
-        try:
-            return getattr(training, name)
-        except AttributeError:
-            raise AttributeError(
-                f"estlab.estimators.{name} is not available yet: estlab.training does not define it"
-            ) from None
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'estlab.estimators' has no attribute {name!r}")
 
 
-__all__ = [
-    "REGISTRY",
-    "OPTIMIZERS",
-    "BaselineClassifier",
-    "BaselineRegressor",
-    "BinaryClassHead",
-    "BoostedTreesClassifier",
-    "BoostedTreesRegressor",
-    "DNNClassifier",
-    "DNNLinearCombinedClassifier",
-    "DNNLinearCombinedRegressor",
-    "DNNRegressor",
-    "Estimator",
-    "EvalSpec",
-    "Head",
-    "LinearClassifier",
-    "LinearRegressor",
-    "ModeKeys",
-    "MultiClassHead",
-    "ParamInfo",
-    "PremadeInfo",
-    "RegressionHead",
-    "RunConfig",
-    "TrainSpec",
-    "create",
-    "head_from_dict",
-    "info",
-    "list_premade",
-    "make_head",
-    "optimizer_names",
-    "resolve_optimizer",
-    "train_and_evaluate",
-    "validate",
-]
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS, *_SUBMODULES})
+
+
+__all__ = sorted(_EXPORTS)

@@ -1,8 +1,10 @@
-"""Shared plumbing of the premade estimators: argument checks, head/optimizer hooks, JSON params.
+"""Shared plumbing of the premade estimators: argument checks, head/optimizer hooks, sklearn-style parameters.
 
-A premade class stores every constructor argument under its own name (``self.hidden_units``,
-...); :class:`PremadeEstimator` turns those into the head, the optimizers and the plain-JSON
-parameters stored in checkpoints, so each premade module only builds its ``nn.Module``.
+A premade class stores every constructor argument under its own name (``self.hidden_units =
+hidden_units``) and validates nothing in ``__init__``; its ``_check()`` validates them all, once, when
+it trains (and in :func:`estlab.estimators.registry.validate`). :class:`PremadeEstimator` turns the
+stored arguments into the head, the optimizers and the plain-JSON parameters stored in checkpoints, and
+gives every premade sklearn's ``get_params``/``set_params`` contract (so ``sklearn.base.clone`` works).
 """
 
 from __future__ import annotations
@@ -15,23 +17,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from estlab.estimators.choices import ACTIVATION_TABLE, LOSS_REDUCTIONS
 from estlab.estimators.estimator import Estimator
-from estlab.estimators.heads import LOSS_REDUCTIONS, Head, make_head
+from estlab.estimators.heads import Head, make_head
 from estlab.estimators.optimizers import resolve_optimizer
+from estlab.estimators.registry import unknown_parameter_error
+from estlab.training.config import RunConfig
 
-#: activation names accepted by ``activation_fn`` (TF's ``tf.nn.*`` spellings).
-ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "relu": nn.ReLU,
-    "elu": nn.ELU,
-    "selu": nn.SELU,
-    "gelu": nn.GELU,
-    "silu": nn.SiLU,
-    "swish": nn.SiLU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-    "leaky_relu": nn.LeakyReLU,
-    "softplus": nn.Softplus,
-}
+#: activation names accepted by ``activation_fn`` (TF's ``tf.nn.*`` spellings; names declared in ``choices``).
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {name: getattr(nn, cls) for name, cls in ACTIVATION_TABLE.items()}
 
 _BASE_ARGS = ("model_dir", "config", "warm_start_from")
 
@@ -138,6 +132,8 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
+    if hasattr(value, "feature_columns") and not inspect.isclass(value):  # an InferredColumns
+        return _plain(list(value.feature_columns))
     if hasattr(value, "name") and hasattr(value, "__dataclass_fields__"):  # a feature column
         return value.name
     name = getattr(value, "__name__", None)
@@ -145,6 +141,18 @@ def _plain(value: Any) -> Any:
         return type(value).__name__
     module = getattr(value, "__module__", None)
     return f"{module}.{name}" if module else name
+
+
+def one_optimizer(module: nn.Module, optimizer: Any, learning_rate: float | None) -> list[torch.optim.Optimizer]:
+    """``[optimizer over the module's trainable parameters]``, or ``[]`` when it has none.
+
+    Examples
+    --------
+    >>> [type(o).__name__ for o in one_optimizer(nn.Linear(2, 1), "SGD", 0.1)]
+    ['SGD']
+    """
+    params = [p for p in module.parameters() if p.requires_grad]
+    return [resolve_optimizer(optimizer, learning_rate)(params)] if params else []
 
 
 class LabelScaler(nn.Module):
@@ -189,41 +197,58 @@ def label_statistics(labels: torch.Tensor, weights: torch.Tensor | None) -> tupl
 
 
 class PremadeEstimator(Estimator):
-    """Base of the premade estimators: head, optimizer and parameter hooks from stored arguments.
+    """Base of the premade estimators: sklearn-style parameters, one ``_check()``, head and optimizer hooks.
 
-    Subclasses store each constructor argument under its own name, call :meth:`_check_common`,
-    then ``Estimator.__init__``, and implement ``_build_module``.
+    A subclass's ``__init__`` stores each of its arguments as ``self.<name> = <name>`` and calls
+    ``super().__init__(model_dir=..., config=..., warm_start_from=...)``; nothing is validated there.
+    ``_check()`` validates every argument (extend it with ``super()._check()`` first), and the build hooks
+    (``_build_module`` ...) read the stored arguments.
     """
 
     #: "classification" or "regression" (what :func:`estlab.estimators.registry.list_premade` filters on).
     task: ClassVar[str] = "classification"
     #: one-line description shown by the registry and the widgets' picker.
     summary: ClassVar[str] = ""
-    #: fixed choices per constructor argument, for the widgets' form.
-    param_choices: ClassVar[dict[str, list]] = {}
 
-    def _setup(self, arguments: dict[str, Any]) -> None:
-        """Store constructor ``arguments`` (``locals()``) as given, validate, then init the Estimator."""
-        args = {k: v for k, v in arguments.items() if k not in ("self", "__class__")}
-        base = {k: args.pop(k) for k in _BASE_ARGS}
-        self._base_args = base
+    weight_column: str | None
+    loss_reduction: str
+    n_classes: int
+    label_vocabulary: list[str] | None
+    label_dimension: int
+    #: regressors with this constructor argument learn in standardised label units.
+    normalize_labels: bool = False
+
+    def __init__(self, model_dir: str | None = None, config: RunConfig | None = None,
+                 warm_start_from: str | None = None) -> None:
+        self._base_params = {"model_dir": model_dir, "config": config, "warm_start_from": warm_start_from}
         self._label_stats: tuple[torch.Tensor, torch.Tensor] | None = None
-        for name, value in args.items():
-            setattr(self, name, value)
-        self._check_common()
-        self._check()
-        Estimator.__init__(self, **base)
+        Estimator.__init__(self, model_dir=model_dir, config=config, warm_start_from=warm_start_from)
+
+    # -- validation ----------------------------------------------------------------------------
 
     def _check(self) -> None:
-        """Subclass checks of their own arguments (raise ValueError naming the parameter)."""
+        """Validate the arguments every premade has (head, weights, label scaling); subclasses extend it.
+
+        Raises ValueError naming the parameter, what it must be and what it received.
+        """
+        super()._check()
+        if self.weight_column is not None and not isinstance(self.weight_column, str):
+            raise ValueError(
+                f"weight_column must be a column name (str) or None; received {self.weight_column!r}."
+            )
+        self._build_head()
+        if not isinstance(self.normalize_labels, bool):
+            raise ValueError(f"normalize_labels must be True or False; received {self.normalize_labels!r}.")
 
     def train(self, input_fn: Any, *args: Any, label: Any = None, **kwargs: Any) -> Estimator:
-        """As :meth:`Estimator.train`; regressors with ``normalize_labels`` first read the label statistics.
+        """As :meth:`Estimator.train`, after :meth:`_check`; regressors with ``normalize_labels`` first read
+        the label statistics.
 
         The statistics come from the first ``train`` input of a new model (no checkpoint yet) and are
         stored with the model; resumed models keep theirs.
         """
-        if getattr(self, "normalize_labels", False) and self._label_stats is None and self.latest_checkpoint() is None:
+        self._check()
+        if self.normalize_labels and self._label_stats is None and self.latest_checkpoint() is None:
             self._label_stats = self._read_label_statistics(input_fn, label)
         return super().train(input_fn, *args, label=label, **kwargs)
 
@@ -237,89 +262,100 @@ class PremadeEstimator(Estimator):
         weights = None
         if self.weight_column is not None and self.weight_column in getattr(data, "feature_names", []):
             weights = torch.as_tensor(np.array(data.features[self.weight_column], dtype=np.float64))
-        return label_statistics(self._head.encode_labels(labels), weights)
+        return label_statistics(self._build_head().encode_labels(labels), weights)
 
     def _scale_labels(self, module: nn.Module) -> nn.Module:
         """Wrap a regressor's module in :class:`LabelScaler` when ``normalize_labels`` is on."""
-        if not getattr(self, "normalize_labels", False):
+        if not self.normalize_labels:
             return module
-        d = self._head.logits_dimension
-        mean, scale = self._label_stats if self._label_stats is not None else (torch.zeros(d), torch.ones(d))
+        d = self._build_head().logits_dimension
+        stats = self._label_stats
+        mean, scale = stats if stats is not None else (torch.zeros(d), torch.ones(d))
         return LabelScaler(module, mean, scale)
-
-    def _check_common(self) -> None:
-        """Validate the head and optimizer arguments shared by every premade estimator."""
-        if self.weight_column is not None and not isinstance(self.weight_column, str):
-            raise ValueError(
-                f"weight_column must be a column name (str) or None; received {self.weight_column!r}."
-            )
-        if self.task == "classification":
-            self._head = make_head(
-                self.n_classes, self.label_vocabulary, self.weight_column, self.loss_reduction
-            )
-        else:
-            self._head = make_head(
-                None, None, self.weight_column, self.loss_reduction, label_dimension=self.label_dimension
-            )
-        if not isinstance(getattr(self, "normalize_labels", False), bool):
-            raise ValueError(f"normalize_labels must be True or False; received {self.normalize_labels!r}.")
-        for name, lr_name in (("optimizer", "learning_rate"), ("linear_optimizer", "linear_learning_rate"),
-                              ("dnn_optimizer", "dnn_learning_rate")):
-            if hasattr(self, name):
-                resolve_optimizer(getattr(self, name), getattr(self, lr_name, None), name)
 
     # -- hooks of the Estimator seam ------------------------------------------------------------
 
     def _build_head(self) -> Head:
-        return self._head
-
-    def _feature_columns(self) -> list:
-        return list(self.feature_columns)
-
-    def _build_optimizers(self, module: nn.Module) -> list[torch.optim.Optimizer]:
-        params = [p for p in module.parameters() if p.requires_grad]
-        if not params:
-            return []
-        return [resolve_optimizer(self.optimizer, self.learning_rate)(params)]
+        if self.task == "classification":
+            return make_head(self.n_classes, self.label_vocabulary, self.weight_column, self.loss_reduction)
+        return make_head(None, None, self.weight_column, self.loss_reduction, label_dimension=self.label_dimension)
 
     def _estimator_params(self) -> dict:
-        signature = inspect.signature(type(self).__init__)
-        return {
-            name: _plain(getattr(self, name, None))
-            for name in signature.parameters
-            if name not in ("self", *_BASE_ARGS)
-        }
+        return {name: _plain(value) for name, value in self.get_params(deep=False).items() if name not in _BASE_ARGS}
 
-    def get_params(self) -> dict[str, Any]:
-        """Constructor arguments as given (sklearn-style), for inspection and cloning.
+    # -- sklearn's parameter contract -------------------------------------------------------------
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        """The constructor's parameter names, in order."""
+        return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor arguments as given (sklearn's contract), for inspection, forms and ``sklearn.base.clone``.
+
+        Parameters
+        ----------
+        deep : bool
+            Also list ``<name>__<sub>`` entries of arguments that have ``get_params`` themselves.
 
         Examples
         --------
         >>> from estlab.estimators import BaselineClassifier
-        >>> BaselineClassifier().get_params()["n_classes"]
-        2
+        >>> BaselineClassifier(n_classes=3).get_params()["n_classes"]
+        3
         """
-        signature = inspect.signature(type(self).__init__)
-        params = {}
-        for name in signature.parameters:
-            if name == "self":
-                continue
-            if name in _BASE_ARGS:
-                params[name] = self._base_args[name]
-            else:
-                params[name] = getattr(self, name)
+        params: dict[str, Any] = {}
+        for name in self._param_names():
+            value = self._base_params[name] if name in _BASE_ARGS else getattr(self, name)
+            params[name] = value
+            nested = getattr(value, "get_params", None)
+            if deep and nested is not None and not inspect.isclass(value):
+                params.update({f"{name}__{key}": sub for key, sub in nested().items()})
         return params
 
+    def set_params(self, **params: Any) -> PremadeEstimator:
+        """Set constructor arguments by name (sklearn's contract); ``<name>__<sub>`` reaches nested ones.
+
+        Like a new constructor call, nothing is validated until ``train`` (or ``registry.validate``); the
+        in-memory model is released so the next call builds it from the new arguments.
+
+        Examples
+        --------
+        >>> from estlab.estimators import BaselineRegressor
+        >>> BaselineRegressor().set_params(label_dimension=2).label_dimension
+        2
+        """
+        valid = self._param_names()
+        nested: dict[str, dict[str, Any]] = {}
+        base: dict[str, Any] = {}
+        for key, value in params.items():
+            name, _, sub = key.partition("__")
+            if name not in valid:
+                raise unknown_parameter_error(type(self).__name__, name, valid)
+            if sub:
+                nested.setdefault(name, {})[sub] = value
+            elif name in _BASE_ARGS:
+                base[name] = value
+            else:
+                setattr(self, name, value)
+        for name, sub_params in nested.items():
+            getattr(self, name).set_params(**sub_params)
+        if params:
+            self.close()
+            self._label_stats = None
+        if base:
+            PremadeEstimator.__init__(self, **{**self._base_params, **base})
+        return self
+
     def __repr__(self) -> str:
-        """Arguments that differ from their defaults (sklearn style), then ``model_dir``."""
+        """Arguments that differ from their defaults (sklearn style), then ``model_dir`` as given (no temp dir made)."""
         signature = inspect.signature(type(self).__init__).parameters
-        plain = self._estimator_params()
         shown = []
-        for name, value in plain.items():
+        for name, value in self._estimator_params().items():
             default = signature[name].default
             if default is inspect.Parameter.empty or _plain(default) != value:
                 shown.append(f"{name}={value!r}")
-        shown.append(f"model_dir={self.model_dir!r}")
+        shown.append(f"model_dir={self._base_params['model_dir']!r}")
         return f"{type(self).__name__}({', '.join(shown)})"
 
 
@@ -332,4 +368,5 @@ __all__ = [
     "check_hidden_units",
     "check_number",
     "make_activation",
+    "one_optimizer",
 ]

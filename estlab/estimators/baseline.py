@@ -16,8 +16,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from estlab.estimators._premade import LOSS_REDUCTIONS, PremadeEstimator
-from estlab.estimators.optimizers import optimizer_names
+from estlab.estimators._premade import PremadeEstimator
+from estlab.estimators.optimizers import resolve_optimizer
 from estlab.training.config import RunConfig
 
 #: key of the placeholder ``(N, 0)`` tensor a baseline reads (it only needs the batch size).
@@ -44,11 +44,14 @@ class BiasModule(nn.Module):
 
 
 class _BaselineBase(PremadeEstimator):
-    trains_full_batch: ClassVar[bool] = True
-    param_choices: ClassVar[dict[str, list]] = {
-        "optimizer": optimizer_names(),
-        "loss_reduction": list(LOSS_REDUCTIONS),
-    }
+    trains_full_batch = True
+
+    optimizer: str | Callable
+    learning_rate: float
+
+    def _check(self) -> None:
+        super()._check()
+        resolve_optimizer(self.optimizer, self.learning_rate)
 
     def _feature_columns(self) -> list:
         return []
@@ -66,7 +69,7 @@ class _BaselineBase(PremadeEstimator):
         return {ROWS_KEY: torch.zeros(rows, 0)}
 
     def _build_module(self, transformer: Any) -> nn.Module:
-        return BiasModule(self._head.logits_dimension)
+        return BiasModule(self._build_head().logits_dimension)
 
     def _build_optimizers(self, module: nn.Module) -> list[torch.optim.Optimizer]:
         return []  # solved in closed form by _fit_full_batch
@@ -75,7 +78,8 @@ class _BaselineBase(PremadeEstimator):
         self, module: nn.Module, encoded: dict[str, torch.Tensor], labels: torch.Tensor,
         weights: torch.Tensor | None,
     ) -> None:
-        module.bias.data.copy_(closed_form_bias(self._head.task, labels, weights, self._head.logits_dimension))
+        head = self._build_head()
+        module.bias.data.copy_(closed_form_bias(head.task, labels, weights, head.logits_dimension))
 
 
 def closed_form_bias(task: str, labels: torch.Tensor, weights: torch.Tensor | None, dimension: int) -> torch.Tensor:
@@ -152,7 +156,13 @@ class BaselineClassifier(_BaselineBase):
         warm_start_from: str | None = None,
         config: RunConfig | None = None,
     ) -> None:
-        self._setup(locals())
+        self.n_classes = n_classes
+        self.weight_column = weight_column
+        self.label_vocabulary = label_vocabulary
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.loss_reduction = loss_reduction
+        super().__init__(model_dir=model_dir, config=config, warm_start_from=warm_start_from)
 
 
 class BaselineRegressor(_BaselineBase):
@@ -201,4 +211,9 @@ class BaselineRegressor(_BaselineBase):
         warm_start_from: str | None = None,
         config: RunConfig | None = None,
     ) -> None:
-        self._setup(locals())
+        self.label_dimension = label_dimension
+        self.weight_column = weight_column
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.loss_reduction = loss_reduction
+        super().__init__(model_dir=model_dir, config=config, warm_start_from=warm_start_from)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from estlab.estimators._premade import LOSS_REDUCTIONS, PremadeEstimator, check_feature_columns, check_number
+from estlab.estimators._premade import PremadeEstimator, check_feature_columns, check_number
 from estlab.estimators.tree_ensemble import TreeEnsemble
 from estlab.training.config import RunConfig
 
@@ -72,11 +72,25 @@ class BoostedTreesModule(nn.Module):
 
 
 class _BoostedTreesBase(PremadeEstimator):
-    trains_full_batch: ClassVar[bool] = True
-    param_choices: ClassVar[dict[str, list]] = {"loss_reduction": list(LOSS_REDUCTIONS)}
+    trains_full_batch = True
+
+    feature_columns: list
+    n_trees: int
+    max_depth: int | None
+    num_leaves: int
+    learning_rate: float
+    l1_regularization: float
+    l2_regularization: float
+    tree_complexity: float
+    min_node_weight: float
+    min_child_samples: int
+    subsample: float
+    feature_fraction: float
+    num_threads: int | None
 
     def _check(self) -> None:
-        self.feature_columns = [_dense_for_trees(c) for c in check_feature_columns(self.feature_columns)]
+        super()._check()
+        self._feature_columns()
         check_number(self.n_trees, "n_trees", 1, integer=True)
         if self.max_depth is not None:
             check_number(self.max_depth, "max_depth", 1, integer=True)
@@ -97,16 +111,20 @@ class _BoostedTreesBase(PremadeEstimator):
                 "train one BoostedTreesRegressor per target."
             )
 
+    def _feature_columns(self) -> list:
+        return [_dense_for_trees(c) for c in check_feature_columns(self.feature_columns)]
+
     def _build_optimizers(self, module: nn.Module) -> list[torch.optim.Optimizer]:
         return []  # trained by LightGBM, not by gradient steps
 
     def _build_module(self, transformer: Any) -> nn.Module:
         from estlab.features import DenseFeatures
 
-        return BoostedTreesModule(DenseFeatures(self.feature_columns, transformer), self._head.logits_dimension)
+        features = DenseFeatures(self._feature_columns(), transformer)
+        return BoostedTreesModule(features, self._build_head().logits_dimension)
 
     def _lightgbm_params(self) -> dict[str, Any]:
-        head = self._head
+        head = self._build_head()
         if head.task == "binary":
             objective: dict[str, Any] = {"objective": "binary"}
         elif head.task == "multiclass":
@@ -148,7 +166,13 @@ class _BoostedTreesBase(PremadeEstimator):
         module.trees.load_lightgbm(booster).to(device)
 
 
-_PARAMETERS_DOC = """
+class BoostedTreesClassifier(_BoostedTreesBase):
+    """Gradient-boosted trees classifier (TF's ``tf.estimator.BoostedTreesClassifier``), via LightGBM.
+
+    Trains in one ``train`` call on the whole input (``steps``/``max_steps`` do not apply); the fitted
+    trees become tensors. Defaults: 200 trees, ``learning_rate=0.1``, ``max_depth=6``, 31 leaves,
+    20 rows per leaf (TF's defaults are 100 trees of depth 6 at 0.1).
+
     Parameters
     ----------
     feature_columns : list
@@ -156,7 +180,10 @@ _PARAMETERS_DOC = """
         suit trees; embedding columns are not trained and should be avoided).
     model_dir : str, optional
         Directory for checkpoints and TensorBoard summaries; a temporary one when ``None``.
-    {head}
+    n_classes : int
+        Number of label classes (2 = binary).
+    label_vocabulary : list of str, optional
+        String labels in class-id order; ``None`` means labels are integers ``0..n_classes-1``.
     weight_column : str, optional
         Name of a feature column holding non-negative example weights.
     n_trees : int
@@ -189,29 +216,13 @@ _PARAMETERS_DOC = """
         Accepted for API symmetry; trees are always trained from scratch.
     config : RunConfig, optional
         Run configuration; ``random_seed`` seeds LightGBM.
-"""
 
-
-class BoostedTreesClassifier(_BoostedTreesBase):
-    __doc__ = (
-        """Gradient-boosted trees classifier (TF's ``tf.estimator.BoostedTreesClassifier``), via LightGBM.
-
-    Trains in one ``train`` call on the whole input (``steps``/``max_steps`` do not apply); the fitted
-    trees become tensors. Defaults: 200 trees, ``learning_rate=0.1``, ``max_depth=6``, 31 leaves,
-    20 rows per leaf (TF's defaults are 100 trees of depth 6 at 0.1).
-"""
-        + _PARAMETERS_DOC.format(head="""n_classes : int
-        Number of label classes (2 = binary).
-    label_vocabulary : list of str, optional
-        String labels in class-id order; ``None`` means labels are integers ``0..n_classes-1``.""")
-        + """
     Examples
     --------
     >>> from estlab import feature_column as fc
     >>> BoostedTreesClassifier(feature_columns=[fc.numeric_column("x")]).n_trees
     200
     """
-    )
 
     task: ClassVar[str] = "classification"
     summary: ClassVar[str] = "Gradient-boosted decision trees classifier (LightGBM, converted to tensors)."
@@ -239,26 +250,80 @@ class BoostedTreesClassifier(_BoostedTreesBase):
         warm_start_from: str | None = None,
         config: RunConfig | None = None,
     ) -> None:
-        self._setup(locals())
+        self.feature_columns = feature_columns
+        self.n_classes = n_classes
+        self.weight_column = weight_column
+        self.label_vocabulary = label_vocabulary
+        self.n_trees = n_trees
+        self.max_depth = max_depth
+        self.num_leaves = num_leaves
+        self.learning_rate = learning_rate
+        self.l1_regularization = l1_regularization
+        self.l2_regularization = l2_regularization
+        self.tree_complexity = tree_complexity
+        self.min_node_weight = min_node_weight
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.feature_fraction = feature_fraction
+        self.num_threads = num_threads
+        self.loss_reduction = loss_reduction
+        super().__init__(model_dir=model_dir, config=config, warm_start_from=warm_start_from)
 
 
 class BoostedTreesRegressor(_BoostedTreesBase):
-    __doc__ = (
-        """Gradient-boosted trees regressor (TF's ``tf.estimator.BoostedTreesRegressor``), via LightGBM.
+    """Gradient-boosted trees regressor (TF's ``tf.estimator.BoostedTreesRegressor``), via LightGBM.
 
     Squared-error objective; one ``train`` call fits all trees. Defaults as
     :class:`BoostedTreesClassifier`.
-"""
-        + _PARAMETERS_DOC.format(head="""label_dimension : int
-        Number of regression targets (only 1 is supported).""")
-        + """
+
+    Parameters
+    ----------
+    feature_columns : list
+        Feature columns, read through ``DenseFeatures`` (numeric, bucketized and indicator columns
+        suit trees; embedding columns are not trained and should be avoided).
+    model_dir : str, optional
+        Directory for checkpoints and TensorBoard summaries; a temporary one when ``None``.
+    label_dimension : int
+        Number of regression targets (only 1 is supported).
+    weight_column : str, optional
+        Name of a feature column holding non-negative example weights.
+    n_trees : int
+        Number of boosting rounds (trees per output).
+    max_depth : int, optional
+        Maximum depth of a tree; ``None`` for no limit beyond ``num_leaves``.
+    num_leaves : int
+        Maximum number of leaves per tree (LightGBM grows trees leaf-wise).
+    learning_rate : float
+        Shrinkage applied to each tree's output.
+    l1_regularization : float
+        L1 penalty on leaf values.
+    l2_regularization : float
+        L2 penalty on leaf values.
+    tree_complexity : float
+        Minimum loss reduction (gain) to make a split.
+    min_node_weight : float
+        Minimum sum of Hessians in a leaf.
+    min_child_samples : int
+        Minimum number of training rows in a leaf.
+    subsample : float
+        Fraction of rows sampled for each tree (1.0 = all).
+    feature_fraction : float
+        Fraction of features sampled for each tree (1.0 = all).
+    num_threads : int, optional
+        LightGBM threads; ``None`` lets LightGBM choose (all cores).
+    loss_reduction : str
+        ``"sum_over_batch_size"`` or ``"sum"``; affects the reported ``loss`` only.
+    warm_start_from : str, optional
+        Accepted for API symmetry; trees are always trained from scratch.
+    config : RunConfig, optional
+        Run configuration; ``random_seed`` seeds LightGBM.
+
     Examples
     --------
     >>> from estlab import feature_column as fc
     >>> BoostedTreesRegressor(feature_columns=[fc.numeric_column("x")]).max_depth
     6
     """
-    )
 
     task: ClassVar[str] = "regression"
     summary: ClassVar[str] = "Gradient-boosted decision trees regressor (LightGBM, converted to tensors)."
@@ -285,4 +350,20 @@ class BoostedTreesRegressor(_BoostedTreesBase):
         warm_start_from: str | None = None,
         config: RunConfig | None = None,
     ) -> None:
-        self._setup(locals())
+        self.feature_columns = feature_columns
+        self.label_dimension = label_dimension
+        self.weight_column = weight_column
+        self.n_trees = n_trees
+        self.max_depth = max_depth
+        self.num_leaves = num_leaves
+        self.learning_rate = learning_rate
+        self.l1_regularization = l1_regularization
+        self.l2_regularization = l2_regularization
+        self.tree_complexity = tree_complexity
+        self.min_node_weight = min_node_weight
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.feature_fraction = feature_fraction
+        self.num_threads = num_threads
+        self.loss_reduction = loss_reduction
+        super().__init__(model_dir=model_dir, config=config, warm_start_from=warm_start_from)

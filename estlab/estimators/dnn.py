@@ -13,15 +13,14 @@ import torch
 from torch import nn
 
 from estlab.estimators._premade import (
-    ACTIVATIONS,
-    LOSS_REDUCTIONS,
     PremadeEstimator,
     check_dropout,
     check_feature_columns,
     check_hidden_units,
     make_activation,
+    one_optimizer,
 )
-from estlab.estimators.optimizers import optimizer_names
+from estlab.estimators.optimizers import resolve_optimizer
 from estlab.training.config import RunConfig
 
 
@@ -75,30 +74,36 @@ def build_dnn_module(
     return DNNModule(dense, int(dense.output_width), hidden_units, logits_dimension, activation_fn, dropout, batch_norm)
 
 
-_DNN_CHOICES: dict[str, list] = {
-    "optimizer": optimizer_names(),
-    "activation_fn": sorted(ACTIVATIONS),
-    "loss_reduction": list(LOSS_REDUCTIONS),
-    "batch_norm": [False, True],
-}
-
-
 class _DNNBase(PremadeEstimator):
-    param_choices: ClassVar[dict[str, list]] = _DNN_CHOICES
+    hidden_units: Sequence[int]
+    feature_columns: list
+    optimizer: str | Callable
+    learning_rate: float | None
+    activation_fn: str | Callable
+    dropout: float | None
+    batch_norm: bool
 
     def _check(self) -> None:
-        self.hidden_units = check_hidden_units(self.hidden_units)
-        self.feature_columns = check_feature_columns(self.feature_columns)
-        self.dropout = check_dropout(self.dropout)
+        super()._check()
+        resolve_optimizer(self.optimizer, self.learning_rate)
+        check_hidden_units(self.hidden_units)
+        check_feature_columns(self.feature_columns)
+        check_dropout(self.dropout)
         make_activation(self.activation_fn)
         if not isinstance(self.batch_norm, bool):
             raise ValueError(f"batch_norm must be True or False; received {self.batch_norm!r}.")
 
+    def _feature_columns(self) -> list:
+        return check_feature_columns(self.feature_columns)
+
     def _build_module(self, transformer: Any) -> nn.Module:
         return self._scale_labels(build_dnn_module(
-            self.feature_columns, transformer, self.hidden_units, self._head.logits_dimension,
-            self.activation_fn, self.dropout, self.batch_norm,
+            self._feature_columns(), transformer, check_hidden_units(self.hidden_units),
+            self._build_head().logits_dimension, self.activation_fn, check_dropout(self.dropout), self.batch_norm,
         ))
+
+    def _build_optimizers(self, module: nn.Module) -> list[torch.optim.Optimizer]:
+        return one_optimizer(module, self.optimizer, self.learning_rate)
 
 
 class DNNClassifier(_DNNBase):
@@ -167,7 +172,18 @@ class DNNClassifier(_DNNBase):
         warm_start_from: str | None = None,
         config: RunConfig | None = None,
     ) -> None:
-        self._setup(locals())
+        self.hidden_units = hidden_units
+        self.feature_columns = feature_columns
+        self.n_classes = n_classes
+        self.weight_column = weight_column
+        self.label_vocabulary = label_vocabulary
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.activation_fn = activation_fn
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.loss_reduction = loss_reduction
+        super().__init__(model_dir=model_dir, config=config, warm_start_from=warm_start_from)
 
 
 class DNNRegressor(_DNNBase):
@@ -237,4 +253,15 @@ class DNNRegressor(_DNNBase):
         warm_start_from: str | None = None,
         config: RunConfig | None = None,
     ) -> None:
-        self._setup(locals())
+        self.hidden_units = hidden_units
+        self.feature_columns = feature_columns
+        self.label_dimension = label_dimension
+        self.weight_column = weight_column
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.activation_fn = activation_fn
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.loss_reduction = loss_reduction
+        self.normalize_labels = normalize_labels
+        super().__init__(model_dir=model_dir, config=config, warm_start_from=warm_start_from)

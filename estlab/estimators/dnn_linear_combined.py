@@ -13,8 +13,6 @@ import torch
 from torch import nn
 
 from estlab.estimators._premade import (
-    ACTIVATIONS,
-    LOSS_REDUCTIONS,
     LabelScaler,
     PremadeEstimator,
     check_dropout,
@@ -22,9 +20,10 @@ from estlab.estimators._premade import (
     check_hidden_units,
     make_activation,
 )
+from estlab.estimators.choices import SPARSE_COMBINERS
 from estlab.estimators.dnn import build_dnn_module
-from estlab.estimators.linear import SPARSE_COMBINERS, build_linear_module
-from estlab.estimators.optimizers import optimizer_names, resolve_optimizer
+from estlab.estimators.linear import build_linear_module
+from estlab.estimators.optimizers import resolve_optimizer
 from estlab.training.config import RunConfig
 
 
@@ -50,30 +49,31 @@ class WideDeepModule(nn.Module):
 
 
 class _CombinedBase(PremadeEstimator):
-    param_choices: ClassVar[dict[str, list]] = {
-        "linear_optimizer": optimizer_names(),
-        "dnn_optimizer": optimizer_names(),
-        "dnn_activation_fn": sorted(ACTIVATIONS),
-        "loss_reduction": list(LOSS_REDUCTIONS),
-        "linear_sparse_combiner": list(SPARSE_COMBINERS),
-        "batch_norm": [False, True],
-    }
+    linear_feature_columns: list | None
+    linear_optimizer: str | Callable
+    linear_learning_rate: float | None
+    dnn_feature_columns: list | None
+    dnn_optimizer: str | Callable
+    dnn_learning_rate: float | None
+    dnn_hidden_units: Sequence[int]
+    dnn_activation_fn: str | Callable
+    dnn_dropout: float | None
+    linear_sparse_combiner: str
+    batch_norm: bool
 
     def _check(self) -> None:
-        self.linear_feature_columns = check_feature_columns(
-            self.linear_feature_columns, "linear_feature_columns", allow_empty=True
-        )
-        self.dnn_feature_columns = check_feature_columns(
-            self.dnn_feature_columns, "dnn_feature_columns", allow_empty=True
-        )
-        if not self.linear_feature_columns and not self.dnn_feature_columns:
+        super()._check()
+        resolve_optimizer(self.linear_optimizer, self.linear_learning_rate, "linear_optimizer")
+        resolve_optimizer(self.dnn_optimizer, self.dnn_learning_rate, "dnn_optimizer")
+        linear, dnn = self._linear_columns(), self._dnn_columns()
+        if not linear and not dnn:
             raise ValueError(
                 "linear_feature_columns and dnn_feature_columns are both empty; give at least one of them "
                 "(e.g. linear_feature_columns=crossed/categorical columns, dnn_feature_columns=dense ones)."
             )
-        if self.dnn_feature_columns:
-            self.dnn_hidden_units = check_hidden_units(self.dnn_hidden_units, "dnn_hidden_units")
-        self.dnn_dropout = check_dropout(self.dnn_dropout, "dnn_dropout")
+        if dnn:
+            check_hidden_units(self.dnn_hidden_units, "dnn_hidden_units")
+        check_dropout(self.dnn_dropout, "dnn_dropout")
         make_activation(self.dnn_activation_fn, "dnn_activation_fn")
         if self.linear_sparse_combiner not in SPARSE_COMBINERS:
             raise ValueError(
@@ -83,24 +83,31 @@ class _CombinedBase(PremadeEstimator):
         if not isinstance(self.batch_norm, bool):
             raise ValueError(f"batch_norm must be True or False; received {self.batch_norm!r}.")
 
+    def _linear_columns(self) -> list:
+        return check_feature_columns(self.linear_feature_columns, "linear_feature_columns", allow_empty=True)
+
+    def _dnn_columns(self) -> list:
+        return check_feature_columns(self.dnn_feature_columns, "dnn_feature_columns", allow_empty=True)
+
     def _feature_columns(self) -> list:
         seen: dict[str, Any] = {}
-        for column in [*self.linear_feature_columns, *self.dnn_feature_columns]:
+        for column in [*self._linear_columns(), *self._dnn_columns()]:
             seen.setdefault(column.name, column)
         return list(seen.values())
 
     def _build_module(self, transformer: Any) -> nn.Module:
-        d = self._head.logits_dimension
+        d = self._build_head().logits_dimension
+        linear_columns, dnn_columns = self._linear_columns(), self._dnn_columns()
         linear = (
-            build_linear_module(self.linear_feature_columns, transformer, d, self.linear_sparse_combiner)
-            if self.linear_feature_columns else None
+            build_linear_module(linear_columns, transformer, d, self.linear_sparse_combiner)
+            if linear_columns else None
         )
         dnn = (
             build_dnn_module(
-                self.dnn_feature_columns, transformer, self.dnn_hidden_units, d, self.dnn_activation_fn,
-                self.dnn_dropout, self.batch_norm,
+                dnn_columns, transformer, check_hidden_units(self.dnn_hidden_units, "dnn_hidden_units"), d,
+                self.dnn_activation_fn, check_dropout(self.dnn_dropout, "dnn_dropout"), self.batch_norm,
             )
-            if self.dnn_feature_columns else None
+            if dnn_columns else None
         )
         return self._scale_labels(WideDeepModule(linear, dnn))
 
@@ -116,7 +123,12 @@ class _CombinedBase(PremadeEstimator):
         return optimizers
 
 
-_PARAMETERS_DOC = """
+class DNNLinearCombinedClassifier(_CombinedBase):
+    """Wide-and-deep classifier (TF's ``tf.estimator.DNNLinearCombinedClassifier``).
+
+    Defaults: linear part ``"Ftrl"`` (Adagrad, accumulator 0.1) at 0.2; deep part ``"Adam"`` at 0.001
+    with ``dnn_hidden_units=[128, 64]`` (TF requires them: here they default), no dropout, no batch norm.
+
     Parameters
     ----------
     model_dir : str, optional
@@ -139,7 +151,10 @@ _PARAMETERS_DOC = """
         Hidden-layer activation of the deep part.
     dnn_dropout : float, optional
         Dropout probability in the deep part; ``None`` for none.
-    {head}
+    n_classes : int
+        Number of label classes (2 = binary).
+    label_vocabulary : list of str, optional
+        String labels in class-id order; ``None`` means labels are integers ``0..n_classes-1``.
     weight_column : str, optional
         Name of a feature column holding non-negative example weights.
     linear_sparse_combiner : str
@@ -147,37 +162,12 @@ _PARAMETERS_DOC = """
     batch_norm : bool
         Batch-normalise after each hidden layer of the deep part.
     loss_reduction : str
-        ``"sum_over_batch_size"`` (mean over the batch) or ``"sum"``.{extra}
+        ``"sum_over_batch_size"`` (mean over the batch) or ``"sum"``.
     warm_start_from : str, optional
         Checkpoint path or model_dir whose matching variables initialise this model.
     config : RunConfig, optional
         Run configuration (checkpoint cadence, seed, device, ...).
-"""
 
-_CLASSIFIER_HEAD_DOC = """n_classes : int
-        Number of label classes (2 = binary).
-    label_vocabulary : list of str, optional
-        String labels in class-id order; ``None`` means labels are integers ``0..n_classes-1``."""
-
-_NORMALIZE_DOC = """
-    normalize_labels : bool
-        Learn in standardised label units: outputs are ``mean + std * f(x)`` with the (weighted) label
-        mean and standard deviation of the first ``train`` input, stored with the model. Makes the default
-        learning rates work for labels far from 0 (prices); ``False`` reproduces TF."""
-
-_REGRESSOR_HEAD_DOC = """label_dimension : int
-        Number of regression targets per example."""
-
-
-class DNNLinearCombinedClassifier(_CombinedBase):
-    __doc__ = (
-        """Wide-and-deep classifier (TF's ``tf.estimator.DNNLinearCombinedClassifier``).
-
-    Defaults: linear part ``"Ftrl"`` (Adagrad, accumulator 0.1) at 0.2; deep part ``"Adam"`` at 0.001
-    with ``dnn_hidden_units=[128, 64]`` (TF requires them: here they default), no dropout, no batch norm.
-"""
-        + _PARAMETERS_DOC.format(head=_CLASSIFIER_HEAD_DOC, extra="")
-        + """
     Examples
     --------
     >>> from estlab import feature_column as fc
@@ -185,7 +175,6 @@ class DNNLinearCombinedClassifier(_CombinedBase):
     >>> est.linear_optimizer, est.dnn_optimizer
     ('Ftrl', 'Adam')
     """
-    )
 
     task: ClassVar[str] = "classification"
     summary: ClassVar[str] = "Wide-and-deep classifier: linear model + neural network, logits summed."
@@ -211,25 +200,77 @@ class DNNLinearCombinedClassifier(_CombinedBase):
         warm_start_from: str | None = None,
         config: RunConfig | None = None,
     ) -> None:
-        self._setup(locals())
+        self.linear_feature_columns = linear_feature_columns
+        self.linear_optimizer = linear_optimizer
+        self.linear_learning_rate = linear_learning_rate
+        self.dnn_feature_columns = dnn_feature_columns
+        self.dnn_optimizer = dnn_optimizer
+        self.dnn_learning_rate = dnn_learning_rate
+        self.dnn_hidden_units = dnn_hidden_units
+        self.dnn_activation_fn = dnn_activation_fn
+        self.dnn_dropout = dnn_dropout
+        self.n_classes = n_classes
+        self.weight_column = weight_column
+        self.label_vocabulary = label_vocabulary
+        self.linear_sparse_combiner = linear_sparse_combiner
+        self.batch_norm = batch_norm
+        self.loss_reduction = loss_reduction
+        super().__init__(model_dir=model_dir, config=config, warm_start_from=warm_start_from)
 
 
 class DNNLinearCombinedRegressor(_CombinedBase):
-    __doc__ = (
-        """Wide-and-deep regressor (TF's ``tf.estimator.DNNLinearCombinedRegressor``), squared-error loss.
+    """Wide-and-deep regressor (TF's ``tf.estimator.DNNLinearCombinedRegressor``), squared-error loss.
 
     Defaults: linear part ``"Ftrl"`` (Adagrad, accumulator 0.1) at 0.2; deep part ``"Adam"`` at 0.001
-    with ``dnn_hidden_units=[128, 64]``, no dropout, no batch norm.
-"""
-        + _PARAMETERS_DOC.format(head=_REGRESSOR_HEAD_DOC, extra=_NORMALIZE_DOC)
-        + """
+    with ``dnn_hidden_units=(128, 64)``, no dropout, no batch norm.
+
+    Parameters
+    ----------
+    model_dir : str, optional
+        Directory for checkpoints and TensorBoard summaries; a temporary one when ``None``.
+    linear_feature_columns : list
+        Columns of the wide (linear) part, typically categorical and crossed columns.
+    linear_optimizer : str or callable
+        Optimizer of the linear part: a name (``"Ftrl"``, ``"Adam"`` ...) or ``params -> Optimizer``.
+    linear_learning_rate : float, optional
+        Learning rate of the linear part; ``None`` uses its optimizer's default (Ftrl: 0.2, as TF's linear models).
+    dnn_feature_columns : list
+        Columns of the deep part (dense: numeric, indicator, embedding columns).
+    dnn_optimizer : str or callable
+        Optimizer of the deep part: a name (``"Adam"``, ``"Adagrad"`` ...) or ``params -> Optimizer``.
+    dnn_learning_rate : float, optional
+        Learning rate of the deep part; ``None`` uses its optimizer's default (Adam: 0.001).
+    dnn_hidden_units : list of int
+        Units per hidden layer of the deep part.
+    dnn_activation_fn : str or callable
+        Hidden-layer activation of the deep part.
+    dnn_dropout : float, optional
+        Dropout probability in the deep part; ``None`` for none.
+    label_dimension : int
+        Number of regression targets per example.
+    weight_column : str, optional
+        Name of a feature column holding non-negative example weights.
+    linear_sparse_combiner : str
+        How a multi-valued categorical column's weights combine: ``"sum"``, ``"mean"`` or ``"sqrtn"``.
+    batch_norm : bool
+        Batch-normalise after each hidden layer of the deep part.
+    loss_reduction : str
+        ``"sum_over_batch_size"`` (mean over the batch) or ``"sum"``.
+    normalize_labels : bool
+        Learn in standardised label units: outputs are ``mean + std * f(x)`` with the (weighted) label
+        mean and standard deviation of the first ``train`` input, stored with the model. Makes the default
+        learning rates work for labels far from 0 (prices); ``False`` reproduces TF.
+    warm_start_from : str, optional
+        Checkpoint path or model_dir whose matching variables initialise this model.
+    config : RunConfig, optional
+        Run configuration (checkpoint cadence, seed, device, ...).
+
     Examples
     --------
     >>> from estlab import feature_column as fc
     >>> DNNLinearCombinedRegressor(dnn_feature_columns=[fc.numeric_column("x")]).dnn_hidden_units
-    [128, 64]
+    (128, 64)
     """
-    )
 
     task: ClassVar[str] = "regression"
     summary: ClassVar[str] = "Wide-and-deep regressor: linear model + neural network, outputs summed."
@@ -255,4 +296,19 @@ class DNNLinearCombinedRegressor(_CombinedBase):
         warm_start_from: str | None = None,
         config: RunConfig | None = None,
     ) -> None:
-        self._setup(locals())
+        self.linear_feature_columns = linear_feature_columns
+        self.linear_optimizer = linear_optimizer
+        self.linear_learning_rate = linear_learning_rate
+        self.dnn_feature_columns = dnn_feature_columns
+        self.dnn_optimizer = dnn_optimizer
+        self.dnn_learning_rate = dnn_learning_rate
+        self.dnn_hidden_units = dnn_hidden_units
+        self.dnn_activation_fn = dnn_activation_fn
+        self.dnn_dropout = dnn_dropout
+        self.label_dimension = label_dimension
+        self.weight_column = weight_column
+        self.linear_sparse_combiner = linear_sparse_combiner
+        self.batch_norm = batch_norm
+        self.loss_reduction = loss_reduction
+        self.normalize_labels = normalize_labels
+        super().__init__(model_dir=model_dir, config=config, warm_start_from=warm_start_from)

@@ -26,7 +26,6 @@ Examples
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
@@ -35,9 +34,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from estlab._util import did_you_mean
 from estlab.estimators import metrics as _metrics
-
-LOSS_REDUCTIONS = ("sum_over_batch_size", "sum")
+from estlab.estimators.choices import LOSS_REDUCTIONS
+from estlab.estimators.metric_info import HEAD_METRICS, HeadMetrics
 
 
 def _check_reduction(loss_reduction: str) -> str:
@@ -91,9 +91,22 @@ class Head:
     loss_reduction: str = "sum_over_batch_size"
 
     task: ClassVar[str] = ""
+    #: this head's metrics: which way each improves and which to show first (see ``metric_info``).
+    metric_info: ClassVar[HeadMetrics | None] = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "loss_reduction", _check_reduction(self.loss_reduction))
+
+    @classmethod
+    def preferred_metrics(cls) -> tuple[str, ...]:
+        """The metrics to show first (leaderboards, early stopping, exporters), in order.
+
+        Examples
+        --------
+        >>> RegressionHead.preferred_metrics()
+        ('rmse', 'mae', 'average_loss')
+        """
+        return () if cls.metric_info is None else cls.metric_info.preferred
 
     @property
     def logits_dimension(self) -> int:
@@ -216,11 +229,9 @@ def _encode_class_labels(labels: Any, n_classes: int, vocabulary: tuple[str, ...
         ids = pd.Index(list(vocabulary)).get_indexer(text)
         if (ids < 0).any():
             bad = str(text[ids < 0][0])
-            close = difflib.get_close_matches(bad, list(vocabulary), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ValueError(
                 f"label {bad!r} is not in label_vocabulary={list(vocabulary)}; add it to label_vocabulary "
-                f"or clean the labels.{hint}"
+                "or clean the labels." + did_you_mean(bad, vocabulary, n=1)
             )
         return ids.astype(np.int64)
     if values.dtype.kind in "OUS" or isinstance(getattr(labels, "dtype", None), pd.StringDtype):
@@ -271,6 +282,7 @@ class BinaryClassHead(Head):
     label_vocabulary: tuple[str, ...] | None = None
 
     task: ClassVar[str] = "binary"
+    metric_info: ClassVar[HeadMetrics | None] = HEAD_METRICS["binary"]
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -342,6 +354,7 @@ class MultiClassHead(Head):
     label_vocabulary: tuple[str, ...] | None = None
 
     task: ClassVar[str] = "multiclass"
+    metric_info: ClassVar[HeadMetrics | None] = HEAD_METRICS["multiclass"]
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -413,6 +426,7 @@ class RegressionHead(Head):
     label_dimension: int = 1
 
     task: ClassVar[str] = "regression"
+    metric_info: ClassVar[HeadMetrics | None] = HEAD_METRICS["regression"]
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import torch
 from torch import nn
 
-from estlab.estimators._premade import LOSS_REDUCTIONS, PremadeEstimator, check_feature_columns
-from estlab.estimators.optimizers import optimizer_names
+from estlab.estimators._premade import PremadeEstimator, check_feature_columns, one_optimizer
+from estlab.estimators.choices import SPARSE_COMBINERS
+from estlab.estimators.optimizers import resolve_optimizer
 from estlab.training.config import RunConfig
 
 
@@ -26,27 +28,31 @@ def build_linear_module(feature_columns: list, transformer: Any, units: int, spa
     return LinearFeatures(feature_columns, transformer, units, sparse_combiner=sparse_combiner)
 
 
-SPARSE_COMBINERS = ("sum", "mean", "sqrtn")
-
-
 class _LinearBase(PremadeEstimator):
-    param_choices: ClassVar[dict[str, list]] = {
-        "optimizer": optimizer_names(),
-        "loss_reduction": list(LOSS_REDUCTIONS),
-        "sparse_combiner": list(SPARSE_COMBINERS),
-    }
+    feature_columns: list
+    optimizer: str | Callable
+    learning_rate: float | None
+    sparse_combiner: str
 
     def _check(self) -> None:
-        self.feature_columns = check_feature_columns(self.feature_columns)
+        super()._check()
+        resolve_optimizer(self.optimizer, self.learning_rate)
+        check_feature_columns(self.feature_columns)
         if self.sparse_combiner not in SPARSE_COMBINERS:
             raise ValueError(
                 f"sparse_combiner={self.sparse_combiner!r} is not supported; use one of {list(SPARSE_COMBINERS)}."
             )
 
+    def _feature_columns(self) -> list:
+        return check_feature_columns(self.feature_columns)
+
     def _build_module(self, transformer: Any) -> nn.Module:
         return self._scale_labels(build_linear_module(
-            self.feature_columns, transformer, self._head.logits_dimension, self.sparse_combiner
+            self._feature_columns(), transformer, self._build_head().logits_dimension, self.sparse_combiner
         ))
+
+    def _build_optimizers(self, module: nn.Module) -> list[torch.optim.Optimizer]:
+        return one_optimizer(module, self.optimizer, self.learning_rate)
 
 
 class LinearClassifier(_LinearBase):
@@ -105,7 +111,15 @@ class LinearClassifier(_LinearBase):
         warm_start_from: str | None = None,
         config: RunConfig | None = None,
     ) -> None:
-        self._setup(locals())
+        self.feature_columns = feature_columns
+        self.n_classes = n_classes
+        self.weight_column = weight_column
+        self.label_vocabulary = label_vocabulary
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.sparse_combiner = sparse_combiner
+        self.loss_reduction = loss_reduction
+        super().__init__(model_dir=model_dir, config=config, warm_start_from=warm_start_from)
 
 
 class LinearRegressor(_LinearBase):
@@ -165,4 +179,12 @@ class LinearRegressor(_LinearBase):
         warm_start_from: str | None = None,
         config: RunConfig | None = None,
     ) -> None:
-        self._setup(locals())
+        self.feature_columns = feature_columns
+        self.label_dimension = label_dimension
+        self.weight_column = weight_column
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.sparse_combiner = sparse_combiner
+        self.loss_reduction = loss_reduction
+        self.normalize_labels = normalize_labels
+        super().__init__(model_dir=model_dir, config=config, warm_start_from=warm_start_from)

@@ -17,7 +17,6 @@ Examples
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -25,21 +24,16 @@ from typing import Any
 
 import torch
 
+from estlab._util import did_you_mean
+from estlab.estimators.choices import OPTIMIZER_NAMES, OPTIMIZER_TABLE
+
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
 OptimizerSpec = str | OptimizerFactory | type
 
-#: name → (torch optimizer class, extra keyword arguments, default learning rate)
+#: name → (torch optimizer class, extra keyword arguments, default learning rate); the names and
+#: values are declared torch-free in :data:`estlab.estimators.choices.OPTIMIZER_TABLE`.
 OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict[str, Any], float]] = {
-    "Adam": (torch.optim.Adam, {}, 0.001),
-    "AdamW": (torch.optim.AdamW, {}, 0.001),
-    "Adagrad": (torch.optim.Adagrad, {"initial_accumulator_value": 0.1}, 0.05),
-    "Ftrl": (torch.optim.Adagrad, {"initial_accumulator_value": 0.1}, 0.2),
-    "SGD": (torch.optim.SGD, {}, 0.01),
-    "Momentum": (torch.optim.SGD, {"momentum": 0.9}, 0.01),
-    "RMSProp": (torch.optim.RMSprop, {}, 0.001),
-    "Adadelta": (torch.optim.Adadelta, {}, 1.0),
-    "Adamax": (torch.optim.Adamax, {}, 0.002),
-    "Nadam": (torch.optim.NAdam, {}, 0.002),
+    name: (getattr(torch.optim, cls_name), dict(extra), lr) for name, (cls_name, extra, lr) in OPTIMIZER_TABLE.items()
 }
 
 _BY_LOWER = {name.lower(): name for name in OPTIMIZERS}
@@ -53,7 +47,7 @@ def optimizer_names() -> list[str]:
     >>> "Adam" in optimizer_names()
     True
     """
-    return list(OPTIMIZERS)
+    return list(OPTIMIZER_NAMES)
 
 
 def canonical_optimizer_name(name: str, parameter: str = "optimizer") -> str:
@@ -66,11 +60,9 @@ def canonical_optimizer_name(name: str, parameter: str = "optimizer") -> str:
     """
     key = str(name).lower()
     if key not in _BY_LOWER:
-        close = difflib.get_close_matches(str(name), list(OPTIMIZERS), n=1, cutoff=0.5)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(
             f"{parameter}={name!r} is not a known optimizer name; valid names are {optimizer_names()} "
-            f"(or pass a callable params -> torch.optim.Optimizer).{hint}"
+            "(or pass a callable params -> torch.optim.Optimizer)." + did_you_mean(name, OPTIMIZERS, n=1, cutoff=0.5)
         )
     return _BY_LOWER[key]
 

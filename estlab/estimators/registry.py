@@ -1,41 +1,47 @@
 """One registry of the premade estimators, keyed by snake-case name, with their documented parameters.
 
-The widgets' picker lists :func:`list_premade`; its form is built from each
-:class:`ParamInfo` (name, default, annotation, doc, choices), all read from the constructor
-signature and the class docstring's numpydoc ``Parameters`` section.
+Torch-free: the widgets' picker lists :func:`list_premade` and builds its form from each
+:class:`ParamInfo` (name, default, annotation, doc, choices) without importing torch. Parameters are read
+from the premade class's own source, its ``__init__`` signature and numpydoc ``Parameters`` section,
+statically (:mod:`ast`); classes are imported only when one is needed (:func:`create`, :func:`validate`,
+``REGISTRY[name]``, ``PremadeInfo.cls``). A test pins the static reading to the live classes.
 
 Examples
 --------
 >>> [info.name for info in list_premade("regression")][:2]
 ['baseline_regressor', 'boosted_trees_regressor']
+>>> info("dnn_classifier").class_name
+'DNNClassifier'
 >>> est = create("dnn_classifier", hidden_units=[8], feature_columns=[])  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import difflib
+import ast
+import functools
+import importlib
+import importlib.util
 import inspect
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from estlab.estimators.baseline import BaselineClassifier, BaselineRegressor
-from estlab.estimators.boosted_trees import BoostedTreesClassifier, BoostedTreesRegressor
-from estlab.estimators.dnn import DNNClassifier, DNNRegressor
-from estlab.estimators.dnn_linear_combined import DNNLinearCombinedClassifier, DNNLinearCombinedRegressor
-from estlab.estimators.linear import LinearClassifier, LinearRegressor
+from estlab._util import did_you_mean
+from estlab.estimators.choices import PARAM_CHOICES
 
-REGISTRY: dict[str, type] = {
-    "baseline_classifier": BaselineClassifier,
-    "baseline_regressor": BaselineRegressor,
-    "boosted_trees_classifier": BoostedTreesClassifier,
-    "boosted_trees_regressor": BoostedTreesRegressor,
-    "dnn_classifier": DNNClassifier,
-    "dnn_linear_combined_classifier": DNNLinearCombinedClassifier,
-    "dnn_linear_combined_regressor": DNNLinearCombinedRegressor,
-    "dnn_regressor": DNNRegressor,
-    "linear_classifier": LinearClassifier,
-    "linear_regressor": LinearRegressor,
+#: registered name → ``"module:Class"`` of the premade estimator (imported on first use).
+TARGETS: Mapping[str, str] = {
+    "baseline_classifier": "estlab.estimators.baseline:BaselineClassifier",
+    "baseline_regressor": "estlab.estimators.baseline:BaselineRegressor",
+    "boosted_trees_classifier": "estlab.estimators.boosted_trees:BoostedTreesClassifier",
+    "boosted_trees_regressor": "estlab.estimators.boosted_trees:BoostedTreesRegressor",
+    "dnn_classifier": "estlab.estimators.dnn:DNNClassifier",
+    "dnn_linear_combined_classifier": "estlab.estimators.dnn_linear_combined:DNNLinearCombinedClassifier",
+    "dnn_linear_combined_regressor": "estlab.estimators.dnn_linear_combined:DNNLinearCombinedRegressor",
+    "dnn_regressor": "estlab.estimators.dnn:DNNRegressor",
+    "linear_classifier": "estlab.estimators.linear:LinearClassifier",
+    "linear_regressor": "estlab.estimators.linear:LinearRegressor",
 }
 
 #: task filters accepted by :func:`list_premade` → the premade ``task`` they select.
@@ -44,6 +50,47 @@ _TASK_ALIASES = {
     "regression": "regression",
 }
 _REQUIRED = "<required>"
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return _REQUIRED
+
+
+#: the ``default`` of a parameter that must be given.
+REQUIRED = _Required()
+
+
+def load_class(target: str) -> type:
+    """Import ``"module:Class"`` and return the class (this imports torch for a premade).
+
+    Examples
+    --------
+    >>> load_class("estlab.estimators.linear:LinearRegressor").__name__  # doctest: +SKIP
+    'LinearRegressor'
+    """
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+class _LazyRegistry(Mapping[str, type]):
+    """``name -> premade class``; a class is imported when it is looked up, names are listed without."""
+
+    def __getitem__(self, name: str) -> type:
+        return load_class(TARGETS[name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(TARGETS)
+
+    def __len__(self) -> int:
+        return len(TARGETS)
+
+    def __repr__(self) -> str:
+        return f"REGISTRY({sorted(TARGETS)})"
+
+
+#: registered name → premade class, imported on lookup (``sorted(REGISTRY)`` imports nothing).
+REGISTRY: Mapping[str, type] = _LazyRegistry()
 
 
 @dataclass(frozen=True)
@@ -71,7 +118,9 @@ class ParamInfo:
 
 @dataclass(frozen=True)
 class PremadeInfo:
-    """A registered premade estimator: name, class, task, one-line summary and parameters.
+    """A registered premade estimator: name, ``"module:Class"`` target, task, summary and parameters.
+
+    ``cls`` imports the class (and torch); everything else is read without importing it.
 
     Examples
     --------
@@ -80,19 +129,20 @@ class PremadeInfo:
     """
 
     name: str
-    cls: type
+    target: str
     task: str
     summary: str
     parameters: list[ParamInfo]
 
+    @property
+    def class_name(self) -> str:
+        """The class's name, without importing it."""
+        return self.target.partition(":")[2]
 
-class _Required:
-    def __repr__(self) -> str:
-        return _REQUIRED
-
-
-#: the ``default`` of a parameter that must be given.
-REQUIRED = _Required()
+    @property
+    def cls(self) -> type:
+        """The premade class (imported on first access)."""
+        return load_class(self.target)
 
 
 def _parameter_docs(docstring: str | None) -> dict[str, str]:
@@ -101,65 +151,109 @@ def _parameter_docs(docstring: str | None) -> dict[str, str]:
     match = re.search(r"^Parameters\n-+\n(.*?)(?:\n\n[A-Z][A-Za-z ]+\n-+\n|\Z)", text, re.S | re.M)
     if not match:
         return {}
-    docs: dict[str, str] = {}
+    docs: dict[str, list[str]] = {}
     current: list[str] | None = None
     for line in match.group(1).splitlines():
         if line and not line[0].isspace():
-            names = line.split(" : ")[0]
             current = []
-            for name in names.split(","):
-                docs[name.strip()] = current  # type: ignore[assignment]
+            for name in line.split(" : ")[0].split(","):
+                docs[name.strip()] = current
         elif current is not None and line.strip():
             current.append(line.strip())
     return {name: " ".join(lines) for name, lines in docs.items()}
 
 
-def _annotation(annotation: Any) -> str:
-    if annotation is inspect.Parameter.empty:
-        return ""
-    return annotation if isinstance(annotation, str) else inspect.formatannotation(annotation)
+@functools.cache
+def _module_classes(module: str) -> dict[str, ast.ClassDef]:
+    """The class definitions in ``module``'s source, read without executing it."""
+    spec = importlib.util.find_spec(module)
+    get_source = getattr(spec.loader, "get_source", None) if spec is not None else None
+    source = get_source(module) if get_source is not None else None
+    if source is None:
+        raise ImportError(f"the source of {module} is not available; the registry reads premade classes from it")
+    tree = ast.parse(source)
+    return {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
 
 
-def parameters(cls: type) -> list[ParamInfo]:
-    """Constructor parameters of a premade class, documented.
-
-    Examples
-    --------
-    >>> [p.name for p in parameters(LinearClassifier)][:3]
-    ['feature_columns', 'model_dir', 'n_classes']
-    """
-    docs = _parameter_docs(cls.__doc__)
-    choices = getattr(cls, "param_choices", {})
-    out = []
-    for name, param in inspect.signature(cls.__init__).parameters.items():
-        if name == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+def _class_constant(node: ast.ClassDef, name: str) -> Any:
+    for statement in node.body:
+        targets: list[ast.expr]
+        if isinstance(statement, ast.AnnAssign):
+            targets, value = [statement.target], statement.value
+        elif isinstance(statement, ast.Assign):
+            targets, value = statement.targets, statement.value
+        else:
             continue
-        default = REQUIRED if param.default is inspect.Parameter.empty else param.default
+        if value is not None and any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            return ast.literal_eval(value)
+    raise ValueError(f"premade class {node.name} must set {name} = <literal> in its body")
+
+
+def _static_parameters(node: ast.ClassDef) -> list[ParamInfo]:
+    init = next((s for s in node.body if isinstance(s, ast.FunctionDef) and s.name == "__init__"), None)
+    if init is None:
+        raise ValueError(f"premade class {node.name} must define its own __init__")
+    docs = _parameter_docs(ast.get_docstring(node, clean=False))
+    args = init.args.args[1:]  # without self
+    defaults = [None] * (len(args) - len(init.args.defaults)) + list(init.args.defaults)
+    out = []
+    for arg, default_node in zip(args, defaults, strict=True):
+        default = REQUIRED if default_node is None else ast.literal_eval(default_node)
         if isinstance(default, tuple):
             default = list(default)
-        out.append(ParamInfo(name, default, _annotation(param.annotation), docs.get(name, ""),
-                             list(choices[name]) if name in choices else None))
+        annotation = "" if arg.annotation is None else ast.unparse(arg.annotation)
+        choices = PARAM_CHOICES.get(arg.arg)
+        out.append(ParamInfo(arg.arg, default, annotation, docs.get(arg.arg, ""),
+                             None if choices is None else list(choices)))
     return out
 
 
-def _unknown(kind: str, value: str, valid: list[str]) -> ValueError:
-    close = difflib.get_close_matches(str(value), valid, n=1, cutoff=0.6)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return ValueError(f"Unknown {kind} {value!r}; valid ones are {valid}.{hint}")
+def _static_info(name: str) -> PremadeInfo:
+    target = TARGETS[name]
+    module, _, class_name = target.partition(":")
+    node = _module_classes(module)[class_name]
+    return PremadeInfo(name, target, _class_constant(node, "task"), _class_constant(node, "summary"),
+                       _static_parameters(node))
 
 
-def info(name: str) -> PremadeInfo:
-    """The :class:`PremadeInfo` of one registered name.
+def unknown_parameter_error(owner: str, name: str, valid: list[str]) -> ValueError:
+    """The error for a keyword ``owner`` does not take: the valid names and the closest one.
 
     Examples
     --------
-    >>> info("dnn_regressor").cls.__name__
+    >>> unknown_parameter_error("DNNClassifier", "hiden_units", ["hidden_units", "dropout"])
+    ValueError("DNNClassifier has no parameter 'hiden_units'; valid parameters are ['hidden_units', 'dropout']. Did you mean 'hidden_units'?")
+    """
+    return ValueError(f"{owner} has no parameter {name!r}; valid parameters are {valid}."
+                      + did_you_mean(name, valid, n=1))
+
+
+def _unknown(kind: str, value: str, valid: list[str]) -> ValueError:
+    return ValueError(f"Unknown {kind} {value!r}; valid ones are {valid}." + did_you_mean(value, valid, n=1))
+
+
+def info(name: str) -> PremadeInfo:
+    """The :class:`PremadeInfo` of one registered name (without importing its class).
+
+    Examples
+    --------
+    >>> info("dnn_regressor").class_name
     'DNNRegressor'
     """
-    if name not in REGISTRY:
-        raise _unknown("premade estimator name", name, sorted(REGISTRY))
-    cls = REGISTRY[name]
-    return PremadeInfo(name, cls, cls.task, cls.summary, parameters(cls))
+    if name not in TARGETS:
+        raise _unknown("premade estimator name", name, sorted(TARGETS))
+    return _static_info(name)
+
+
+def parameters(name: str) -> list[ParamInfo]:
+    """Constructor parameters of a registered premade estimator, documented.
+
+    Examples
+    --------
+    >>> [p.name for p in parameters("linear_classifier")][:3]
+    ['feature_columns', 'model_dir', 'n_classes']
+    """
+    return info(name).parameters
 
 
 def list_premade(task: str | None = None) -> list[PremadeInfo]:
@@ -178,27 +272,25 @@ def list_premade(task: str | None = None) -> list[PremadeInfo]:
     if task is not None and task not in _TASK_ALIASES:
         raise _unknown("task", task, sorted(_TASK_ALIASES))
     wanted = None if task is None else _TASK_ALIASES[task]
-    return [info(name) for name in sorted(REGISTRY) if wanted is None or REGISTRY[name].task == wanted]
+    infos = [info(name) for name in sorted(TARGETS)]
+    return [i for i in infos if wanted is None or i.task == wanted]
 
 
 def _check_kwargs(name: str, kwargs: dict[str, Any]) -> type:
-    cls = info(name).cls
-    params = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    premade = info(name)
+    params = [p.name for p in premade.parameters]
     for key in kwargs:
         if key not in params:
-            close = difflib.get_close_matches(key, params, n=1, cutoff=0.6)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"{cls.__name__} has no parameter {key!r}; valid parameters are {params}.{hint}")
-    sig = inspect.signature(cls.__init__)
-    missing = [p for p, v in sig.parameters.items() if p != "self" and v.default is v.empty and p not in kwargs]
+            raise unknown_parameter_error(premade.class_name, key, params)
+    missing = [p.name for p in premade.parameters if p.required and p.name not in kwargs]
     if missing:
-        raise ValueError(f"{cls.__name__} needs parameter(s) {missing}; pass them, e.g. create({name!r}, "
+        raise ValueError(f"{premade.class_name} needs parameter(s) {missing}; pass them, e.g. create({name!r}, "
                          f"{missing[0]}=...).")
-    return cls
+    return premade.cls
 
 
 def create(name: str, **kwargs: Any) -> Any:
-    """Construct a registered premade estimator by name.
+    """Construct a registered premade estimator by name (arguments are stored; ``train`` validates them).
 
     Examples
     --------
@@ -209,7 +301,10 @@ def create(name: str, **kwargs: Any) -> Any:
 
 
 def validate(name: str, **kwargs: Any) -> Any:
-    """Construct the estimator (the widget form's check): returns it, or raises its own ValueError.
+    """Construct the estimator and run its own argument checks (``_check()``, as ``train`` does).
+
+    Returns the estimator, or raises the estimator's ValueError (what the widgets' form shows).
+    No ``model_dir`` is needed: checking touches no file.
 
     Examples
     --------
@@ -218,4 +313,22 @@ def validate(name: str, **kwargs: Any) -> Any:
     ...
     ValueError: learning_rate must be a positive number; received -1.
     """
-    return create(name, **kwargs)
+    estimator = create(name, **kwargs)
+    estimator._check()
+    return estimator
+
+
+__all__ = [
+    "REGISTRY",
+    "REQUIRED",
+    "TARGETS",
+    "ParamInfo",
+    "PremadeInfo",
+    "create",
+    "info",
+    "list_premade",
+    "load_class",
+    "parameters",
+    "unknown_parameter_error",
+    "validate",
+]

@@ -9,6 +9,7 @@ import logging
 import operator
 from typing import Any
 
+from estlab.estimators.metric_info import higher_is_better
 from estlab.training.events import ORDER, Event, Listener
 
 logger = logging.getLogger(__name__)
@@ -22,7 +23,8 @@ class EarlyStopping(Listener):
     metric : str
         Evaluation metric key (``"loss"``, ``"auc"``, ...).
     mode : str
-        ``"min"`` (lower is better) or ``"max"``; ``"auto"`` picks ``"max"`` for accuracy/auc/precision/recall.
+        ``"min"`` (lower is better) or ``"max"``; ``"auto"`` reads the metric's direction as the heads declare
+        it (:func:`estlab.estimators.metric_info.higher_is_better`: ``"max"`` for accuracy, auc, ...).
     min_delta : float
         Smallest change that counts as an improvement.
     patience : int
@@ -42,7 +44,7 @@ class EarlyStopping(Listener):
     def __init__(self, metric: str = "loss", mode: str = "auto", min_delta: float = 0.0, patience: int = 0,
                  eval_name: str | None = None) -> None:
         if mode == "auto":
-            mode = "max" if any(k in metric for k in ("accuracy", "auc", "precision", "recall")) else "min"
+            mode = "max" if higher_is_better(metric) else "min"
         if mode not in ("min", "max"):
             raise ValueError(f"EarlyStopping: mode must be 'min', 'max' or 'auto', got {mode!r}")
         if patience < 0 or min_delta < 0:

@@ -8,7 +8,7 @@ the new export's path or ``None`` when it chose not to export. Old versions beyo
 Examples
 --------
 >>> from estlab.training.exporters import BestExporter
->>> exporter = BestExporter(metric_key="accuracy", higher_is_better=True, exports_to_keep=2)
+>>> exporter = BestExporter(metric_key="accuracy", exports_to_keep=2)  # accuracy: higher is better
 >>> eval_spec = EvalSpec(test_df, label="y", exporters=[exporter])  # doctest: +SKIP
 """
 
@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from estlab.export.layout import list_versions
+from estlab.estimators.metric_info import higher_is_better as _declared_higher_is_better
 
 BEST_FILE = "best_eval.json"
 
@@ -121,6 +121,8 @@ class Exporter:
     def _garbage_collect(self, export_path: str) -> None:
         if self.exports_to_keep is None:
             return
+        from estlab.export.layout import list_versions
+
         versions = list_versions(export_path)
         for old in versions[: max(len(versions) - self.exports_to_keep, 0)]:
             shutil.rmtree(old, ignore_errors=True)
@@ -201,8 +203,9 @@ class BestExporter(Exporter):
         Folder name under ``model_dir/export/`` (TF's default ``"best_exporter"``).
     metric_key : str
         Evaluation metric compared (default ``"loss"``).
-    higher_is_better : bool
-        ``False`` for losses and errors, ``True`` for accuracy, AUC...
+    higher_is_better : bool, optional
+        ``False`` for losses and errors, ``True`` for accuracy, AUC...; ``None`` (default) reads the
+        direction the heads declare for ``metric_key`` (:mod:`estlab.estimators.metric_info`).
     compare_fn : callable, optional
         TF's ``compare_fn(best_eval_result, current_eval_result) -> bool`` (True: current is better);
         overrides ``metric_key``/``higher_is_better`` for the decision.
@@ -211,9 +214,9 @@ class BestExporter(Exporter):
 
     Examples
     --------
-    >>> exporter = BestExporter(metric_key="auc", higher_is_better=True)
-    >>> exporter.is_better({"auc": 0.8}, {"auc": 0.9})
-    True
+    >>> exporter = BestExporter(metric_key="auc")
+    >>> exporter.higher_is_better, exporter.is_better({"auc": 0.8}, {"auc": 0.9})
+    (True, True)
     """
 
     def __init__(
@@ -221,7 +224,7 @@ class BestExporter(Exporter):
         name: str = "best_exporter",
         serving_input_receiver_fn: Callable[[], Any] | None = None,
         metric_key: str = "loss",
-        higher_is_better: bool = False,
+        higher_is_better: bool | None = None,
         compare_fn: Callable[[Mapping[str, Any], Mapping[str, Any]], bool] | None = None,
         assets_extra: Mapping[str, str] | None = None,
         as_text: bool = False,
@@ -230,7 +233,9 @@ class BestExporter(Exporter):
     ) -> None:
         super().__init__(name, serving_input_receiver_fn, assets_extra, as_text, exports_to_keep, onnx)
         self.metric_key = metric_key
-        self.higher_is_better = bool(higher_is_better)
+        self.higher_is_better = (
+            _declared_higher_is_better(metric_key) if higher_is_better is None else bool(higher_is_better)
+        )
         self.compare_fn = compare_fn
 
     def is_better(self, best: Mapping[str, Any] | None, current: Mapping[str, Any]) -> bool:

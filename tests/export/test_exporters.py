@@ -69,6 +69,15 @@ def test_best_exporter_higher_is_better_and_a_missing_metric(trained, tmp_path):
         exporter.export(est, str(tmp_path), None, {"loss": 0.3}, False)
 
 
+def test_best_exporter_reads_the_declared_direction_unless_told():
+    assert BestExporter(metric_key="accuracy").higher_is_better is True
+    assert BestExporter(metric_key="recall/class_1").higher_is_better is True
+    assert BestExporter(metric_key="rmse").higher_is_better is False
+    assert BestExporter(metric_key="loss").higher_is_better is False
+    assert BestExporter(metric_key="accuracy", higher_is_better=False).higher_is_better is False
+    assert BestExporter(metric_key="auc").is_better({"auc": 0.8}, {"auc": 0.81})
+
+
 def test_exporter_arguments_are_checked():
     with pytest.raises(ValueError, match="exports_to_keep must be a positive int or None"):
         LatestExporter("latest", exports_to_keep=0)
