@@ -62,6 +62,20 @@ def plain_json(value: Any, *, finite: bool = False) -> Any:
     return repr(value)
 
 
+def check_positive_int(name: str, value: Any) -> None:
+    """Raise a clear error unless ``value`` is a positive int or None.
+
+    Examples
+    --------
+    >>> check_positive_int("steps", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: steps must be a positive int or None, got 0
+    """
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0):
+        raise ValueError(f"{name} must be a positive int or None, got {value!r}")
+
+
 def env_max_steps(environ: Mapping[str, str] | None = None) -> int | None:
     """The ``ESTLAB_MAX_STEPS`` step cap, or None when unset.
 

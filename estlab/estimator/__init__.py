@@ -19,8 +19,9 @@ from typing import Any
 
 import estlab.estimators as _estimators
 from estlab.estimator import inputs
-from estlab.estimators.custom import CustomHead, ModeKeys, ModelSpec, model_to_estimator
+from estlab.estimators.custom import CustomHead, ModeKeys, ModelSpec
 from estlab.estimators.estimator import Estimator
+from estlab.estimators.from_module import model_to_estimator
 from estlab.training import (
     BestExporter,
     EarlyStopping,

@@ -1,4 +1,6 @@
-"""Custom estimators: a PyTorch-native ``model_fn`` and ``model_to_estimator``.
+"""Custom estimators: a PyTorch-native ``model_fn`` (``ModelSpec``, ``CustomHead``, the ``ModelFnHooks`` build hooks).
+
+``model_to_estimator`` lives in ``estlab.estimators.from_module``.
 
 TF's ``model_fn(features, labels, mode, params)`` rebuilt a graph on every call. In PyTorch the
 model is an ``nn.Module`` built once and kept, so estlab's ``model_fn`` is a *builder*:
@@ -26,7 +28,6 @@ Examples
 
 from __future__ import annotations
 
-import copy
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -243,78 +244,72 @@ def forward_input_names(module: torch.nn.Module) -> tuple[str, ...]:
     return names
 
 
-def model_to_estimator(
-    module: torch.nn.Module,
-    head: Any = None,
-    *,
-    n_classes: int | None = None,
-    label_vocabulary: Sequence[str] | None = None,
-    loss_fn: Callable[..., torch.Tensor] | None = None,
-    metric_fns: Mapping[str, Callable] | None = None,
-    feature_columns: Sequence[Any] | None = None,
-    input_names: Sequence[str] | None = None,
-    optimizer: Any = "Adam",
-    learning_rate: float | None = None,
-    model_dir: str | None = None,
-    config: Any = None,
-    warm_start_from: str | None = None,
-) -> Any:
-    """Turn an existing ``nn.Module`` into an Estimator (``tf.keras.estimator.model_to_estimator``).
+class ModelFnHooks:
+    """The build hooks of an estimator defined by ``model_fn(params) -> ModelSpec`` (``Estimator``'s defaults).
 
-    The module is copied (the given one is never trained). Without ``feature_columns`` it takes raw
-    tensors named after its ``forward`` arguments, fed e.g. by
-    ``numpy_input_fn(x={"input_1": images}, y=labels)``.
-
-    Parameters
-    ----------
-    module : nn.Module
-        The model; returns logits.
-    head : Head, optional
-        Loss/metrics/predictions. Default: ``make_head(n_classes, label_vocabulary)`` when ``loss_fn`` is None
-        (``n_classes=None`` means regression).
-    n_classes, label_vocabulary
-        For the default head.
-    loss_fn, metric_fns
-        A custom loss instead of a head (see ``ModelSpec``).
-    feature_columns : sequence, optional
-        Read features through columns; the module then gets the encoded dict.
-    input_names : sequence of str, optional
-        Override the names taken from ``forward``'s signature.
-    optimizer, learning_rate
-        Optimizer name or factory, and its learning rate.
-    model_dir, config, warm_start_from
-        As for ``Estimator``.
+    Premade estimators override them; the estimator's model state is built from them
+    (``estlab.estimators.model_state.build_state``).
 
     Examples
     --------
-    >>> class Net(torch.nn.Module):
-    ...     def __init__(self):
-    ...         super().__init__()
-    ...         self.linear = torch.nn.Linear(4, 3)
-    ...     def forward(self, input_1):
-    ...         return self.linear(input_1)
-    >>> est = model_to_estimator(Net(), n_classes=3)
-    >>> est.params["module"]
-    'Net'
+    >>> from estlab.estimators.heads import make_head
+    >>> class Hooks(ModelFnHooks):
+    ...     _model_fn = staticmethod(lambda params: ModelSpec(module=torch.nn.Linear(1, 1), head=make_head(None),
+    ...                                                       input_names=("x",)))
+    ...     _params: dict = {}
+    ...     _spec = None
+    >>> Hooks()._input_names(torch.nn.Linear(1, 1))
+    ['x']
     """
-    from estlab.estimators.estimator import Estimator
 
-    if not isinstance(module, torch.nn.Module):
-        raise TypeError(f"model_to_estimator: module must be a torch.nn.Module, got {type(module).__name__}")
-    if head is None and loss_fn is None:
-        from estlab.estimators.heads import make_head
+    _model_fn: Any
+    _params: dict[str, Any]
+    _spec: ModelSpec | None
 
-        head = make_head(n_classes, list(label_vocabulary) if label_vocabulary is not None else None)
-    names = None if feature_columns else tuple(input_names or forward_input_names(module))
-    template = copy.deepcopy(module)
+    def _model_spec(self) -> ModelSpec:
+        if self._model_fn is None:
+            raise ValueError(f"{type(self).__name__}: model_fn is None; pass model_fn=fn returning a ModelSpec, "
+                             "or use a premade estimator (estlab.estimator.DNNClassifier, ...)")
+        if self._spec is None:
+            self._spec = build_model_spec(self._model_fn, self._params)
+        return self._spec
 
-    def model_fn(params: dict[str, Any]) -> ModelSpec:
-        return ModelSpec(module=copy.deepcopy(template), head=head, loss_fn=loss_fn,
-                         metric_fns=dict(metric_fns or {}), feature_columns=tuple(feature_columns or ()),
-                         input_names=names, optimizer=optimizer, learning_rate=learning_rate)
+    def _feature_columns(self) -> list:
+        """All feature columns the model reads ([] for raw-tensor models)."""
+        return list(self._model_spec().feature_columns)
 
-    estimator = Estimator(model_fn=model_fn, model_dir=model_dir, config=config,
-                          params={"module": type(module).__name__, "optimizer": str(optimizer),
-                                  "learning_rate": learning_rate},
-                          warm_start_from=warm_start_from)
-    return estimator
+    def _build_head(self) -> Any:
+        """The head: label encoding, loss, predictions, metrics."""
+        spec = self._model_spec()
+        return spec.head if spec.head is not None else CustomHead.from_spec(spec)
+
+    def _build_module(self, transformer: Any) -> torch.nn.Module:
+        """The module ``module(encoded_batch) -> logits``; feature layers built without a transformer are bound."""
+        module = self._model_spec().module
+        if transformer is not None:
+            from estlab.features import bind_feature_layers
+
+            bind_feature_layers(module, transformer)
+        return module
+
+    def _build_optimizers(self, module: torch.nn.Module) -> list[torch.optim.Optimizer]:
+        """One optimizer per parameter group the model trains separately."""
+        from estlab.estimators.optimizers import resolve_optimizer
+
+        spec = self._model_spec()
+        return [resolve_optimizer(spec.optimizer, spec.learning_rate)(module.parameters())]
+
+    def _fit_full_batch(self, module: torch.nn.Module, encoded: dict, labels: torch.Tensor, weights: Any) -> None:
+        """Full-batch learners (``trains_full_batch = True``) fit here once instead of SGD steps."""
+        raise NotImplementedError(f"{type(self).__name__} sets trains_full_batch but has no _fit_full_batch")
+
+    def _estimator_params(self) -> dict[str, Any]:
+        """Plain JSON constructor parameters, stored in checkpoints."""
+        return {"params": self._params}
+
+    def _input_names(self, module: torch.nn.Module) -> list[str] | None:
+        """Names of the module's tensor arguments when it takes raw tensors, ``None`` for one dict."""
+        if self._model_fn is None:
+            return None
+        names = self._model_spec().input_names
+        return None if names is None else list(names)

@@ -1,41 +1,31 @@
 """``Estimator``: train / evaluate / predict with checkpoints, as ``tf.estimator.Estimator``, on PyTorch.
 
-The estimator is the TF-compatible facade. It checks arguments, resolves the input into a data source
-(``estlab.inputs.source``), builds or reloads the model (``estlab.estimators.model_state``) and hands both
-to a training session (``estlab.training.session``), which owns the event bus, checkpoints and summaries.
+The TF-compatible facade: it checks arguments, resolves the input into a data source (``estlab.inputs.source``),
+takes the in-memory model from its ``ModelCache`` (built from the build hooks of ``ModelFnHooks``, which premade
+estimators override) and hands both to a ``TrainingSession``, which owns the event bus, checkpoints and summaries.
 Evaluation and prediction maths live in ``estlab.estimators.inference``.
-
-The model stays in memory between calls (TF rebuilt it each time) and is re-read only when the model_dir
-holds a newer checkpoint (another process trained it). Subclasses (premade estimators) override the build
-hooks ``_feature_columns``, ``_build_head``, ``_build_module``, ``_build_optimizers``, ``_estimator_params``,
-``_check`` (and, for full-batch learners, ``trains_full_batch`` + ``_fit_full_batch``); the base implements
-them from ``model_fn`` (see ``estlab.estimators.custom``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
-import random
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
-from estlab._util import predictions_to_frame
+from estlab._util import check_positive_int, predictions_to_frame
 from estlab.estimators import inference
-from estlab.estimators.custom import CustomHead, ModelSpec, build_model_spec
-from estlab.estimators.model_state import ModelState, ServingModel, build_state, load_from
-from estlab.inputs import resolve_input
-from estlab.inputs.source import as_source
+from estlab.estimators.custom import ModelFnHooks, ModelSpec
+from estlab.estimators.model_cache import ModelCache
+from estlab.estimators.model_state import ServingModel
+from estlab.inputs.source import training_source
 from estlab.training import checkpoints, distributed
-from estlab.training.config import RunConfig, resolve_device
+from estlab.training.config import RunConfig, model_dir_of, resolve_device
 from estlab.training.events import Listener, sort_listeners
 from estlab.training.history import History
 from estlab.training.lock import ModelDirLock
@@ -47,12 +37,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["Estimator", "ServingModel"]
 
 
-def _positive_int(name: str, value: Any) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0):
-        raise ValueError(f"{name} must be a positive int or None, got {value!r}")
-
-
-class Estimator:
+class Estimator(ModelFnHooks):
     """Train, evaluate and predict a PyTorch model with TF Estimator semantics.
 
     Parameters
@@ -96,25 +81,16 @@ class Estimator:
         warm_start_from: str | None = None,
     ) -> None:
         config = RunConfig() if config is None else config
-        if not isinstance(config, RunConfig):
-            raise TypeError(f"config must be an estlab RunConfig, got {type(config).__name__}")
-        if model_dir is not None and config.model_dir is not None and (
-                Path(model_dir).expanduser().resolve() != Path(config.model_dir).expanduser().resolve()):
-            raise ValueError(f"model_dir={str(model_dir)!r} differs from config.model_dir={config.model_dir!r}; "
-                             "pass only one of them, or the same directory to both")
+        self._model_dir = model_dir_of(model_dir, config)  # checked here: TF raised at construction too
         self._model_fn = model_fn
-        self._model_dir: str | None = str(model_dir) if model_dir is not None else config.model_dir
         self._config = config
         self._params = dict(params or {})
         self._warm_start_from = None if warm_start_from is None else str(warm_start_from)
         self._stop_event = threading.Event()  # the one stop flag, shared with every session
-        self._call_lock = threading.RLock()
-        self._state: ModelState | None = None
+        self._models = ModelCache(self, self._warm_start_from)
         self._spec: ModelSpec | None = None
         self._last_result: LoopResult | None = None
-        self.history = History()
 
-    # ------------------------------------------------------------------ properties
     @property
     def model_dir(self) -> str:
         """Directory of checkpoints and events (a temporary one, made on first use, when none was given)."""
@@ -131,6 +107,11 @@ class Estimator:
         return self._config
 
     @property
+    def history(self) -> History:
+        """The record of this model's training and evaluation (restored from its checkpoints)."""
+        return self._models.history
+
+    @property
     def model_fn(self) -> Any:
         """The ``model_fn`` given (None for premade estimators)."""
         return self._model_fn
@@ -143,8 +124,8 @@ class Estimator:
     @property
     def global_step(self) -> int:
         """Step of the in-memory model, else of the newest checkpoint (0 when untrained)."""
-        if self._state is not None:
-            return self._state.global_step
+        if self._models.state is not None:
+            return self._models.state.global_step
         latest = checkpoints.latest_checkpoint(self.model_dir)
         return 0 if latest is None else checkpoints.step_of(latest)
 
@@ -153,59 +134,9 @@ class Estimator:
         """``LoopResult`` of the last ``train`` call (status, reason, global_step, final_loss), or None."""
         return self._last_result
 
-    # ------------------------------------------------------------------ build hooks (model_fn)
     def _check(self) -> None:
         """Validate the constructor arguments (premade estimators check theirs); runs before every call."""
 
-    def _model_spec(self) -> ModelSpec:
-        if self._model_fn is None:
-            raise ValueError(f"{type(self).__name__}: model_fn is None; pass model_fn=fn returning a ModelSpec, "
-                             "or use a premade estimator (estlab.estimator.DNNClassifier, ...)")
-        if self._spec is None:
-            self._spec = build_model_spec(self._model_fn, self._params)
-        return self._spec
-
-    def _feature_columns(self) -> list:
-        """All feature columns the model reads ([] for raw-tensor models)."""
-        return list(self._model_spec().feature_columns)
-
-    def _build_head(self) -> Any:
-        """The head: label encoding, loss, predictions, metrics."""
-        spec = self._model_spec()
-        return spec.head if spec.head is not None else CustomHead.from_spec(spec)
-
-    def _build_module(self, transformer: Any) -> torch.nn.Module:
-        """The module ``module(encoded_batch) -> logits``; feature layers built without a transformer are bound."""
-        module = self._model_spec().module
-        if transformer is not None:
-            from estlab.features import bind_feature_layers
-
-            bind_feature_layers(module, transformer)
-        return module
-
-    def _build_optimizers(self, module: torch.nn.Module) -> list[torch.optim.Optimizer]:
-        """One optimizer per parameter group the model trains separately."""
-        from estlab.estimators.optimizers import resolve_optimizer
-
-        spec = self._model_spec()
-        return [resolve_optimizer(spec.optimizer, spec.learning_rate)(module.parameters())]
-
-    def _fit_full_batch(self, module: torch.nn.Module, encoded: dict, labels: torch.Tensor, weights: Any) -> None:
-        """Full-batch learners (``trains_full_batch = True``) fit here once instead of SGD steps."""
-        raise NotImplementedError(f"{type(self).__name__} sets trains_full_batch but has no _fit_full_batch")
-
-    def _estimator_params(self) -> dict[str, Any]:
-        """Plain JSON constructor parameters, stored in checkpoints."""
-        return {"params": self._params}
-
-    def _input_names(self, module: torch.nn.Module) -> list[str] | None:
-        """Names of the module's tensor arguments when it takes raw tensors, ``None`` for one dict."""
-        if self._model_fn is None:
-            return None
-        names = self._model_spec().input_names
-        return None if names is None else list(names)
-
-    # ------------------------------------------------------------------ public API
     def request_stop(self) -> None:
         """Ask a running ``train`` (in any thread) to stop after the current batch; it checkpoints first."""
         self._stop_event.set()
@@ -216,18 +147,12 @@ class Estimator:
         return None if latest is None else str(latest)
 
     def get_variable_names(self) -> list[str]:
-        """Names of the variables in the newest checkpoint.
-
-        Examples
-        --------
-        >>> est.get_variable_names()  # doctest: +SKIP
-        ['bias', 'weight']
-        """
-        return sorted(self._load_latest_or_fail()[1]["model"])
+        """Names of the variables in the newest checkpoint."""
+        return sorted(self._models.latest_or_fail(self.model_dir)[1]["model"])
 
     def get_variable_value(self, name: str) -> np.ndarray:
         """Value of one variable in the newest checkpoint as a numpy array."""
-        state = self._load_latest_or_fail()[1]["model"]
+        state = self._models.latest_or_fail(self.model_dir)[1]["model"]
         if name not in state:
             raise ValueError(f"get_variable_value: no variable {name!r}; variables are {sorted(state)}")
         return state[name].detach().cpu().numpy()
@@ -235,7 +160,7 @@ class Estimator:
     def train(self, input_fn: Any, hooks: Sequence[Listener] | None = None, steps: int | None = None,
               max_steps: int | None = None, *, label: Any = None, batch_size: int = 128,
               num_epochs: int | None = None, shuffle: bool = True) -> Estimator:
-        """Train the model; ``steps`` adds to the current step, ``max_steps`` is absolute.
+        """Train the model and return ``self``; ``steps`` adds to the current step, ``max_steps`` is absolute.
 
         Parameters
         ----------
@@ -248,32 +173,23 @@ class Estimator:
             given without ``num_epochs``; forever for an input_fn with ``num_epochs=None``) or
             ``request_stop()``. The environment variable ``ESTLAB_MAX_STEPS`` caps the steps of every call.
 
-        Returns
-        -------
-        Estimator
-            ``self``, so calls chain.
-
         Examples
         --------
         >>> est.train(train_df, label="income_bracket", max_steps=1000)  # doctest: +SKIP
         """
         if steps is not None and max_steps is not None:
             raise ValueError(f"train: steps={steps} and max_steps={max_steps} were both given; pass only one")
-        _positive_int("steps", steps)
-        _positive_int("max_steps", max_steps)
+        check_positive_int("steps", steps)
+        check_positive_int("max_steps", max_steps)
         hooks = sort_listeners(hooks or [])  # type check before any work
         self._check()
-        with self._call_lock:
+        with self._models.lock:
             self._stop_event.clear()
-            frame = isinstance(input_fn, pd.DataFrame | dict)
-            label = self._saved_label() if label is None and frame else label
-            if num_epochs is None and steps is None and max_steps is None and frame:
-                num_epochs = 1  # a frame with no step bound trains one epoch instead of forever
-            source = as_source(resolve_input(input_fn, label=label, batch_size=batch_size, num_epochs=num_epochs,
-                                             shuffle=shuffle, seed=self.config.random_seed))
-            if not source.has_labels:
-                raise ValueError("train: the input has no labels; pass label='<target column>' with a DataFrame, "
-                                 "or an input_fn that returns (features, labels)")
+            if label is None and isinstance(input_fn, pd.DataFrame | dict):
+                label = self._models.saved_label(self.model_dir, self.config)
+            source = training_source(input_fn, label=label, batch_size=batch_size, num_epochs=num_epochs,
+                                     shuffle=shuffle, seed=self.config.random_seed,
+                                     bounded=steps is not None or max_steps is not None)
             distributed.init_distributed(resolve_device(self.config.device))
             lock = ModelDirLock(self.model_dir)
             with lock if distributed.is_chief() else contextlib.nullcontext():
@@ -281,7 +197,7 @@ class Estimator:
 
     def _train_locked(self, source: Any, hooks: list, steps: int | None, max_steps: int | None,
                       label: Any) -> Estimator:
-        state = self._current_state(fit_on=source)
+        state = self._models.current(self.model_dir, self.config, fit_on=source)
         state.label = label if label is not None else state.label
         if max_steps is not None and state.global_step >= max_steps:
             logger.warning("Skipping training: global_step %d has already reached max_steps=%d in %s "
@@ -292,7 +208,7 @@ class Estimator:
         target = plan_target(state.global_step, steps, max_steps, self.model_dir)
         info = {"estimator": type(self).__name__, "params": state.params}
         with TrainingSession(self.model_dir, self.config, self.history, self._stop_event, hooks,
-                             metrics_fn=self._metrics_fn(state)) as session:
+                             metrics_fn=inference.metrics_fn(state, 512, self.config.autocast_dtype)) as session:
             try:
                 if self.trains_full_batch:
                     self._last_result = session.fit_full_batch(state, source, self._fit_full_batch, target, info,
@@ -302,7 +218,7 @@ class Estimator:
             except KeyboardInterrupt:
                 raise  # the loop checkpointed before re-raising; the in-memory model is good
             except BaseException:
-                self._state = None  # weights may be damaged: the next call reloads the last good checkpoint
+                self._models.state = None  # weights may be damaged: the next call reloads the last good checkpoint
                 raise
         return self
 
@@ -319,30 +235,15 @@ class Estimator:
         >>> est.evaluate(test_df)["accuracy"]  # doctest: +SKIP
         0.85
         """
-        _positive_int("steps", steps)
+        check_positive_int("steps", steps)
         hooks = sort_listeners(hooks or [])
         self._check()
-        with self._reading(checkpoint_path) as path:
-            state = self._state_for(path)
+        with self._models.reading(self.model_dir, checkpoint_path) as path:
+            state = self._models.at(self.model_dir, self.config, path)
             with TrainingSession(self.model_dir, self.config, self.history, self._stop_event, hooks,
-                                 training=False, metrics_fn=self._metrics_fn(state, batch_size),
-                                 record=checkpoint_path is None) as session:
+                                 training=False, record=checkpoint_path is None,
+                                 metrics_fn=inference.metrics_fn(state, batch_size, self.config.autocast_dtype)) as session:
                 return session.evaluate(input_fn, state.global_step, steps=steps, name=name, label=label)
-
-    def _metrics_fn(self, state: ModelState, batch_size: int = 512) -> Any:
-        """``metrics(input_fn, steps=, label=)`` over ``state`` (what a session evaluates with)."""
-        autocast = self.config.autocast_dtype
-
-        def metrics(input_fn: Any, steps: int | None = None, label: Any = None) -> dict[str, float]:
-            label = label if label is not None else state.label
-            source = as_source(resolve_input(input_fn, label=label, batch_size=batch_size, num_epochs=1,
-                                             shuffle=False))
-            if not source.has_labels:
-                raise ValueError("evaluate: the input has no labels; pass label='<target column>' with a "
-                                 "DataFrame, or an input_fn that returns (features, labels)")
-            return inference.evaluate_metrics(state, source, steps, autocast)
-
-        return metrics
 
     def predict(self, input_fn: Any, predict_keys: Sequence[str] | str | None = None,
                 hooks: Sequence[Listener] | None = None, checkpoint_path: str | None = None,
@@ -359,12 +260,9 @@ class Estimator:
         sort_listeners(hooks or [])
         self._check()
         keys = [predict_keys] if isinstance(predict_keys, str) else predict_keys
-        with self._reading(checkpoint_path) as path:
-            state = self._state_for(path)
-            if isinstance(input_fn, pd.DataFrame) and isinstance(state.label, str) and state.label in input_fn.columns:
-                input_fn = input_fn.drop(columns=[state.label])
-            source = as_source(resolve_input(input_fn, batch_size=batch_size, num_epochs=1, shuffle=False))
-        batches = inference.predict_batches(state, source, keys)
+        with self._models.reading(self.model_dir, checkpoint_path) as path:
+            state = self._models.at(self.model_dir, self.config, path)
+        batches = inference.predict_batches(state, inference.prediction_source(state, input_fn, batch_size), keys)
         return inference.single_examples(batches) if yield_single_examples else batches
 
     def predict_frame(self, input_fn: Any, predict_keys: Sequence[str] | str | None = None,
@@ -392,87 +290,15 @@ class Estimator:
 
         ``checkpoint_path`` (a checkpoint file or a model_dir) rebuilds that checkpoint's model instead of the
         in-memory one; the global random state is left as it was.
-
-        Examples
-        --------
-        >>> est.serving_model().global_step  # doctest: +SKIP
-        1000
         """
-        python_state, numpy_state = random.getstate(), np.random.get_state()
-        devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-        try:
-            with self._call_lock, torch.random.fork_rng(devices=devices):
-                state = self._state_for(checkpoint_path)  # rebuilding from a checkpoint may reseed
-        finally:
-            random.setstate(python_state)
-            np.random.set_state(numpy_state)
+        state = self._models.at_keeping_rng(self.model_dir, self.config, checkpoint_path)
         return ServingModel.of(state)
 
     def close(self) -> None:
         """Release the in-memory model (and the CUDA cache); the model_dir stays. The next call reloads."""
-        with self._call_lock:
-            self._state = None
+        with self._models.lock:
+            self._models.clear()
             self._spec = None
-            gc.collect()
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model_dir={self.model_dir!r}, global_step={self.global_step})"
-
-    # ------------------------------------------------------------------ the in-memory model
-    @contextlib.contextmanager
-    def _reading(self, checkpoint_path: str | None) -> Iterator[str | None]:
-        """Serialise with other calls; while another thread trains, read its newest checkpoint instead of waiting.
-
-        Yields the checkpoint to read (``None``: the in-memory model).
-        """
-        if self._call_lock.acquire(blocking=False):
-            try:
-                yield checkpoint_path
-            finally:
-                self._call_lock.release()
-            return
-        latest = self.latest_checkpoint()
-        if checkpoint_path is None and latest is not None:
-            yield latest  # a separate model built from the checkpoint: the training thread is not touched
-            return
-        with self._call_lock:
-            yield checkpoint_path
-
-    def _saved_label(self) -> Any:
-        """The training label remembered in memory or in the newest checkpoint (None when untrained)."""
-        try:
-            return self._current_state().label
-        except ValueError:
-            return None
-
-    def _load_latest_or_fail(self) -> tuple[Path, dict]:
-        loaded = checkpoints.load_latest(self.model_dir)
-        if loaded is None:
-            raise ValueError(f"Could not find a trained model in model_dir {self.model_dir!r}; call train() first")
-        return loaded
-
-    def _build(self, loaded: tuple[Path, dict] | None, fit_on: Any = None, restore_rng: bool = True) -> ModelState:
-        self._spec = None
-        state, history = build_state(self, self.config, loaded, fit_on, restore_rng, self._warm_start_from)
-        if history is not None:
-            self.history = history
-        return state
-
-    def _current_state(self, fit_on: Any = None) -> ModelState:
-        """The in-memory model, (re)loaded when the model_dir holds a newer checkpoint."""
-        latest = checkpoints.latest_checkpoint(self.model_dir)
-        newer = latest is not None and (self._state is None or checkpoints.step_of(latest) > self._state.global_step)
-        if self._state is None or newer:
-            loaded = checkpoints.load_latest(self.model_dir)
-            if loaded is None and fit_on is None:
-                raise ValueError(f"Could not find a trained model in model_dir {self.model_dir!r}; "
-                                 "call train() first")
-            self._state = self._build(loaded, fit_on)
-        return self._state
-
-    def _state_for(self, checkpoint_path: str | None) -> ModelState:
-        if checkpoint_path is None:
-            return self._current_state()
-        return self._build(load_from(checkpoint_path, self.latest_checkpoint()), restore_rng=False)

@@ -21,12 +21,38 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from estlab.estimators.custom import ModeKeys
 from estlab.estimators.model_state import ModelState
-from estlab.inputs import iter_batches
+from estlab.inputs import iter_batches, resolve_input
+from estlab.inputs.source import DataSource, as_source
 from estlab.training import distributed
+
+
+def metrics_fn(state: ModelState, batch_size: int, autocast: torch.dtype | None = None) -> Any:
+    """``metrics(input_fn, steps=None, label=None) -> {metric: float}`` over ``state``: what a session evaluates with.
+
+    ``label`` defaults to the training label remembered by the model.
+    """
+
+    def metrics(input_fn: Any, steps: int | None = None, label: Any = None) -> dict[str, float]:
+        label = label if label is not None else state.label
+        source = as_source(resolve_input(input_fn, label=label, batch_size=batch_size, num_epochs=1, shuffle=False))
+        if not source.has_labels:
+            raise ValueError("evaluate: the input has no labels; pass label='<target column>' with a "
+                             "DataFrame, or an input_fn that returns (features, labels)")
+        return evaluate_metrics(state, source, steps, autocast)
+
+    return metrics
+
+
+def prediction_source(state: ModelState, input_fn: Any, batch_size: int) -> DataSource:
+    """The input to predict on, once, in order (a DataFrame's training label column is dropped)."""
+    if isinstance(input_fn, pd.DataFrame) and isinstance(state.label, str) and state.label in input_fn.columns:
+        input_fn = input_fn.drop(columns=[state.label])
+    return as_source(resolve_input(input_fn, batch_size=batch_size, num_epochs=1, shuffle=False))
 
 
 def batch_logits(state: ModelState, encoded: dict[str, torch.Tensor], batch_size: int, steps: int | None,

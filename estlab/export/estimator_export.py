@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 
 from estlab.export.heads import HeadSpec
+from estlab.export.layout import TRANSFORMER_FILE
 from estlab.export.spec import ServingInputReceiver, TensorSpec
 from estlab.export.writer import write_export
 
@@ -109,7 +110,7 @@ def export_saved_model(
     module = copy.deepcopy(run.module).cpu().eval()
     example = row_tensors if row_tensors is not None else _example_features(inputs, defaults, transformer)
     takes_mode = run.takes_mode
-    if head_spec.kind == "custom":
+    if head_spec.kind == "custom" and predictions_fn is not None:
         head_spec = _custom_outputs(module, example, predictions_fn, run.input_names, takes_mode)
     transformer_dict = transformer.to_dict() if transformer is not None else None
     path = write_export(
@@ -162,11 +163,11 @@ def _head(head: Any) -> tuple[HeadSpec, Callable | None]:
 
 
 def derive_inputs(transformer: Any) -> tuple[TensorSpec, ...]:
-    """The raw inputs of a fitted ``FeatureTransformer``: one spec per key, dtype from its columns.
+    """The raw inputs of a fitted ``FeatureTransformer``: its :meth:`raw_input_specs` as TensorSpecs.
 
-    Numeric columns give ``float32`` (``(-1,)`` or ``(-1, *shape)``); vocabulary, hashed and
-    identity columns their dtype (``string`` / ``int64``); a learned vocabulary the type of the
-    values it learned; weight keys ``float32``; keys read only by crosses ``string``.
+    Each column kind declares its inputs: numeric columns ``float32`` (``(-1,)`` or ``(-1, *shape)``);
+    vocabulary, hashed and identity columns their dtype (``string`` / ``int64``); a learned vocabulary
+    the type of the values it learned; weight keys ``float32``; keys read only by crosses ``string``.
 
     Examples
     --------
@@ -174,40 +175,7 @@ def derive_inputs(transformer: Any) -> tuple[TensorSpec, ...]:
     >>> derive_inputs(FeatureTransformer([numeric_column("age")]))
     (TensorSpec(name='age', dtype='float32', shape=(-1,)),)
     """
-    from estlab.features.transformer import walk
-
-    found: dict[str, TensorSpec] = {}
-    for column in walk(transformer.feature_columns):
-        for key, spec in _column_inputs(column, transformer).items():
-            if key not in found or found[key].dtype == "string" and spec.dtype != "string":
-                found[key] = spec
-    missing = [key for key in transformer.required_keys if key not in found]
-    for key in missing:
-        found[key] = TensorSpec(key, "string")
-    return tuple(found[key] for key in transformer.required_keys)
-
-
-def _column_inputs(column: Any, transformer: Any) -> dict[str, TensorSpec]:
-    kind = type(column).__name__
-    key = getattr(column, "key", None)
-    if kind == "NumericColumn":
-        shape = tuple(column.shape)
-        return {key: TensorSpec(key, "float32", (-1,) if shape in ((), (1,)) else (-1, *shape))}
-    if kind in ("VocabularyListColumn", "VocabularyFileColumn", "HashedColumn"):
-        return {key: TensorSpec(key, "int64" if str(column.dtype).startswith("int") else "string")}
-    if kind == "IdentityColumn":
-        return {key: TensorSpec(key, "int64")}
-    if kind == "LearnedVocabularyColumn":
-        vocabulary = transformer.state_.get("vocabulary", {}).get(column.name) or []
-        values = vocabulary.get("vocabulary", []) if isinstance(vocabulary, Mapping) else vocabulary
-        numeric = bool(values) and all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values
-        )
-        return {key: TensorSpec(key, "int64" if numeric else "string")}
-    if kind == "WeightedCategoricalColumn":
-        weight_key = column.weight_feature_key
-        return {weight_key: TensorSpec(weight_key, "float32")}
-    return {}
+    return tuple(TensorSpec(s.name, s.dtype, s.shape) for s in transformer.raw_input_specs().values())
 
 
 def _check_receiver(inputs: tuple[TensorSpec, ...], defaults: Mapping[str, Any], transformer: Any) -> None:
@@ -289,7 +257,8 @@ def _metadata(estimator: Any, run: Any, transformer_dict: Mapping | None, metric
         "estimator_params": run.params,
         "global_step": int(run.global_step),
         "label": run.label if isinstance(run.label, (str, type(None))) else str(run.label),
-        "feature_columns": transformer_dict["columns"] if transformer_dict else [],
+        # the columns live once, in the transformer's file; the metadata points there
+        "feature_columns": {"$ref": f"{TRANSFORMER_FILE}#/columns"} if transformer_dict else [],
         "metrics": dict(metrics or {}),
         "metrics_global_step": evaluation.get("global_step"),
     }

@@ -52,7 +52,8 @@ class ExportedModel:
     signatures : dict of str to SignatureDef
         ``serving_default``, ``predict`` and, per head, ``classification`` / ``regression``.
     metadata : dict
-        Versions, estimator, feature columns, metrics at export time.
+        Versions, estimator, feature columns, metrics at export time (the feature columns are stored
+        once, in the transformer's file, and read from there).
 
     Examples
     --------
@@ -78,7 +79,7 @@ class ExportedModel:
         self.lookups = tuple(Lookup.from_dict(d) for d in document.get("lookups", []))
         self.signatures = {name: SignatureDef.from_dict(d) for name, d in document["signatures"].items()}
         self._output_keys = {name: dict(d["output_keys"]) for name, d in document["signatures"].items()}
-        self.metadata = dict(document.get("metadata") or {})
+        self.metadata = _resolve_refs(dict(document.get("metadata") or {}), self.path)
         self._preprocess_kind = document["preprocessing"]["kind"]
         self._preprocess = _preprocessor(self.path, document["preprocessing"], self.inputs)
         self._program = load_program(self.path, document["program"], trust_torchscript)
@@ -208,6 +209,31 @@ def load(path: str | os.PathLike, trust_torchscript: bool = False) -> ExportedMo
     >>> rows = model.predict(test_frame.head(3))  # doctest: +SKIP
     """
     return ExportedModel(path, trust_torchscript)
+
+
+def _resolve_refs(metadata: dict[str, Any], directory: Path) -> dict[str, Any]:
+    """Replace ``{"$ref": "<file>#/<key>"}`` values by ``<key>`` of that JSON file of the export.
+
+    An export stores its feature columns once (in the transformer's file) and refers to them from the
+    metadata; exports of estlab 0.1 hold the columns inline, which pass through unchanged.
+
+    Examples
+    --------
+    >>> _resolve_refs({"estimator": "DNNClassifier"}, Path("."))
+    {'estimator': 'DNNClassifier'}
+    """
+    out = dict(metadata)
+    for name, value in metadata.items():
+        if not (isinstance(value, Mapping) and set(value) == {"$ref"}):
+            continue
+        file, _, pointer = str(value["$ref"]).partition("#/")
+        if Path(file).name != file or file in ("", ".", ".."):
+            raise ValueError(f"export metadata {name!r}: reference {value['$ref']!r} must name a file of the export")
+        data: Any = read_json(directory / file)
+        for part in filter(None, pointer.split("/")):
+            data = data[part]
+        out[name] = data
+    return out
 
 
 def _preprocessor(

@@ -7,7 +7,15 @@ Examples
 ...         fc.indicator_column(fc.categorical_column_with_learned_vocabulary("education"))]
 >>> [c.name for c in cols]
 ['age', 'education_indicator']
+
+Column specs, ``infer_columns`` and ``FeatureTransformer`` import without torch (``transform`` imports it
+when it makes tensors); the torch layers (``DenseFeatures``, ``LinearFeatures``, ...) load on first use.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from estlab.features._base import CategoricalColumn, DenseColumn, FeatureColumn
 from estlab.features.categorical import (
@@ -35,16 +43,22 @@ from estlab.features.dense import (
 )
 from estlab.features.errors import FeatureColumnError, MissingColumnError, NotFittedError
 from estlab.features.infer import ColumnChoice, InferredColumns, infer_columns
-from estlab.features.layers import (
-    DenseFeatures,
-    LinearFeatures,
-    bind_feature_layers,
-    combine_embeddings,
-    input_layer,
-)
 from estlab.features.numeric import BucketizedColumn, NumericColumn, bucketized_column, numeric_column
 from estlab.features.shorthands import SHORTHANDS
 from estlab.features.transformer import FeatureTransformer
+
+if TYPE_CHECKING:  # type checkers see the lazy names as plain imports
+    from estlab.features.layers import (
+        DenseFeatures,
+        LinearFeatures,
+        bind_feature_layers,
+        combine_embeddings,
+        input_layer,
+    )
+
+#: names served lazily from modules that import torch (PEP 562)
+_LAZY = {name: "estlab.features.layers" for name in (
+    "DenseFeatures", "LinearFeatures", "bind_feature_layers", "combine_embeddings", "input_layer")}
 
 __all__ = [
     "SHORTHANDS",
@@ -88,3 +102,16 @@ __all__ = [
     "shared_embeddings",
     "weighted_categorical_column",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load the torch layers on first use, so the column specs import without torch."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'estlab.features' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -14,11 +14,26 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
-import torch
+import numpy as np
+import pandas as pd
 
-from estlab.features._base import CategoricalColumn, check_categorical, check_key, check_positive_int
+from estlab.features import hashing
+from estlab.features._base import (
+    CategoricalColumn,
+    RawInputSpec,
+    changed,
+    check_categorical,
+    check_key,
+    check_positive_int,
+    dtype_name,
+    source_call,
+)
+from estlab.features.encode import EncodeContext, Encoded, Fitted
 from estlab.features.errors import FeatureColumnError
+from estlab.features.raw import Ragged, get_values, to_ragged
+from estlab.features.stats import ValueCounts
 
 
 def _vocab_dtype(vocabulary: tuple, dtype: object, column: str) -> str:
@@ -32,8 +47,10 @@ def _vocab_dtype(vocabulary: tuple, dtype: object, column: str) -> str:
     inferred = kinds.pop()
     if dtype is None:
         return inferred
+    if type(dtype).__module__ == "torch":  # torch.int64 / torch.int32, read by name (no torch import)
+        dtype = {"int64": "int64", "int32": "int64"}.get(dtype_name(dtype), dtype)
     wanted = {str: "string", "string": "string", "str": "string", int: "int64", "int64": "int64",
-              "int": "int64", torch.int64: "int64", torch.int32: "int64"}.get(dtype)  # type: ignore[call-overload]
+              "int": "int64"}.get(dtype)  # type: ignore[call-overload]
     if wanted is None:
         raise FeatureColumnError(
             f"column {column!r}: dtype must be one of str, int, 'string', 'int64', torch.int64 or None, got {dtype!r}."
@@ -55,7 +72,7 @@ def _check_vocabulary(vocabulary: Sequence, column: str, fn: str) -> tuple:
         raise FeatureColumnError(f"{fn} {column!r}: the vocabulary is empty; give at least one value.")
     if len(set(vocab)) != len(vocab):
         seen: set = set()
-        dup = next(v for v in vocab if v in seen or seen.add(v))
+        dup = next(v for v in vocab if v in seen or seen.add(v))  # type: ignore[func-returns-value]
         raise FeatureColumnError(f"{fn} {column!r}: duplicate vocabulary entry {dup!r}; remove duplicates.")
     return vocab
 
@@ -69,21 +86,39 @@ def _check_oov(default_value: int | None, num_oov_buckets: int, column: str, fn:
         )
 
 
-@dataclass(frozen=True)
-class VocabularyListColumn(CategoricalColumn):
-    """Spec of :func:`categorical_column_with_vocabulary_list`.
+def _lookup(ragged: Ragged, vocab: list | tuple, num_oov: int, default: int, column: CategoricalColumn,
+            integer_vocab: bool) -> np.ndarray:
+    """Ids of ``ragged``'s values in ``vocab``; unknown ones hashed into ``num_oov`` slots or ``default``."""
+    codes, uniques = pd.factorize(ragged.values, use_na_sentinel=True)
+    uniques = pd.Index(uniques)
+    if len(uniques):
+        numeric_values = pd.api.types.is_numeric_dtype(uniques.dtype) or pd.api.types.is_bool_dtype(uniques.dtype)
+        if integer_vocab != numeric_values and uniques.dtype != object:
+            got = "numbers" if numeric_values else "strings"
+            want = "integers" if integer_vocab else "strings"
+            raise FeatureColumnError(
+                f"categorical column {column.name!r}: the vocabulary holds {want} but the input holds {got} "
+                f"(e.g. {uniques[0]!r}); convert the input column or the vocabulary."
+            )
+    uid = pd.Index(vocab).get_indexer(uniques) if len(uniques) else np.zeros(0, dtype=np.int64)
+    uid = uid.astype(np.int64)
+    unknown = uid < 0
+    if num_oov > 0:
+        if unknown.any():
+            uid[unknown] = len(vocab) + hashing.bucket(hashing.hash_strings(uniques[unknown].to_numpy()), num_oov)
+        missing_id = len(vocab)
+    else:
+        uid[unknown] = default
+        missing_id = default
+    flat = np.where(codes >= 0, uid[np.maximum(codes, 0)] if len(uid) else missing_id, missing_id)
+    return ragged.pad(flat)
 
-    Examples
-    --------
-    >>> categorical_column_with_vocabulary_list("c", [3, 1]).dtype
-    'int64'
-    """
+
+class _VocabularyKind(CategoricalColumn):
+    """What the three vocabulary kinds share: lookup of ``key``'s values, ``len(vocab) + num_oov_buckets`` ids."""
 
     key: str
-    vocabulary_list: tuple
-    dtype: str = "string"
-    default_value: int = -1
-    num_oov_buckets: int = 0
+    num_oov_buckets: int
 
     @property
     def name(self) -> str:
@@ -93,9 +128,56 @@ class VocabularyListColumn(CategoricalColumn):
     def parents(self) -> tuple[str]:
         return (self.key,)
 
+    def _default_id(self) -> int:
+        return getattr(self, "default_value", -1)
+
+    def _integer(self, vocab: list | tuple) -> bool:
+        return getattr(self, "dtype", "string") == "int64"
+
+    def encode(self, ctx: EncodeContext) -> Encoded:
+        vocab = self.vocabulary_of(ctx.fitted)
+        ragged = to_ragged(get_values(ctx.data, self.key), self.key)
+        return Encoded(_lookup(ragged, vocab, self.num_oov_buckets, self._default_id(), self, self._integer(vocab)))
+
+    def bucket_count(self, fitted: Fitted) -> int:
+        return len(self.vocabulary_of(fitted)) + self.num_oov_buckets
+
+    def raw_inputs(self, fitted: Fitted) -> dict[str, RawInputSpec]:
+        return {self.key: RawInputSpec(self.key, "int64" if self._integer(self.vocabulary_of(fitted)) else "string")}
+
+    def state_text(self, fitted: Fitted) -> str:
+        v = list(self.vocabulary_of(fitted))
+        return f"{self.bucket_count(fitted)} ids; vocabulary {v[:6]}{' ...' if len(v) > 6 else ''}"
+
+
+@dataclass(frozen=True)
+class VocabularyListColumn(_VocabularyKind):
+    """Spec of :func:`categorical_column_with_vocabulary_list`.
+
+    Examples
+    --------
+    >>> categorical_column_with_vocabulary_list("c", [3, 1]).dtype
+    'int64'
+    """
+
+    kind: ClassVar[str] = "vocabulary"
+
+    key: str
+    vocabulary_list: tuple
+    dtype: str = "string"
+    default_value: int = -1
+    num_oov_buckets: int = 0
+
     @property
     def vocabulary(self) -> tuple:
         return self.vocabulary_list
+
+    def vocabulary_of(self, fitted: Fitted) -> tuple:
+        return self.vocabulary_list
+
+    def to_source(self) -> str:
+        kwargs = changed(self, default_value=-1, num_oov_buckets=0)
+        return source_call("categorical_column_with_vocabulary_list", self.key, self.vocabulary_list, **kwargs)
 
 
 def categorical_column_with_vocabulary_list(
@@ -128,7 +210,7 @@ def categorical_column_with_vocabulary_list(
 
 
 @dataclass(frozen=True)
-class VocabularyFileColumn(CategoricalColumn):
+class VocabularyFileColumn(_VocabularyKind):
     """Spec of :func:`categorical_column_with_vocabulary_file` (the file is read once, at construction).
 
     Examples
@@ -136,6 +218,8 @@ class VocabularyFileColumn(CategoricalColumn):
     >>> VocabularyFileColumn("c", "v.txt", None, ("a",)).vocabulary
     ('a',)
     """
+
+    kind: ClassVar[str] = "vocabulary_file"
 
     key: str
     vocabulary_file: str
@@ -145,13 +229,12 @@ class VocabularyFileColumn(CategoricalColumn):
     default_value: int = -1
     num_oov_buckets: int = 0
 
-    @property
-    def name(self) -> str:
-        return self.key
+    def vocabulary_of(self, fitted: Fitted) -> tuple:
+        return self.vocabulary
 
-    @property
-    def parents(self) -> tuple[str]:
-        return (self.key,)
+    def to_source(self) -> str:
+        kwargs = changed(self, vocabulary_size=None, dtype="string", default_value=-1, num_oov_buckets=0)
+        return source_call("categorical_column_with_vocabulary_file", self.key, self.vocabulary_file, **kwargs)
 
 
 def categorical_column_with_vocabulary_file(
@@ -182,7 +265,7 @@ def categorical_column_with_vocabulary_file(
         raise FeatureColumnError(f"{fn} {key!r}: vocabulary_file {path!r} does not exist; give the path of a "
                                  "text file with one value per line.")
     with open(path, encoding="utf-8") as f:
-        lines = [line.rstrip("\r\n") for line in f]
+        lines: list[Any] = [line.rstrip("\r\n") for line in f]
     if vocabulary_size is not None:
         check_positive_int(vocabulary_size, "vocabulary_size", key)
         if vocabulary_size > len(lines):
@@ -202,7 +285,7 @@ def categorical_column_with_vocabulary_file(
 
 
 @dataclass(frozen=True)
-class LearnedVocabularyColumn(CategoricalColumn):
+class LearnedVocabularyColumn(_VocabularyKind):
     """Spec of :func:`categorical_column_with_learned_vocabulary`.
 
     Examples
@@ -211,22 +294,56 @@ class LearnedVocabularyColumn(CategoricalColumn):
     True
     """
 
+    kind: ClassVar[str] = "learned"
+    state_section: ClassVar[str | None] = "vocabulary"
+
     key: str
     max_tokens: int | None = None
     min_frequency: int = 1
     num_oov_buckets: int = 1
 
     @property
-    def name(self) -> str:
-        return self.key
-
-    @property
-    def parents(self) -> tuple[str]:
-        return (self.key,)
-
-    @property
     def needs_fit(self) -> bool:
         return True
+
+    def vocabulary_of(self, fitted: Fitted) -> list:
+        return fitted.learned(self, "vocabulary")
+
+    def _integer(self, vocab: list | tuple) -> bool:
+        return bool(vocab) and not isinstance(vocab[0], str)
+
+    def raw_inputs(self, fitted: Fitted) -> dict[str, RawInputSpec]:
+        vocab = fitted.lookup(self.state_section, self) or []
+        integer = bool(vocab) and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vocab)
+        return {self.key: RawInputSpec(self.key, "int64" if integer else "string")}
+
+    def fitter(self, sample_size: int | None) -> _VocabularyFitter:
+        return _VocabularyFitter(self)
+
+    def to_source(self) -> str:
+        kwargs = changed(self, max_tokens=None, min_frequency=1, num_oov_buckets=1)
+        return source_call("categorical_column_with_learned_vocabulary", self.key, **kwargs)
+
+
+class _VocabularyFitter:
+    """Exact value counts -> the values seen ``>= min_frequency`` times, most frequent first."""
+
+    def __init__(self, column: LearnedVocabularyColumn) -> None:
+        self.column = column
+        self.counts = ValueCounts()
+
+    def update(self, chunk: Any, memo: dict[Any, Any]) -> None:
+        self.counts.update(to_ragged(get_values(chunk, self.column.key), self.column.key).values)
+
+    def finish(self, fitted: Fitted, n_rows: int) -> list:
+        c = self.column
+        vocab = self.counts.vocabulary(c.max_tokens, c.min_frequency)
+        if not vocab:
+            raise FeatureColumnError(
+                f"column {c.key!r}: the learned vocabulary is empty (no value seen >= min_frequency="
+                f"{c.min_frequency} times in {n_rows} rows); lower min_frequency or check the column."
+            )
+        return [v.item() if hasattr(v, "item") else v for v in vocab]
 
 
 def categorical_column_with_learned_vocabulary(
@@ -264,6 +381,8 @@ class IdentityColumn(CategoricalColumn):
     0
     """
 
+    kind: ClassVar[str] = "identity"
+
     key: str
     num_buckets: int
     default_value: int | None = None
@@ -275,6 +394,41 @@ class IdentityColumn(CategoricalColumn):
     @property
     def parents(self) -> tuple[str]:
         return (self.key,)
+
+    def encode(self, ctx: EncodeContext) -> Encoded:
+        ragged = to_ragged(get_values(ctx.data, self.key), self.key)
+        values = pd.to_numeric(ragged.values, errors="coerce")
+        if bool((values.isna() & ragged.values.notna()).any()):
+            bad = ragged.values[values.isna() & ragged.values.notna()].iloc[0]
+            raise FeatureColumnError(f"categorical_column_with_identity {self.key!r}: got a non-integer value "
+                                     f"{bad!r}; identity columns need integer ids.")
+        x = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        missing = np.isnan(x) | (x == -1)
+        fill = -1 if self.default_value is None else self.default_value
+        ids = np.where(missing, fill, x)
+        bad = ~missing & ((ids < 0) | (ids >= self.num_buckets) | (ids != np.round(ids)))
+        if bad.any():
+            if self.default_value is None:
+                first = x[np.flatnonzero(bad)[0]]
+                raise FeatureColumnError(
+                    f"categorical_column_with_identity {self.key!r}: value {first:g} is outside [0, "
+                    f"{self.num_buckets}). Raise num_buckets, pass default_value=..., or clean the input."
+                )
+            ids = np.where(bad, self.default_value, ids)
+        return Encoded(ragged.pad(ids.astype(np.int64)))
+
+    def bucket_count(self, fitted: Fitted) -> int:
+        return self.num_buckets
+
+    def raw_inputs(self, fitted: Fitted) -> dict[str, RawInputSpec]:
+        return {self.key: RawInputSpec(self.key, "int64")}
+
+    def state_text(self, fitted: Fitted) -> str:
+        return f"{self.num_buckets} ids"
+
+    def to_source(self) -> str:
+        kwargs = changed(self, default_value=None)
+        return source_call("categorical_column_with_identity", self.key, num_buckets=self.num_buckets, **kwargs)
 
 
 def categorical_column_with_identity(key: str, num_buckets: int, default_value: int | None = None) -> IdentityColumn:
@@ -310,6 +464,8 @@ class HashedColumn(CategoricalColumn):
     'string'
     """
 
+    kind: ClassVar[str] = "hash"
+
     key: str
     hash_bucket_size: int
     dtype: str = "string"
@@ -321,6 +477,28 @@ class HashedColumn(CategoricalColumn):
     @property
     def parents(self) -> tuple[str]:
         return (self.key,)
+
+    def encode(self, ctx: EncodeContext) -> Encoded:
+        ragged = to_ragged(get_values(ctx.data, self.key), self.key)
+        codes, uniques = pd.factorize(ragged.values, use_na_sentinel=True)
+        uid = (hashing.bucket(hashing.hash_strings(np.asarray(uniques)), self.hash_bucket_size) if len(uniques)
+               else np.zeros(0, np.int64))
+        flat = np.where(codes >= 0, uid[np.maximum(codes, 0)] if len(uid) else -1, -1)
+        return Encoded(ragged.pad(flat))
+
+    def bucket_count(self, fitted: Fitted) -> int:
+        return self.hash_bucket_size
+
+    def raw_inputs(self, fitted: Fitted) -> dict[str, RawInputSpec]:
+        return {self.key: RawInputSpec(self.key, "int64" if self.dtype == "int64" else "string")}
+
+    def state_text(self, fitted: Fitted) -> str:
+        return f"{self.hash_bucket_size} ids"
+
+    def to_source(self) -> str:
+        kwargs = changed(self, dtype="string")
+        return source_call("categorical_column_with_hash_bucket", self.key, hash_bucket_size=self.hash_bucket_size,
+                           **kwargs)
 
 
 def categorical_column_with_hash_bucket(key: str, hash_bucket_size: int, dtype: object = str) -> HashedColumn:
@@ -353,6 +531,8 @@ class WeightedCategoricalColumn(CategoricalColumn):
     'w'
     """
 
+    kind: ClassVar[str] = "weighted"
+
     categorical_column: CategoricalColumn
     weight_feature_key: str
 
@@ -363,6 +543,34 @@ class WeightedCategoricalColumn(CategoricalColumn):
     @property
     def parents(self) -> tuple[CategoricalColumn, str]:
         return (self.categorical_column, self.weight_feature_key)
+
+    def encode(self, ctx: EncodeContext) -> Encoded:
+        ids = ctx(self.categorical_column).values
+        key = self.weight_feature_key
+        wr = to_ragged(get_values(ctx.data, key), key)
+        w = pd.to_numeric(wr.values, errors="coerce").to_numpy(dtype=np.float32, na_value=np.nan)
+        if np.isnan(w).any():
+            raise FeatureColumnError(f"weighted_categorical_column {self.name!r}: weight column {key!r} has "
+                                     "missing or non-numeric values; fill them (e.g. with 0).")
+        weights = wr.pad(w, fill=0.0, dtype=np.float32)
+        if weights.shape != ids.shape:
+            raise FeatureColumnError(
+                f"weighted_categorical_column {self.name!r}: weights {key!r} have shape {weights.shape} but "
+                f"the ids have shape {ids.shape}; give one weight per value."
+            )
+        return Encoded(ids, np.where(ids >= 0, weights, 0.0).astype(np.float32))
+
+    def bucket_count(self, fitted: Fitted) -> int:
+        return self.categorical_column.bucket_count(fitted)
+
+    def raw_inputs(self, fitted: Fitted) -> dict[str, RawInputSpec]:
+        return {self.weight_feature_key: RawInputSpec(self.weight_feature_key, "float32")}
+
+    def state_text(self, fitted: Fitted) -> str:
+        return f"{self.bucket_count(fitted)} ids"
+
+    def to_source(self) -> str:
+        return source_call("weighted_categorical_column", self.categorical_column, self.weight_feature_key)
 
 
 def weighted_categorical_column(

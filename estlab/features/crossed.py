@@ -10,10 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
-from estlab.features._base import CategoricalColumn, check_positive_int
+import numpy as np
+import pandas as pd
+
+from estlab.features import hashing
+from estlab.features._base import CategoricalColumn, RawInputSpec, changed, check_positive_int, source_call
 from estlab.features.categorical import HashedColumn, WeightedCategoricalColumn
+from estlab.features.encode import EncodeContext, Encoded, Fitted
 from estlab.features.errors import FeatureColumnError
+from estlab.features.raw import Ragged, get_values, to_ragged
+
+_DEFAULT_SEED = 0x2545F4914F6CDD1D
+
+
+def _raw_hash(ragged: Ragged) -> tuple[np.ndarray, np.ndarray]:
+    codes, uniques = pd.factorize(ragged.values, use_na_sentinel=True)
+    uh = hashing.hash_strings(np.asarray(uniques)) if len(uniques) else np.zeros(0, np.uint64)
+    flat_h = uh[np.maximum(codes, 0)] if len(uh) else np.zeros(len(codes), np.uint64)
+    return ragged.pad(flat_h, fill=0, dtype=np.uint64), ragged.pad(codes >= 0, fill=False, dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -26,6 +42,8 @@ class CrossedColumn(CategoricalColumn):
     ('b', 'a')
     """
 
+    kind: ClassVar[str] = "crossed"
+
     keys: tuple[str | CategoricalColumn, ...]
     hash_bucket_size: int
     hash_key: int | None = None
@@ -37,6 +55,37 @@ class CrossedColumn(CategoricalColumn):
     @property
     def parents(self) -> tuple[str | CategoricalColumn, ...]:
         return self.keys
+
+    def encode(self, ctx: EncodeContext) -> Encoded:
+        seed = np.uint64(self.hash_key if self.hash_key is not None else _DEFAULT_SEED)
+        h, valid = None, None
+        for part in self.keys:
+            if isinstance(part, str):
+                ph, pv = _raw_hash(to_ragged(get_values(ctx.data, part), part))
+            else:
+                ids = ctx(part).values
+                ph, pv = hashing.fmix64(ids.astype(np.uint64) + np.uint64(1)), ids >= 0
+            if h is None or valid is None:
+                h, valid = hashing.combine(np.full(ph.shape, seed, dtype=np.uint64), ph), pv
+            else:
+                n = h.shape[0]
+                h = hashing.combine(h[:, :, None], ph[:, None, :]).reshape(n, -1)
+                valid = (valid[:, :, None] & pv[:, None, :]).reshape(n, -1)
+        assert h is not None and valid is not None  # a cross has at least two keys
+        return Encoded(np.where(valid, hashing.bucket(h, self.hash_bucket_size), -1))
+
+    def bucket_count(self, fitted: Fitted) -> int:
+        return self.hash_bucket_size
+
+    def raw_inputs(self, fitted: Fitted) -> dict[str, RawInputSpec]:
+        return {k: RawInputSpec(k, "string") for k in self.keys if isinstance(k, str)}
+
+    def state_text(self, fitted: Fitted) -> str:
+        return f"{self.hash_bucket_size} ids"
+
+    def to_source(self) -> str:
+        kwargs = changed(self, hash_key=None)
+        return source_call("crossed_column", self.keys, hash_bucket_size=self.hash_bucket_size, **kwargs)
 
 
 def crossed_column(

@@ -9,16 +9,25 @@ Examples
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
-import torch
-
-from estlab.features._base import CategoricalColumn, DenseColumn, check_categorical, check_positive_int
+from estlab.features._base import (
+    CategoricalColumn,
+    DenseColumn,
+    changed,
+    check_categorical,
+    check_positive_int,
+    source_call,
+)
+from estlab.features.encode import Fitted
 from estlab.features.errors import FeatureColumnError
 
 COMBINERS = ("mean", "sqrtn", "sum")
+
+#: an embedding table initializer: fills a ``(num_buckets, dimension)`` tensor in place
+Initializer = Callable[[Any], object]
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,9 @@ class IndicatorColumn(DenseColumn):
     'h'
     """
 
+    kind: ClassVar[str] = "indicator"
+    layer_role: ClassVar[str] = "ids"
+
     categorical_column: CategoricalColumn
 
     @property
@@ -41,6 +53,22 @@ class IndicatorColumn(DenseColumn):
     @property
     def parents(self) -> tuple[CategoricalColumn]:
         return (self.categorical_column,)
+
+    @property
+    def leaf(self) -> CategoricalColumn:
+        return self.categorical_column
+
+    def bucket_count(self, fitted: Fitted) -> int:
+        return self.categorical_column.bucket_count(fitted)
+
+    def dense_width(self, fitted: Fitted) -> int:
+        return self.bucket_count(fitted)
+
+    def state_text(self, fitted: Fitted) -> str:
+        return f"width {self.bucket_count(fitted)} (counts of {fitted.ids.get(self.leaf, self.leaf.name)!r} ids)"
+
+    def to_source(self) -> str:
+        return source_call("indicator_column", self.categorical_column)
 
 
 def indicator_column(categorical_column: CategoricalColumn) -> IndicatorColumn:
@@ -70,8 +98,45 @@ def _check_embedding_args(name: str, dimension: int, combiner: str, initializer:
         raise FeatureColumnError(f"column {name!r}: max_norm must be a positive number or None, got {max_norm!r}.")
 
 
+class _EmbeddingKind(DenseColumn):
+    """What embedding kinds share: ids of ``categorical_column`` looked up in a ``table_name`` table."""
+
+    layer_role: ClassVar[str] = "table"
+
+    categorical_column: CategoricalColumn
+    dimension: int
+    combiner: str
+    initializer: Initializer | None
+    max_norm: float | None
+    trainable: bool
+
+    @property
+    def parents(self) -> tuple[CategoricalColumn]:
+        return (self.categorical_column,)
+
+    @property
+    def leaf(self) -> CategoricalColumn:
+        return self.categorical_column
+
+    @property
+    def table_name(self) -> str:
+        raise NotImplementedError
+
+    def bucket_count(self, fitted: Fitted) -> int:
+        return self.categorical_column.bucket_count(fitted)
+
+    def dense_width(self, fitted: Fitted) -> int:
+        return self.dimension
+
+    def state_text(self, fitted: Fitted) -> str:
+        return f"table {self.table_name!r}: {self.bucket_count(fitted)} x {self.dimension}, combiner {self.combiner}"
+
+    def _options(self) -> dict[str, Any]:
+        return changed(self, combiner="mean", initializer=None, max_norm=None, trainable=True)
+
+
 @dataclass(frozen=True)
-class EmbeddingColumn(DenseColumn):
+class EmbeddingColumn(_EmbeddingKind):
     """Spec of :func:`embedding_column`.
 
     Examples
@@ -81,10 +146,12 @@ class EmbeddingColumn(DenseColumn):
     'h_embedding'
     """
 
+    kind: ClassVar[str] = "embedding"
+
     categorical_column: CategoricalColumn
     dimension: int
     combiner: str = "mean"
-    initializer: Callable[[torch.Tensor], object] | None = None
+    initializer: Initializer | None = None
     max_norm: float | None = None
     trainable: bool = True
 
@@ -93,19 +160,18 @@ class EmbeddingColumn(DenseColumn):
         return f"{self.categorical_column.name}_embedding"
 
     @property
-    def parents(self) -> tuple[CategoricalColumn]:
-        return (self.categorical_column,)
-
-    @property
     def table_name(self) -> str:
         return self.name
+
+    def to_source(self) -> str:
+        return source_call("embedding_column", self.categorical_column, dimension=self.dimension, **self._options())
 
 
 def embedding_column(
     categorical_column: CategoricalColumn,
     dimension: int,
     combiner: str = "mean",
-    initializer: Callable[[torch.Tensor], object] | None = None,
+    initializer: Initializer | None = None,
     max_norm: float | None = None,
     trainable: bool = True,
 ) -> EmbeddingColumn:
@@ -129,7 +195,7 @@ def embedding_column(
 
 
 @dataclass(frozen=True)
-class SharedEmbeddingColumn(DenseColumn):
+class SharedEmbeddingColumn(_EmbeddingKind):
     """One member of :func:`shared_embeddings`: its own ids, a table shared by name.
 
     Examples
@@ -139,11 +205,13 @@ class SharedEmbeddingColumn(DenseColumn):
     't'
     """
 
+    kind: ClassVar[str] = "shared_embedding"
+
     categorical_column: CategoricalColumn
     dimension: int
     shared_embedding_collection_name: str
     combiner: str = "mean"
-    initializer: Callable[[torch.Tensor], object] | None = None
+    initializer: Initializer | None = None
     max_norm: float | None = None
     trainable: bool = True
 
@@ -152,19 +220,27 @@ class SharedEmbeddingColumn(DenseColumn):
         return f"{self.categorical_column.name}_shared_embedding"
 
     @property
-    def parents(self) -> tuple[CategoricalColumn]:
-        return (self.categorical_column,)
-
-    @property
     def table_name(self) -> str:
         return self.shared_embedding_collection_name
+
+    def to_source(self) -> str:
+        """One member, rebuilt as the first of a one-column ``shared_embeddings`` (same table name).
+
+        Examples
+        --------
+        >>> from estlab.features import categorical_column_with_identity as ident
+        >>> shared_embeddings([ident("a", 3)], 2, shared_embedding_collection_name="t")[0].to_source()
+        "fc.shared_embeddings([fc.categorical_column_with_identity('a', num_buckets=3)], dimension=2, shared_embedding_collection_name='t')[0]"
+        """
+        return source_call("shared_embeddings", (self.categorical_column,), dimension=self.dimension,
+                           shared_embedding_collection_name=self.table_name, **self._options()) + "[0]"
 
 
 def shared_embeddings(
     categorical_columns: Sequence[CategoricalColumn],
     dimension: int,
     combiner: str = "mean",
-    initializer: Callable[[torch.Tensor], object] | None = None,
+    initializer: Initializer | None = None,
     shared_embedding_collection_name: str | None = None,
     max_norm: float | None = None,
     trainable: bool = True,
@@ -188,19 +264,3 @@ def shared_embeddings(
     name = shared_embedding_collection_name or "_".join(sorted(c.name for c in cats)) + "_shared_embedding"
     _check_embedding_args(name, dimension, combiner, initializer, max_norm)
     return [SharedEmbeddingColumn(c, dimension, name, combiner, initializer, max_norm, bool(trainable)) for c in cats]
-
-
-def default_initializer(dimension: int) -> Callable[[torch.Tensor], object]:
-    """TF's default embedding initializer: truncated normal, std ``1/sqrt(dimension)``, cut at 2 std.
-
-    Examples
-    --------
-    >>> t = torch.empty(3, 4); _ = default_initializer(4)(t); bool((t.abs() <= 1.0).all())
-    True
-    """
-    std = 1.0 / math.sqrt(dimension)
-
-    def init(tensor: torch.Tensor) -> torch.Tensor:
-        return torch.nn.init.trunc_normal_(tensor, std=std, a=-2 * std, b=2 * std)
-
-    return init

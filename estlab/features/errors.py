@@ -11,8 +11,9 @@ True
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
+
+from estlab._util import did_you_mean
 
 
 class FeatureColumnError(ValueError):
@@ -55,8 +56,4 @@ def close_names(name: str, candidates: Iterable[object], n: int = 3) -> str:
     >>> close_names("agee", ["age", "income"])
     " Did you mean 'age'?"
     """
-    names = [str(c) for c in candidates]
-    matches = difflib.get_close_matches(str(name), names, n=n, cutoff=0.6)
-    if not matches:
-        return ""
-    return " Did you mean " + " or ".join(repr(m) for m in matches) + "?"
+    return did_you_mean(name, candidates, n=n)

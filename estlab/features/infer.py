@@ -45,7 +45,7 @@ class ColumnChoice:
 
     @property
     def choice(self) -> str:
-        return "left out" if self.column is None else type(self.column).__name__.replace("Column", "").lower()
+        return "left out" if self.column is None else self.column.kind
 
 
 @dataclass(frozen=True)

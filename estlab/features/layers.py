@@ -13,7 +13,8 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -21,17 +22,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from estlab.features._base import CategoricalColumn, DenseColumn, FeatureColumn
-from estlab.features.dense import (
-    COMBINERS,
-    EmbeddingColumn,
-    IndicatorColumn,
-    SharedEmbeddingColumn,
-    default_initializer,
-)
+from estlab.features._base import DenseColumn, FeatureColumn
+from estlab.features.dense import COMBINERS
 from estlab.features.errors import FeatureColumnError, NotFittedError
-from estlab.features.numeric import BucketizedColumn, NumericColumn
 from estlab.features.transformer import WEIGHTS_SUFFIX, FeatureTransformer
+
+
+def default_initializer(dimension: int) -> Callable[[torch.Tensor], object]:
+    """TF's default embedding initializer: truncated normal, std ``1/sqrt(dimension)``, cut at 2 std.
+
+    Examples
+    --------
+    >>> t = torch.empty(3, 4); _ = default_initializer(4)(t); bool((t.abs() <= 1.0).all())
+    True
+    """
+    std = 1.0 / math.sqrt(dimension)
+
+    def init(tensor: torch.Tensor) -> torch.Tensor:
+        return torch.nn.init.trunc_normal_(tensor, std=std, a=-2 * std, b=2 * std)
+
+    return init
 
 
 def combine_embeddings(
@@ -211,18 +221,17 @@ class DenseFeatures(_FeatureLayer):
         return self
 
     def _build(self) -> None:
-        columns = self.feature_columns
+        transformer = self._bound()
+        tables: list[Any] = [c for c in self.feature_columns if c.layer_role == "table"]
         table_buckets: dict[str, int] = {}
-        for c in columns:
-            if not isinstance(c, (EmbeddingColumn, SharedEmbeddingColumn)):
-                continue
-            nb = self.transformer.num_buckets(c.categorical_column)
+        for c in tables:
+            nb = transformer.num_buckets(c.leaf)
             name = _param_name(c.table_name)
             if name in table_buckets:
                 if table_buckets[name] != nb:
                     raise FeatureColumnError(
                         f"shared_embeddings {c.table_name!r}: all columns need the same number of buckets, "
-                        f"got {table_buckets[name]} and {nb} ({c.categorical_column.name!r})."
+                        f"got {table_buckets[name]} and {nb} ({c.leaf.name!r})."
                     )
                 continue
             table_buckets[name] = nb
@@ -247,25 +256,37 @@ class DenseFeatures(_FeatureLayer):
         return torch.cat(blocks, dim=1)
 
     def _block(self, column: FeatureColumn, encoded: dict[str, torch.Tensor]) -> torch.Tensor:
-        key = self.transformer.encoded_key(column)
+        key = self._bound().encoded_key(column)
         if key not in encoded:
             raise FeatureColumnError(f"DenseFeatures: encoded features lack {key!r} (column {column.name!r}); "
                                      f"got keys {sorted(encoded)}.")
         value = encoded[key]
         if value.dim() == 1:  # a hand-made (N,) tensor: one value per row
             value = value.unsqueeze(1)
-        if isinstance(column, NumericColumn):
-            return value.reshape(value.shape[0], -1).float()
-        weights = encoded.get(key + WEIGHTS_SUFFIX)
-        if isinstance(column, (BucketizedColumn, IndicatorColumn)):
-            width = self.transformer.num_buckets(column)
-            mask = value >= 0
-            w = mask.float() if weights is None else weights.float() * mask
-            out = torch.zeros(value.shape[0], width, dtype=torch.float32, device=value.device)
-            return out.scatter_add_(1, value.clamp(min=0), w)
-        assert isinstance(column, (EmbeddingColumn, SharedEmbeddingColumn))
+        return _DENSE_BLOCKS[column.layer_role](self, column, value, encoded.get(key + WEIGHTS_SUFFIX))
+
+    def _values_block(self, column: FeatureColumn, value: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+        return value.reshape(value.shape[0], -1).float()
+
+    def _multi_hot_block(self, column: FeatureColumn, value: torch.Tensor,
+                         weights: torch.Tensor | None) -> torch.Tensor:
+        width = self._bound().num_buckets(column)
+        mask = value >= 0
+        w = mask.float() if weights is None else weights.float() * mask
+        out = torch.zeros(value.shape[0], width, dtype=torch.float32, device=value.device)
+        return out.scatter_add_(1, value.clamp(min=0), w)
+
+    def _table_block(self, column: Any, value: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
         table = self.embedding_weights[_param_name(column.table_name)]
         return combine_embeddings(table, value, weights, column.combiner, column.max_norm)
+
+
+#: how ``DenseFeatures`` turns each layer role's encoding into a float block
+_DENSE_BLOCKS: dict[str, Callable[..., torch.Tensor]] = {
+    "values": DenseFeatures._values_block,
+    "ids": DenseFeatures._multi_hot_block,
+    "table": DenseFeatures._table_block,
+}
 
 
 def _as_data(features: Any) -> Any:
@@ -316,7 +337,7 @@ class LinearFeatures(_FeatureLayer):
         self.use_bias = use_bias
         self.weights = nn.ParameterDict()
         self.embeddings: DenseFeatures | None = None
-        self.bias = None
+        self.bias: nn.Parameter | None = None
         self._bind_now_or_later(transformer)
 
     def bind(self, transformer: FeatureTransformer) -> LinearFeatures:
@@ -336,17 +357,12 @@ class LinearFeatures(_FeatureLayer):
 
     def _build(self) -> None:
         columns, units = self.feature_columns, self.units
-        embedded = [c for c in columns if isinstance(c, (EmbeddingColumn, SharedEmbeddingColumn))]
-        self.embeddings = DenseFeatures(embedded, self.transformer) if embedded else None
+        transformer = self._bound()
+        embedded: list[Any] = [c for c in columns if c.layer_role == "table"]
+        self.embeddings = DenseFeatures(embedded, transformer) if embedded else None
         for c in columns:
-            if isinstance(c, NumericColumn):
-                rows = c.num_elements
-            elif isinstance(c, (EmbeddingColumn, SharedEmbeddingColumn)):
-                rows = c.dimension
-            elif isinstance(c, (CategoricalColumn, IndicatorColumn)):
-                rows = self.transformer.num_buckets(c)
-            else:
-                raise FeatureColumnError(f"LinearFeatures: unsupported column {c!r}.")
+            # ids: one weight row per id; values and embeddings: a kernel over their dense width
+            rows = transformer.num_buckets(c) if c.layer_role == "ids" else transformer.column_width(c)
             self.weights[_param_name(c.name)] = nn.Parameter(torch.zeros(rows, units))
         self.bias = nn.Parameter(torch.zeros(units)) if self.use_bias else None
 
@@ -358,16 +374,16 @@ class LinearFeatures(_FeatureLayer):
         out = torch.zeros(n, self.units, device=device)
         for c in self.feature_columns:
             kernel = self.weights[_param_name(c.name)]
-            if isinstance(c, NumericColumn):
-                value = encoded[self.transformer.encoded_key(c)]
-                out = out + value.reshape(n, -1).float() @ kernel
-            elif isinstance(c, (EmbeddingColumn, SharedEmbeddingColumn)):
-                assert self.embeddings is not None
-                out = out + self.embeddings._block(c, encoded) @ kernel
-            else:
-                key = self.transformer.encoded_key(c)
+            if c.layer_role == "ids":
+                key = transformer.encoded_key(c)
                 ids = encoded[key] if encoded[key].dim() == 2 else encoded[key].reshape(n, -1)
                 out = out + combine_embeddings(kernel, ids, encoded.get(key + WEIGHTS_SUFFIX), self.sparse_combiner)
+            elif c.layer_role == "table":
+                assert self.embeddings is not None
+                out = out + self.embeddings._block(c, encoded) @ kernel
+            else:  # values
+                value = encoded[transformer.encoded_key(c)]
+                out = out + value.reshape(n, -1).float() @ kernel
         return out + self.bias if self.bias is not None else out
 
 

@@ -12,12 +12,27 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
-import torch
+import numpy as np
 
-from estlab.features._base import CategoricalColumn, DenseColumn, check_key
+from estlab.features._base import (
+    CategoricalColumn,
+    DenseColumn,
+    RawInputSpec,
+    changed,
+    check_key,
+    dtype_name,
+    source_call,
+)
+from estlab.features.encode import EncodeContext, Encoded, Fitted
 from estlab.features.errors import FeatureColumnError
+from estlab.features.raw import get_values, to_float
 from estlab.features.shorthands import resolve_boundaries, resolve_normalizer
+from estlab.features.stats import Moments, RowSample
+
+#: dtypes ``numeric_column`` accepts (by name; torch and numpy dtypes are read by name)
+NUMERIC_DTYPES = ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8")
 
 
 @dataclass(frozen=True)
@@ -30,11 +45,15 @@ class NumericColumn(DenseColumn):
     2
     """
 
+    kind: ClassVar[str] = "numeric"
+    layer_role: ClassVar[str] = "values"
+    state_section: ClassVar[str | None] = "numeric"
+
     key: str
     shape: tuple[int, ...] = (1,)
     default_value: float | tuple[float, ...] | None = None
-    dtype: torch.dtype = torch.float32
-    normalizer_fn: Callable[[torch.Tensor], torch.Tensor] | None = None
+    dtype: str = "float32"
+    normalizer_fn: Callable[[Any], Any] | None = None
     normalizer: str | None = None
 
     @property
@@ -53,13 +72,93 @@ class NumericColumn(DenseColumn):
     def num_elements(self) -> int:
         return math.prod(self.shape)
 
+    # ----- per-kind behaviour -----
+    def filled(self, data: Any, memo: dict[Any, Any] | None = None) -> np.ndarray:
+        """Raw values -> float64 ``(N, k)`` with ``default_value`` filled; missing without default raises."""
+        if memo is not None and (self, "filled") in memo:
+            return memo[(self, "filled")]
+        x = to_float(get_values(data, self.key), self.key, self.num_elements)
+        missing = np.isnan(x)
+        if missing.any():
+            if self.default_value is None:
+                row = int(np.flatnonzero(missing.any(axis=1))[0])
+                raise FeatureColumnError(
+                    f"numeric column {self.key!r} has {int(missing.sum())} missing value(s) (first at row {row}) "
+                    f"and no default_value. Pass numeric_column({self.key!r}, default_value=...) or fill the "
+                    "missing values first."
+                )
+            default = np.broadcast_to(np.asarray(self.default_value, dtype=np.float64), x.shape[1:])
+            x = np.where(missing, default, x)
+        if memo is not None:
+            memo[(self, "filled")] = x
+        return x
+
+    def normalize(self, x: np.ndarray, fitted: Fitted) -> np.ndarray:
+        """Apply the learned affine normalizer and ``normalizer_fn``; returns float32 ``(N, *shape)``."""
+        if self.normalizer is not None:
+            params = fitted.learned(self, f"{self.normalizer} normalizer")
+            x = (x - np.asarray(params["shift"])) / np.asarray(params["scale"])
+        out = x.astype(np.float32).reshape((x.shape[0], *self.shape))
+        if self.normalizer_fn is not None:
+            import torch  # normalizer_fn is TF's: a function of tensors
+
+            out = np.asarray(self.normalizer_fn(torch.from_numpy(out)), dtype=np.float32)
+        return out
+
+    def encode(self, ctx: EncodeContext) -> Encoded:
+        return Encoded(self.normalize(self.filled(ctx.data, ctx.memo), ctx.fitted))
+
+    def fitter(self, sample_size: int | None) -> _MomentsFitter | None:
+        return _MomentsFitter(self) if self.normalizer is not None else None
+
+    def dense_width(self, fitted: Fitted) -> int:
+        return self.num_elements
+
+    def raw_inputs(self, fitted: Fitted) -> dict[str, RawInputSpec]:
+        shape = (-1,) if self.shape == (1,) else (-1, *self.shape)
+        return {self.key: RawInputSpec(self.key, "float32", shape)}
+
+    def state_text(self, fitted: Fitted) -> str:
+        p = fitted.lookup("numeric", self)
+        if self.normalizer and p:
+            return f"{self.normalizer}: mean {p['mean']}, std {p['std']}, min {p['min']}, max {p['max']}"
+        return f"{self.normalizer} (not fitted)" if self.normalizer else "raw"
+
+    def to_source(self) -> str:
+        kwargs = changed(self, shape=(1,), default_value=None, dtype="float32", normalizer_fn=None, normalizer=None)
+        if "shape" in kwargs and len(self.shape) == 1:
+            kwargs["shape"] = self.shape[0]
+        return source_call("numeric_column", self.key, **kwargs)
+
+
+class _MomentsFitter:
+    """Exact mean, std, min and max of a numeric column -> the affine normalizer's shift and scale."""
+
+    def __init__(self, column: NumericColumn) -> None:
+        self.column = column
+        self.moments = Moments()
+
+    def update(self, chunk: Any, memo: dict[Any, Any]) -> None:
+        self.moments.update(self.column.filled(chunk, memo))
+
+    def finish(self, fitted: Fitted, n_rows: int) -> dict[str, list[float]]:
+        m = self.moments
+        assert m.mean is not None and m.min is not None and m.max is not None  # fit saw rows
+        if self.column.normalizer == "zscore":
+            shift, scale = m.mean, m.std
+        else:
+            shift, scale = m.min, m.max - m.min
+        scale = np.where(scale > 0, scale, 1.0)
+        return {"shift": shift.tolist(), "scale": scale.tolist(), "mean": m.mean.tolist(), "std": m.std.tolist(),
+                "min": m.min.tolist(), "max": m.max.tolist()}
+
 
 def numeric_column(
     key: str,
     shape: int | Sequence[int] = (1,),
     default_value: float | Sequence[float] | None = None,
-    dtype: torch.dtype = torch.float32,
-    normalizer_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    dtype: object = "float32",
+    normalizer_fn: Callable[[Any], Any] | None = None,
     normalizer: str | None = None,
 ) -> NumericColumn:
     """Real-valued feature, as ``tf.feature_column.numeric_column``, plus a learned ``normalizer``.
@@ -72,8 +171,9 @@ def numeric_column(
         Per-row shape; the encoded tensor is ``(N, *shape)`` float32.
     default_value : float or tuple, optional
         Replaces missing values (NaN/None). Without it a missing value raises an error naming the column.
-    dtype : torch.dtype
-        Accepted for TF compatibility (must be a floating or integer dtype); encodings are float32.
+    dtype : str or dtype
+        Accepted for TF compatibility (a floating or integer dtype: its name such as ``"float32"``, or a
+        torch/numpy dtype, stored by name); encodings are float32.
     normalizer_fn : callable, optional
         Applied to the float tensor after ``default_value`` (and after ``normalizer``), as in TF.
     normalizer : {"zscore", "minmax", None}
@@ -99,14 +199,15 @@ def numeric_column(
             )
     elif default_value is not None:
         default_value = float(default_value)
-    if not isinstance(dtype, torch.dtype) or dtype == torch.bool or dtype.is_complex:
+    if dtype_name(dtype) not in NUMERIC_DTYPES:
         raise FeatureColumnError(
-            f"numeric_column {key!r}: dtype must be a floating or integer torch dtype, got {dtype!r}."
+            f"numeric_column {key!r}: dtype must be a floating or integer torch dtype or its name "
+            f"(one of {', '.join(NUMERIC_DTYPES)}), got {dtype!r}."
         )
     if normalizer_fn is not None and not callable(normalizer_fn):
         raise FeatureColumnError(f"numeric_column {key!r}: normalizer_fn must be callable, got {normalizer_fn!r}.")
     normalizer = resolve_normalizer(normalizer, key)
-    return NumericColumn(key, shape_t, default_value, dtype, normalizer_fn, normalizer)
+    return NumericColumn(key, shape_t, default_value, dtype_name(dtype), normalizer_fn, normalizer)
 
 
 @dataclass(frozen=True)
@@ -118,6 +219,10 @@ class BucketizedColumn(DenseColumn, CategoricalColumn):
     >>> bucketized_column(numeric_column("age"), "quantiles:4").needs_fit
     True
     """
+
+    kind: ClassVar[str] = "bucketized"
+    layer_role: ClassVar[str] = "ids"
+    state_section: ClassVar[str | None] = "boundaries"
 
     source_column: NumericColumn
     boundaries: tuple[float, ...] | str
@@ -133,6 +238,53 @@ class BucketizedColumn(DenseColumn, CategoricalColumn):
     @property
     def needs_fit(self) -> bool:
         return isinstance(self.boundaries, str)
+
+    # ----- per-kind behaviour -----
+    def boundaries_of(self, fitted: Fitted) -> list | tuple:
+        if isinstance(self.boundaries, str):
+            return fitted.learned(self, f"boundaries ({self.boundaries})")
+        return self.boundaries
+
+    def encode(self, ctx: EncodeContext) -> Encoded:
+        x = ctx(self.source_column).values.reshape(-1, self.source_column.num_elements)
+        bounds = np.asarray(self.boundaries_of(ctx.fitted), dtype=np.float64)
+        ids = np.searchsorted(bounds, x, side="right").astype(np.int64)
+        ids += np.arange(x.shape[1], dtype=np.int64) * (len(bounds) + 1)
+        return Encoded(ids)
+
+    def fitter(self, sample_size: int | None) -> _QuantileFitter | None:
+        return _QuantileFitter(self, sample_size) if self.needs_fit else None
+
+    def bucket_count(self, fitted: Fitted) -> int:
+        return (len(self.boundaries_of(fitted)) + 1) * self.source_column.num_elements
+
+    def dense_width(self, fitted: Fitted) -> int:
+        return self.bucket_count(fitted)
+
+    def state_text(self, fitted: Fitted) -> str:
+        b = [float(x) for x in self.boundaries_of(fitted)]
+        return f"{len(b) + 1} buckets, edges {[round(x, 6) for x in b][:8]}{' ...' if len(b) > 8 else ''}"
+
+    def to_source(self) -> str:
+        return source_call("bucketized_column", self.source_column, self.boundaries)
+
+
+class _QuantileFitter:
+    """Quantile edges of the (normalised) source values, from all rows or a uniform sample of them."""
+
+    def __init__(self, column: BucketizedColumn, sample_size: int | None) -> None:
+        self.column = column
+        self.sample = RowSample(sample_size)
+
+    def update(self, chunk: Any, memo: dict[Any, Any]) -> None:
+        self.sample.update(self.column.source_column.filled(chunk, memo))
+
+    def finish(self, fitted: Fitted, n_rows: int) -> list[float]:
+        n_buckets = resolve_boundaries(str(self.column.boundaries), self.column.name)
+        assert self.sample.rows is not None  # fit saw rows
+        values = self.column.source_column.normalize(self.sample.rows, fitted).ravel()
+        edges = np.quantile(values.astype(np.float64), np.linspace(0.0, 1.0, n_buckets + 1)[1:-1])
+        return np.unique(edges).tolist()
 
 
 def bucketized_column(source_column: NumericColumn, boundaries: Sequence[float] | str) -> BucketizedColumn:

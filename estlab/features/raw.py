@@ -9,18 +9,24 @@ Examples
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from estlab.features.errors import FeatureColumnError, MissingColumnError, close_names
 
 
+def _is_tensor(value: Any) -> bool:
+    """Whether ``value`` is a torch tensor (without importing torch: no torch loaded, no tensor)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
 def _length(value: Any) -> int:
-    if isinstance(value, (pd.Series, pd.DataFrame, np.ndarray, torch.Tensor)):
+    if isinstance(value, (pd.Series, pd.DataFrame, np.ndarray)) or _is_tensor(value):
         return int(value.shape[0]) if getattr(value, "ndim", 1) > 0 else 1
     return len(value)
 
@@ -63,7 +69,7 @@ def get_values(data: Any, key: str) -> Any:
             f"Available columns: {sorted(map(str, keys))[:20]}. Add the column or fix the feature column's key."
         )
     value = data[key]
-    if isinstance(value, torch.Tensor):
+    if _is_tensor(value):
         value = value.detach().cpu().numpy()
     return value
 

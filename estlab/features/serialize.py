@@ -1,6 +1,8 @@
 """Column specs <-> plain JSON-ready dicts (used by ``FeatureTransformer.to_dict``/``from_dict``).
 
-Callables (``normalizer_fn``, ``initializer``) are stored as ``"module:qualname"`` and must be importable
+``COLUMN_CLASSES`` is the one registration of column kinds: a new kind's class is added there.
+Dtypes are stored as their names (``"float32"``); estlab 0.1 wrote ``{"dtype": "float32"}``, which
+still loads. Callables (``normalizer_fn``, ``initializer``) are stored as ``"module:qualname"`` and must be importable
 module-level functions; lambdas and local functions can't be saved.
 
 Examples
@@ -15,8 +17,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from typing import Any
-
-import torch
 
 from estlab.features._base import FeatureColumn
 from estlab.features.categorical import (
@@ -47,8 +47,6 @@ def _encode(value: Any, where: str) -> Any:
         return column_to_dict(value)
     if isinstance(value, tuple):
         return [_encode(v, where) for v in value]
-    if isinstance(value, torch.dtype):
-        return {"dtype": str(value).removeprefix("torch.")}
     if callable(value):
         module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", "")
         if not module or "<" in qualname:
@@ -66,8 +64,8 @@ def _decode(value: Any) -> Any:
     if isinstance(value, dict):
         if "class" in value:
             return column_from_dict(value)
-        if "dtype" in value:
-            return getattr(torch, value["dtype"])
+        if "dtype" in value:  # estlab 0.1 stored torch dtypes as {"dtype": name}
+            return value["dtype"]
         if "callable" in value:
             module, _, qualname = value["callable"].partition(":")
             obj: Any = importlib.import_module(module)

@@ -40,6 +40,7 @@ class Moments:
         if self.count == 0:
             self.count, self.mean, self.m2, self.min, self.max = n, mean, m2, x.min(axis=0), x.max(axis=0)
             return
+        assert self.mean is not None and self.m2 is not None and self.min is not None and self.max is not None
         total = self.count + n
         delta = mean - self.mean
         self.mean = self.mean + delta * n / total
@@ -51,6 +52,7 @@ class Moments:
     @property
     def std(self) -> np.ndarray:
         """Population standard deviation (``ddof=0``, as sklearn's StandardScaler)."""
+        assert self.m2 is not None, "no rows seen"
         return np.sqrt(self.m2 / self.count)
 
 

@@ -16,46 +16,35 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import torch
 
-from estlab.features import encode
-from estlab.features._base import CategoricalColumn, DenseColumn, FeatureColumn
-from estlab.features.categorical import (
-    HashedColumn,
-    IdentityColumn,
-    LearnedVocabularyColumn,
-    VocabularyFileColumn,
-    VocabularyListColumn,
-    WeightedCategoricalColumn,
-)
-from estlab.features.crossed import CrossedColumn
-from estlab.features.dense import EmbeddingColumn, IndicatorColumn, SharedEmbeddingColumn
+from estlab.features._base import DenseColumn, FeatureColumn, RawInputSpec
+from estlab.features.encode import STATE_SECTIONS, EncodeContext, Fitted
 from estlab.features.errors import FeatureColumnError, NotFittedError
-from estlab.features.numeric import BucketizedColumn, NumericColumn
-from estlab.features.raw import n_rows, to_ragged
+from estlab.features.raw import n_rows
 from estlab.features.serialize import column_from_dict, column_to_dict
-from estlab.features.stats import STREAM_SAMPLE_SIZE, Moments, RowSample, ValueCounts
+from estlab.features.stats import STREAM_SAMPLE_SIZE
+
+if TYPE_CHECKING:
+    import torch
 
 FORMAT = "estlab.features/1"
 WEIGHTS_SUFFIX = "/weights"
 
 
 def leaf_of(column: FeatureColumn) -> FeatureColumn:
-    """The column whose encoding a top-level column reads (indicator/embedding -> their categorical)."""
-    if isinstance(column, (IndicatorColumn, EmbeddingColumn, SharedEmbeddingColumn)):
-        return column.categorical_column
-    return column
+    """The column whose encoding a top-level column reads (indicator/embedding -> their categorical).
 
-
-_KIND = {
-    "NumericColumn": "numeric", "BucketizedColumn": "bucketized", "VocabularyListColumn": "vocabulary",
-    "VocabularyFileColumn": "vocabulary_file", "LearnedVocabularyColumn": "learned", "IdentityColumn": "identity",
-    "HashedColumn": "hash", "CrossedColumn": "crossed", "WeightedCategoricalColumn": "weighted",
-}
+    Examples
+    --------
+    >>> from estlab.features import categorical_column_with_identity as ident, indicator_column
+    >>> leaf_of(indicator_column(ident("h", 3))).name
+    'h'
+    """
+    return column.leaf
 
 
 def column_ids(columns: Iterable[FeatureColumn]) -> dict[FeatureColumn, str]:
@@ -72,17 +61,24 @@ def column_ids(columns: Iterable[FeatureColumn]) -> dict[FeatureColumn, str]:
     for col in columns:
         uid = col.name
         if uid in taken:
-            uid = f"{col.name}_{_KIND.get(type(col).__name__, 'column')}"
+            uid = f"{col.name}_{col.kind}"
             n = 2
             while uid in taken:
-                uid, n = f"{col.name}_{_KIND.get(type(col).__name__, 'column')}_{n}", n + 1
+                uid, n = f"{col.name}_{col.kind}_{n}", n + 1
         ids[col] = uid
         taken.add(uid)
     return ids
 
 
 def walk(columns: Iterable[FeatureColumn]) -> list[FeatureColumn]:
-    """All columns reachable from ``columns`` (parents first, each once)."""
+    """All columns reachable from ``columns`` (parents first, each once).
+
+    Examples
+    --------
+    >>> from estlab.features import bucketized_column, numeric_column
+    >>> [c.name for c in walk([bucketized_column(numeric_column("x"), [1.0])])]
+    ['x', 'x_bucketized']
+    """
     seen: dict[FeatureColumn, None] = {}
 
     def visit(col: FeatureColumn) -> None:
@@ -192,18 +188,7 @@ class FeatureTransformer:
         >>> FeatureTransformer([col]).num_buckets(col)
         4
         """
-        c = leaf_of(categorical_column)
-        if isinstance(c, BucketizedColumn):
-            return (len(encode.boundaries_of(c, self._fitted)) + 1) * c.source_column.num_elements
-        if isinstance(c, (VocabularyListColumn, VocabularyFileColumn, LearnedVocabularyColumn)):
-            return len(encode.vocabulary_of(c, self._fitted)) + c.num_oov_buckets
-        if isinstance(c, IdentityColumn):
-            return c.num_buckets
-        if isinstance(c, (HashedColumn, CrossedColumn)):
-            return c.hash_bucket_size
-        if isinstance(c, WeightedCategoricalColumn):
-            return self.num_buckets(c.categorical_column)
-        raise FeatureColumnError(f"num_buckets: {categorical_column!r} is not a categorical column.")
+        return leaf_of(categorical_column).bucket_count(self._fitted)
 
     def vocabulary(self, column: FeatureColumn) -> list:
         """Vocabulary of a vocabulary column (explicit, file or learned), index = id.
@@ -214,12 +199,9 @@ class FeatureTransformer:
         >>> FeatureTransformer([learned("c")]).fit({"c": ["b", "a", "b"]}).vocabulary(learned("c"))
         ['b', 'a']
         """
-        c = leaf_of(column)
-        if not isinstance(c, (VocabularyListColumn, VocabularyFileColumn, LearnedVocabularyColumn)):
-            raise FeatureColumnError(f"vocabulary: column {column.name!r} has no vocabulary ({type(c).__name__}).")
-        return list(encode.vocabulary_of(c, self._fitted))
+        return list(leaf_of(column).vocabulary_of(self._fitted))
 
-    def boundaries(self, column: BucketizedColumn) -> list[float]:
+    def boundaries(self, column: FeatureColumn) -> list[float]:
         """Bucket edges of a bucketized column (explicit or learned).
 
         Examples
@@ -229,9 +211,7 @@ class FeatureTransformer:
         >>> FeatureTransformer([col]).boundaries(col)
         [1.0, 2.0]
         """
-        if not isinstance(column, BucketizedColumn):
-            raise FeatureColumnError(f"boundaries: column {column.name!r} is not a bucketized column.")
-        return [float(b) for b in encode.boundaries_of(column, self._fitted)]
+        return [float(b) for b in column.boundaries_of(self._fitted)]
 
     def describe(self) -> pd.DataFrame:
         """One row per column (sources included): id, kind, and learned or declared state in words.
@@ -249,27 +229,9 @@ class FeatureTransformer:
 
     def _state_text(self, c: FeatureColumn) -> str:
         try:
-            if isinstance(c, NumericColumn):
-                p = self._fitted.lookup("numeric", c)
-                if c.normalizer and p:
-                    return f"{c.normalizer}: mean {p['mean']}, std {p['std']}, min {p['min']}, max {p['max']}"
-                return f"{c.normalizer} (not fitted)" if c.normalizer else "raw"
-            if isinstance(c, BucketizedColumn):
-                b = self.boundaries(c)
-                return f"{len(b) + 1} buckets, edges {[round(x, 6) for x in b][:8]}{' ...' if len(b) > 8 else ''}"
-            if isinstance(c, CategoricalColumn):
-                text = f"{self.num_buckets(c)} ids"
-                if isinstance(c, (VocabularyListColumn, VocabularyFileColumn, LearnedVocabularyColumn)):
-                    v = self.vocabulary(c)
-                    text += f"; vocabulary {v[:6]}{' ...' if len(v) > 6 else ''}"
-                return text
-            if isinstance(c, IndicatorColumn):
-                return f"width {self.num_buckets(c)} (counts of {self._ids[c.categorical_column]!r} ids)"
-            if isinstance(c, (EmbeddingColumn, SharedEmbeddingColumn)):
-                return (f"table {c.table_name!r}: {self.num_buckets(c)} x {c.dimension}, combiner {c.combiner}")
+            return c.state_text(self._fitted)
         except NotFittedError:
             return "not fitted"
-        return ""
 
     def _repr_html_(self) -> str:
         return f"<div><b>{html.escape(repr(self))}</b>{self.describe().to_html(index=False, escape=True)}</div>"
@@ -300,21 +262,42 @@ class FeatureTransformer:
         return sum(self.column_width(c) for c in columns)
 
     def column_width(self, column: FeatureColumn) -> int:
-        """Width of one dense column in ``DenseFeatures`` output."""
-        if isinstance(column, NumericColumn):
-            return column.num_elements
-        if isinstance(column, (BucketizedColumn, IndicatorColumn)):
-            return self.num_buckets(column)
-        if isinstance(column, (EmbeddingColumn, SharedEmbeddingColumn)):
-            return column.dimension
-        raise FeatureColumnError(
-            f"column {column.name!r} is categorical, not dense; wrap it with indicator_column(...) or "
-            "embedding_column(...)."
-        )
+        """Width of one dense column in ``DenseFeatures`` output.
+
+        Examples
+        --------
+        >>> from estlab.features import embedding_column, categorical_column_with_identity as ident
+        >>> col = embedding_column(ident("h", 3), 4)
+        >>> FeatureTransformer([col]).column_width(col)
+        4
+        """
+        return column.dense_width(self._fitted)
+
+    def raw_input_specs(self) -> dict[str, RawInputSpec]:
+        """The raw inputs the columns read: key -> dtype name and shape (``-1`` = the batch dimension).
+
+        Each column kind declares the keys it reads itself (``raw_inputs``); when several columns read
+        one key, a numeric dtype wins over ``"string"`` (e.g. a key crossed and also used as numbers).
+        Keys are in :attr:`required_keys` order. Learned vocabularies give the type of the values learned
+        (``"string"`` before fitting).
+
+        Examples
+        --------
+        >>> from estlab.features import numeric_column, categorical_column_with_identity as ident
+        >>> FeatureTransformer([numeric_column("x", shape=2), ident("h", 3)]).raw_input_specs()["x"]
+        RawInputSpec(name='x', dtype='float32', shape=(-1, 2))
+        """
+        fitted = self._fitted
+        found: dict[str, RawInputSpec] = {}
+        for column in self._all:
+            for key, spec in column.raw_inputs(fitted).items():
+                if key not in found or found[key].dtype == "string" and spec.dtype != "string":
+                    found[key] = spec
+        return {key: found.get(key, RawInputSpec(key, "string")) for key in self.required_keys}
 
     @property
-    def _fitted(self) -> encode.Fitted:
-        return encode.Fitted(self.state_, self._ids)
+    def _fitted(self) -> Fitted:
+        return Fitted(self.state_, self._ids)
 
     # ----- fitting ------------------------------------------------------------------------------
     def fit(self, frame: pd.DataFrame | dict[str, Any]) -> FeatureTransformer:
@@ -357,71 +340,38 @@ class FeatureTransformer:
         return self._fit(chunks, sample_capacity=sample_size)
 
     def _fit(self, chunks: Iterable[Any], sample_capacity: int | None) -> FeatureTransformer:
-        numeric = [c for c in self._all if isinstance(c, NumericColumn) and c.normalizer is not None]
-        quantile = [c for c in self._all if isinstance(c, BucketizedColumn) and c.needs_fit]
-        sources = list(dict.fromkeys([*numeric, *(b.source_column for b in quantile)]))
-        vocab_cols = [c for c in self._all if isinstance(c, LearnedVocabularyColumn)]
-        moments = {c: Moments() for c in sources}
-        samples = {c: RowSample(sample_capacity) for c in {b.source_column for b in quantile}}
-        counts = {c: ValueCounts() for c in vocab_cols}
+        # each column kind learns its own state; ``walk`` order finishes parents first
+        fitters = {c: f for c in self._all if (f := c.fitter(sample_capacity)) is not None}
         total = 0
         for chunk in chunks:
             rows = n_rows(chunk)
             if rows == 0:
                 continue
             total += rows
-            for c in sources:
-                x = encode.fill_numeric(c, chunk)
-                moments[c].update(x)
-                if c in samples:
-                    samples[c].update(x)
-            for c in vocab_cols:
-                counts[c].update(to_ragged(encode.get_values(chunk, c.key), c.key).values)
+            memo: dict[Any, Any] = {}
+            for fitter in fitters.values():
+                fitter.update(chunk, memo)
             # stateless columns are validated on the first chunk so errors appear at fit time
             if total == rows:
                 self._validate(chunk)
         if total == 0:
             raise FeatureColumnError("fit: the training frame is empty (0 rows); pass a frame with data.")
-        state: dict[str, dict[str, Any]] = {"numeric": {}, "boundaries": {}, "vocabulary": {}}
-        for c in numeric:
-            m = moments[c]
-            if c.normalizer == "zscore":
-                shift, scale = m.mean, m.std
-            else:
-                shift, scale = m.min, m.max - m.min
-            scale = np.where(scale > 0, scale, 1.0)
-            state["numeric"][self._ids[c]] = {
-                "shift": shift.tolist(), "scale": scale.tolist(), "mean": m.mean.tolist(), "std": m.std.tolist(),
-                "min": m.min.tolist(), "max": m.max.tolist(),
-            }
-        for b in quantile:
-            n_buckets = int(b.boundaries.split(":")[1])  # type: ignore[union-attr]
-            fitted = encode.Fitted(state, self._ids)
-            values = encode.normalize(b.source_column, samples[b.source_column].rows, fitted).ravel()
-            edges = np.quantile(values.astype(np.float64), np.linspace(0.0, 1.0, n_buckets + 1)[1:-1])
-            state["boundaries"][self._ids[b]] = np.unique(edges).tolist()
-        for c in vocab_cols:
-            vocab = counts[c].vocabulary(c.max_tokens, c.min_frequency)
-            if not vocab:
-                raise FeatureColumnError(
-                    f"column {c.key!r}: the learned vocabulary is empty (no value seen >= min_frequency="
-                    f"{c.min_frequency} times in {total} rows); lower min_frequency or check the column."
-                )
-            state["vocabulary"][self._ids[c]] = [v.item() if hasattr(v, "item") else v for v in vocab]
+        state: dict[str, dict[str, Any]] = {section: {} for section in STATE_SECTIONS}
+        fitted = Fitted(state, self._ids)
+        for column, fitter in fitters.items():
+            if column.state_section is None:
+                raise TypeError(f"{type(column).__name__} has a fitter but no state_section to keep its state in.")
+            state.setdefault(column.state_section, {})[self._ids[column]] = fitter.finish(fitted, total)
         self.state_ = state
         self.n_rows_seen_ = total
         return self
 
     def _validate(self, chunk: Any) -> None:
         head = chunk.iloc[:1000] if isinstance(chunk, pd.DataFrame) else chunk
-        stateless = [c for c in self._all if not c.needs_fit and not any(
-            isinstance(p, FeatureColumn) and p.needs_fit for p in walk([c]))]
-        memo: dict = {}
-        for c in stateless:
-            if isinstance(c, NumericColumn):
-                encode.encode_numeric(c, head, self._fitted, memo)
-            elif isinstance(c, CategoricalColumn):
-                encode.encode_categorical(c, head, self._fitted, memo)
+        ctx = EncodeContext(head, self._fitted)
+        for c in self._all:
+            if not any(p.needs_fit for p in walk([c])):
+                ctx(c.leaf)
 
     # ----- transform ----------------------------------------------------------------------------
     def transform(self, data: pd.DataFrame | dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -439,18 +389,16 @@ class FeatureTransformer:
                 f"FeatureTransformer is not fitted: columns {needing} learn state from the training frame. "
                 "Call .fit(train_df) before .transform(...)."
             )
+        import torch  # tensors are made here, and only here
+
         n = n_rows(data)
-        memo: dict = {}
-        fitted = self._fitted
+        ctx = EncodeContext(data, self._fitted)
         out: dict[str, torch.Tensor] = {}
         for leaf, key in self._keys.items():
-            if isinstance(leaf, NumericColumn):
-                out[key] = torch.from_numpy(encode.encode_numeric(leaf, data, fitted, memo))
-            else:
-                ids, weights = encode.encode_categorical(leaf, data, fitted, memo)
-                out[key] = torch.from_numpy(np.ascontiguousarray(ids))
-                if weights is not None:
-                    out[key + WEIGHTS_SUFFIX] = torch.from_numpy(weights)
+            encoded = ctx(leaf)
+            out[key] = torch.from_numpy(np.ascontiguousarray(encoded.values))
+            if encoded.weights is not None:
+                out[key + WEIGHTS_SUFFIX] = torch.from_numpy(encoded.weights)
         for key, t in out.items():
             if t.shape[0] != n:
                 raise FeatureColumnError(f"encoded {key!r} has {t.shape[0]} rows, expected {n}.")
@@ -499,7 +447,7 @@ class FeatureTransformer:
         if spec.get("format") != FORMAT:
             raise FeatureColumnError(f"from_dict: expected format {FORMAT!r}, got {spec.get('format')!r}.")
         ft = cls([column_from_dict(c) for c in spec["columns"]])
-        ft.state_ = {k: dict(v) for k, v in spec["state"].items()}
+        ft.state_ = {**{k: {} for k in STATE_SECTIONS}, **{k: dict(v) for k, v in spec["state"].items()}}
         ft.n_rows_seen_ = spec.get("n_rows_seen")
         return ft
 

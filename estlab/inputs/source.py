@@ -223,3 +223,26 @@ def as_source(data: Any) -> DataSource:
         return StreamSource(data)
     raise TypeError(f"expected an InputFn or a StreamingInput (see estlab.inputs.resolve_input), "
                     f"got {type(data).__name__}")
+
+
+def training_source(input_fn: Any, *, label: Any, batch_size: int, num_epochs: int | None, shuffle: bool,
+                    seed: int | None, bounded: bool) -> DataSource:
+    """The training input as a source with labels; a DataFrame or dict with no step bound trains one epoch.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"x": [1.0, 2.0], "y": [0, 1]})
+    >>> training_source(frame, label="y", batch_size=1, num_epochs=None, shuffle=False, seed=0,
+    ...                 bounded=False).data.num_epochs
+    1
+    """
+    from estlab.inputs.resolve import resolve_input
+
+    if num_epochs is None and not bounded and isinstance(input_fn, pd.DataFrame | dict):
+        num_epochs = 1  # a frame with no step bound trains one epoch instead of forever
+    source = as_source(resolve_input(input_fn, label=label, batch_size=batch_size, num_epochs=num_epochs,
+                                     shuffle=shuffle, seed=seed))
+    if not source.has_labels:
+        raise ValueError("train: the input has no labels; pass label='<target column>' with a DataFrame, "
+                         "or an input_fn that returns (features, labels)")
+    return source

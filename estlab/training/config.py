@@ -136,3 +136,26 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def model_dir_of(model_dir: str | None, config: RunConfig) -> str | None:
+    """The one model_dir given as ``model_dir`` or ``config.model_dir`` (None: neither); both must agree.
+
+    Examples
+    --------
+    >>> model_dir_of(None, RunConfig(model_dir="runs/a"))
+    'runs/a'
+    >>> model_dir_of("runs/b", RunConfig(model_dir="runs/a"))
+    Traceback (most recent call last):
+    ...
+    ValueError: model_dir='runs/b' differs from config.model_dir='runs/a'; pass only one of them, or the same directory to both
+    """
+    from pathlib import Path
+
+    if not isinstance(config, RunConfig):
+        raise TypeError(f"config must be an estlab RunConfig, got {type(config).__name__}")
+    if model_dir is not None and config.model_dir is not None and (
+            Path(model_dir).expanduser().resolve() != Path(config.model_dir).expanduser().resolve()):
+        raise ValueError(f"model_dir={str(model_dir)!r} differs from config.model_dir={config.model_dir!r}; "
+                         "pass only one of them, or the same directory to both")
+    return str(model_dir) if model_dir is not None else config.model_dir

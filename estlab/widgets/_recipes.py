@@ -1,14 +1,33 @@
-"""Per-column transform choices → feature columns and the equivalent Python source, from one recipe.
+"""The lab's per-column transforms, as feature-column specs.
 
-A recipe is a tiny call tree (``Call("numeric_column", "age", normalizer="zscore")``): :func:`build`
-turns it into the real feature column (``estlab.feature_column``, imported lazily: it needs torch)
-and :func:`source` prints it, so ``ColumnBuilder.code()`` always matches ``feature_columns``.
+A transform name (``"zscore"``, ``"bucketized"``, ...) and a size make one column spec
+(:func:`make_column`); a new size changes the spec with ``dataclasses.replace`` (:func:`resize`); and
+:func:`choice_of` finds the transform that makes a given spec (how the lab shows an inferred column).
+The specs render their own source (``column.to_source()``), so "Show code" always matches the columns.
+Torch-free.
+
+Examples
+--------
+>>> make_column("bucketized", "age", 4).to_source()
+"fc.bucketized_column(fc.numeric_column('age'), 'quantiles:4')"
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
+
+from estlab.features import (
+    FeatureColumn,
+    bucketized_column,
+    categorical_column_with_hash_bucket,
+    categorical_column_with_learned_vocabulary,
+    crossed_column,
+    embedding_column,
+    indicator_column,
+    numeric_column,
+)
 
 NUMERIC_TRANSFORMS = ("zscore", "minmax", "raw", "bucketized", "drop")
 CATEGORICAL_TRANSFORMS = ("indicator", "embedding", "hash_bucket", "drop")
@@ -16,97 +35,103 @@ CATEGORICAL_TRANSFORMS = ("indicator", "embedding", "hash_bucket", "drop")
 SIZE_MEANING = {"bucketized": "buckets", "embedding": "dim", "hash_bucket": "buckets"}
 DEFAULT_SIZE = {"bucketized": 10, "embedding": 8, "hash_bucket": 100}
 
+_MAKERS: dict[str, Callable[[str, Any, Any], FeatureColumn | None]] = {
+    "zscore": lambda key, size, default: numeric_column(key, default_value=default, normalizer="zscore"),
+    "minmax": lambda key, size, default: numeric_column(key, default_value=default, normalizer="minmax"),
+    "raw": lambda key, size, default: numeric_column(key, default_value=default),
+    "bucketized": lambda key, size, default: bucketized_column(numeric_column(key, default_value=default),
+                                                               f"quantiles:{size}"),
+    "indicator": lambda key, size, default: indicator_column(categorical_column_with_learned_vocabulary(key)),
+    "embedding": lambda key, size, default: embedding_column(categorical_column_with_learned_vocabulary(key),
+                                                             dimension=size),
+    "hash_bucket": lambda key, size, default: indicator_column(
+        categorical_column_with_hash_bucket(key, hash_bucket_size=size)),
+    "drop": lambda key, size, default: None,
+}
 
-@dataclass(frozen=True)
-class Call:
-    """A call of a function of ``estlab.feature_column`` with (possibly nested) arguments."""
+#: a sized transform's spec with a new size (``dataclasses.replace``: the spec's other choices stay)
+_RESIZE: dict[str, Callable[[Any, int], FeatureColumn]] = {
+    "bucketized": lambda column, n: replace(column, boundaries=f"quantiles:{n}"),
+    "embedding": lambda column, n: replace(column, dimension=n),
+    "hash_bucket": lambda column, n: replace(
+        column, categorical_column=replace(column.categorical_column, hash_bucket_size=n)),
+}
 
-    fn: str
-    args: tuple[Any, ...] = ()
-    kwargs: tuple[tuple[str, Any], ...] = ()
-
-    @classmethod
-    def of(cls, fn: str, *args: Any, **kwargs: Any) -> Call:
-        """``Call.of("numeric_column", "age")``."""
-        return cls(fn, args, tuple(kwargs.items()))
+#: the size a sized transform's spec holds (None when the spec is of another shape)
+_SIZE_OF: dict[str, Callable[[Any], int | None]] = {
+    "bucketized": lambda column: _quantiles(getattr(column, "boundaries", None)),
+    "embedding": lambda column: getattr(column, "dimension", None),
+    "hash_bucket": lambda column: getattr(getattr(column, "leaf", None), "hash_bucket_size", None),
+}
 
 
-@dataclass(frozen=True)
-class ColumnSetting:
-    """The transform chosen for one frame column.
+def _quantiles(boundaries: object) -> int | None:
+    head, _, tail = boundaries.partition(":") if isinstance(boundaries, str) else ("", "", "")
+    return int(tail) if head == "quantiles" and tail.isdigit() else None
+
+
+def make_column(transform: str, key: str, size: int | None = None,
+                default_value: float | None = None) -> FeatureColumn | None:
+    """The feature column of ``transform`` for frame column ``key`` (None for ``"drop"``).
+
+    Parameters
+    ----------
+    transform : str
+        One of ``NUMERIC_TRANSFORMS`` or ``CATEGORICAL_TRANSFORMS``.
+    key : str
+        The frame column.
+    size : int, optional
+        Buckets or embedding dimension, for the transforms in ``SIZE_MEANING``.
+    default_value : float, optional
+        Fills missing values of numeric transforms.
 
     Examples
     --------
-    >>> source(recipe(ColumnSetting("age", "bucketized", 4)))
-    "fc.bucketized_column(fc.numeric_column('age'), 'quantiles:4')"
+    >>> make_column("zscore", "age", default_value=38.0).to_source()
+    "fc.numeric_column('age', default_value=38.0, normalizer='zscore')"
     """
-
-    key: str
-    transform: str
-    size: int | None = None
-    default_value: float | None = None
-
-
-def recipe(setting: ColumnSetting) -> Call | None:
-    """The call tree for one setting (None for ``drop``)."""
-    key, size = setting.key, setting.size
-    numeric_kwargs = {} if setting.default_value is None else {"default_value": setting.default_value}
-    vocab = Call.of("categorical_column_with_learned_vocabulary", key)
-    if setting.transform in ("zscore", "minmax"):
-        return Call.of("numeric_column", key, **numeric_kwargs, normalizer=setting.transform)
-    if setting.transform == "raw":
-        return Call.of("numeric_column", key, **numeric_kwargs)
-    if setting.transform == "bucketized":
-        return Call.of("bucketized_column", Call.of("numeric_column", key, **numeric_kwargs), f"quantiles:{size}")
-    if setting.transform == "indicator":
-        return Call.of("indicator_column", vocab)
-    if setting.transform == "embedding":
-        return Call.of("embedding_column", vocab, dimension=size)
-    if setting.transform == "hash_bucket":
-        return Call.of("indicator_column", Call.of("categorical_column_with_hash_bucket", key, hash_bucket_size=size))
-    if setting.transform == "drop":
-        return None
-    valid = sorted(set(NUMERIC_TRANSFORMS) | set(CATEGORICAL_TRANSFORMS))
-    raise ValueError(f"transform: unknown {setting.transform!r} for column {key!r}; valid ones are {valid}")
+    if transform not in _MAKERS:
+        valid = sorted(_MAKERS)
+        raise ValueError(f"transform: unknown {transform!r} for column {key!r}; valid ones are {valid}")
+    return _MAKERS[transform](key, size, default_value)
 
 
-def cross_recipe(keys: tuple[str, ...], hash_bucket_size: int, dense: bool) -> Call:
+def resize(column: FeatureColumn | None, transform: str, size: int) -> FeatureColumn | None:
+    """``column`` (made by ``transform``) with a new size; unchanged when the transform has no size.
+
+    Examples
+    --------
+    >>> resize(make_column("embedding", "c", 8), "embedding", 4).dimension
+    4
+    """
+    return _RESIZE[transform](column, size) if transform in _RESIZE and column is not None else column
+
+
+def choice_of(column: FeatureColumn | None, key: str, default_value: float | None = None) -> tuple[str, int | None]:
+    """The transform and size that make ``column`` for ``key`` (``("drop", None)`` when none does).
+
+    Examples
+    --------
+    >>> from estlab import feature_column as fc
+    >>> choice_of(fc.embedding_column(fc.categorical_column_with_learned_vocabulary("c"), 6), "c")
+    ('embedding', 6)
+    """
+    for transform in (*NUMERIC_TRANSFORMS, *CATEGORICAL_TRANSFORMS):
+        size = _SIZE_OF[transform](column) if transform in _SIZE_OF else None
+        if transform in _SIZE_OF and size is None:
+            continue
+        if make_column(transform, key, size, default_value) == column:
+            return transform, size
+    return "drop", None
+
+
+def cross_column(keys: tuple[str, ...], hash_bucket_size: int, dense: bool) -> FeatureColumn:
     """A crossed column (wrapped in an indicator for dense consumers).
 
     Examples
     --------
-    >>> source(cross_recipe(("a", "b"), 100, dense=False))
+    >>> cross_column(("a", "b"), 100, dense=False).to_source()
     "fc.crossed_column(['a', 'b'], hash_bucket_size=100)"
     """
-    cross = Call.of("crossed_column", list(keys), hash_bucket_size=hash_bucket_size)
-    return Call.of("indicator_column", cross) if dense else cross
-
-
-def linear_recipe(call: Call) -> Call:
-    """What a linear model reads for a dense recipe: the categorical column itself instead of its
-    indicator/embedding (one weight per id, as in TF's wide part).
-
-    Examples
-    --------
-    >>> source(linear_recipe(recipe(ColumnSetting("c", "embedding", 4))))
-    "fc.categorical_column_with_learned_vocabulary('c')"
-    """
-    if call.fn in ("indicator_column", "embedding_column"):
-        return call.args[0]
-    return call
-
-
-def build(call: Call) -> Any:
-    """Evaluate a call tree with ``estlab.feature_column`` (imports torch)."""
-    from estlab import feature_column as fc
-
-    args = [build(a) if isinstance(a, Call) else a for a in call.args]
-    kwargs = {k: build(v) if isinstance(v, Call) else v for k, v in call.kwargs}
-    return getattr(fc, call.fn)(*args, **kwargs)
-
-
-def source(call: Call) -> str:
-    """Python source of a call tree, with ``fc`` as ``estlab.feature_column``."""
-    args = [source(a) if isinstance(a, Call) else repr(a) for a in call.args]
-    args += [f"{k}={source(v) if isinstance(v, Call) else repr(v)}" for k, v in call.kwargs]
-    return f"fc.{call.fn}({', '.join(args)})"
+    cross = crossed_column(list(keys), hash_bucket_size=hash_bucket_size)
+    return indicator_column(cross) if dense else cross

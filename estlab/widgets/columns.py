@@ -8,18 +8,17 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
+from estlab.features import FeatureColumn, FeatureTransformer, infer_columns
 from estlab.widgets._html import esc, message
 from estlab.widgets._recipes import (
     CATEGORICAL_TRANSFORMS,
     DEFAULT_SIZE,
     NUMERIC_TRANSFORMS,
     SIZE_MEANING,
-    ColumnSetting,
-    build,
-    cross_recipe,
-    linear_recipe,
-    recipe,
-    source,
+    choice_of,
+    cross_column,
+    make_column,
+    resize,
 )
 
 _TRANSFORM_LABELS = {
@@ -44,21 +43,6 @@ def infer_task(labels: pd.Series) -> str:
     return "classification" if integral and values.nunique() <= 20 else "regression"
 
 
-def _initial_setting(key: str, choice: Any, numeric: bool, has_missing: bool) -> ColumnSetting:
-    column = choice.column
-    kind = type(column).__name__ if column is not None else ""
-    default = getattr(column, "default_value", None) if has_missing else None
-    if isinstance(default, tuple):
-        default = default[0] if default else None
-    if kind == "NumericColumn":
-        return ColumnSetting(key, getattr(column, "normalizer", None) or "raw", None, default)
-    if kind == "IndicatorColumn":
-        return ColumnSetting(key, "indicator")
-    if kind == "EmbeddingColumn":
-        return ColumnSetting(key, "embedding", int(column.dimension))
-    return ColumnSetting(key, "drop")
-
-
 class ColumnBuilder:
     """Choose a transform per DataFrame column, add crosses, pick the label; get feature columns and code.
 
@@ -75,9 +59,11 @@ class ColumnBuilder:
     --------
     >>> frame = pd.DataFrame({"age": [20.0, 30.0, 40.0], "color": ["a", "b", "a"], "y": [0, 1, 0]})
     >>> builder = ColumnBuilder(frame, label="y")
-    >>> [s.transform for s in builder.settings()]
-    ['zscore', 'indicator']
+    >>> builder.transforms()
+    {'age': 'zscore', 'color': 'indicator'}
     >>> builder.set_transform("age", "bucketized", 2)
+    >>> builder.columns["age"].to_source()
+    "fc.bucketized_column(fc.numeric_column('age'), 'quantiles:2')"
     >>> [c.name for c in builder.feature_columns]
     ['age_bucketized', 'color_indicator']
     """
@@ -92,8 +78,9 @@ class ColumnBuilder:
         self.crosses: list[tuple[tuple[str, ...], int]] = []
         self._callbacks: list[Callable[[ColumnBuilder], None]] = []
         self._rows: dict[str, tuple[widgets.Dropdown, widgets.BoundedIntText]] = {}
+        self._columns: dict[str, FeatureColumn | None] = {}  # the spec of each frame column (None: dropped)
         self._defaults: dict[str, float | None] = {}
-        self._width_cache: dict[str, int] = {}
+        self._widths: dict[FeatureColumn, int] = {}  # dense width per spec, fitted once
         self.label_picker = widgets.Dropdown(options=list(frame.columns), value=label, description="label",
                                              style={"description_width": "50px"})
         self.label_picker.add_class("estlab-label")
@@ -142,14 +129,14 @@ class ColumnBuilder:
         """``"classification"`` or ``"regression"``, from the label column."""
         return "classification" if self.label is None else infer_task(self.frame[self.label])
 
-    def settings(self) -> list[ColumnSetting]:
-        """The current choice for every non-label column, in frame order."""
-        out = []
-        for key, (dropdown, size) in self._rows.items():
-            transform = dropdown.value
-            out.append(ColumnSetting(key, transform, size.value if transform in SIZE_MEANING else None,
-                                     self._defaults.get(key)))
-        return out
+    @property
+    def columns(self) -> dict[str, FeatureColumn | None]:
+        """The feature column spec of every non-label frame column (None when dropped), in frame order."""
+        return dict(self._columns)
+
+    def transforms(self) -> dict[str, str]:
+        """The transform chosen for every non-label frame column, in frame order."""
+        return {key: dropdown.value for key, (dropdown, _) in self._rows.items()}
 
     def set_transform(self, key: str, transform: str, size: int | None = None) -> None:
         """Choose ``transform`` (and its size) for column ``key``, as the row's dropdown does."""
@@ -177,47 +164,42 @@ class ColumnBuilder:
         self._changed()
 
     @property
-    def feature_columns(self) -> list[Any]:
+    def feature_columns(self) -> list[FeatureColumn]:
         """Dense feature columns (numeric, bucketized, one-hot, embeddings, crosses as one-hot)."""
-        calls = [c for c in (recipe(s) for s in self.settings()) if c is not None]
-        calls += [cross_recipe(keys, size, dense=True) for keys, size in self.crosses]
-        return [build(c) for c in calls]
+        columns = [c for c in self._columns.values() if c is not None]
+        return columns + [cross_column(keys, size, dense=True) for keys, size in self.crosses]
 
     @property
-    def linear_columns(self) -> list[Any]:
+    def linear_columns(self) -> list[FeatureColumn]:
         """Columns for linear models and the wide part: categorical columns themselves, raw crosses."""
-        calls = [linear_recipe(c) for c in (recipe(s) for s in self.settings()) if c is not None]
-        calls += [cross_recipe(keys, size, dense=False) for keys, size in self.crosses]
-        return [build(c) for c in calls]
+        columns = [c.leaf for c in self._columns.values() if c is not None]
+        return columns + [cross_column(keys, size, dense=False) for keys, size in self.crosses]
 
     def input_width(self) -> int:
-        """Width of the dense input (``FeatureTransformer(...).fit(frame).dense_width()``)."""
-        from estlab.features import FeatureTransformer
+        """Width of the dense input (``FeatureTransformer(...).fit(frame).dense_width()``).
 
-        key = repr((self.settings(), self.crosses))
-        if key not in self._width_cache:
-            columns = self.feature_columns
-            self._width_cache[key] = FeatureTransformer(columns).fit(self.frame).dense_width() if columns else 0
-        return self._width_cache[key]
+        Each column's width is learned once per spec (a changed column refits only itself).
+        """
+        return sum(self._width(c) for c in self.feature_columns)
+
+    def _width(self, column: FeatureColumn) -> int:
+        if column not in self._widths:
+            self._widths[column] = FeatureTransformer([column]).fit(self.frame).dense_width()
+        return self._widths[column]
 
     def describe(self) -> str:
         """A short description of the feature set (shown in the leaderboard)."""
-        settings = [s for s in self.settings() if s.transform != "drop"]
-        text = f"{len(settings)} cols"
+        kept = sum(c is not None for c in self._columns.values())
+        text = f"{kept} cols"
         if self.crosses:
             text += f" + {len(self.crosses)} cross{'es' if len(self.crosses) > 1 else ''}"
         return f"{text} · width {self.input_width()}"
 
     def code(self) -> str:
         """Python source that builds the same ``feature_columns`` and ``linear_columns``."""
-        settings = self.settings()
-        dense = [c for c in (recipe(s) for s in settings) if c is not None]
-        dense += [cross_recipe(keys, size, dense=True) for keys, size in self.crosses]
-        linear = [linear_recipe(c) for c in (recipe(s) for s in settings) if c is not None]
-        linear += [cross_recipe(keys, size, dense=False) for keys, size in self.crosses]
         lines = ["from estlab import feature_column as fc", "", "feature_columns = ["]
-        lines += [f"    {source(c)}," for c in dense] + ["]", "linear_feature_columns = ["]
-        lines += [f"    {source(c)}," for c in linear] + ["]", f"label = {self.label!r}"]
+        lines += [f"    {c.to_source()}," for c in self.feature_columns] + ["]", "linear_feature_columns = ["]
+        lines += [f"    {c.to_source()}," for c in self.linear_columns] + ["]", f"label = {self.label!r}"]
         return "\n".join(lines) + "\n"
 
     def on_change(self, callback: Callable[[ColumnBuilder], None]) -> None:
@@ -226,35 +208,37 @@ class ColumnBuilder:
 
     # ---- widgets -----------------------------------------------------------------------------
     def _build_rows(self) -> None:
-        from estlab.features import infer_columns
-
         label = self.label
         inferred = {c.key: c for c in infer_columns(self.frame, label=label,
                                                     max_indicator_cardinality=self.max_indicator_cardinality).choices}
         for dropdown, size in self._rows.values():
             dropdown.close()
             size.close()
-        self._rows, self._defaults, rows = {}, {}, []
+        self._rows, self._columns, self._defaults, rows = {}, {}, {}, []
         categorical = []
         for key in self.frame.columns:
             if key == label:
                 continue
             series = self.frame[key]
             numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-            setting = _initial_setting(key, inferred[key], numeric, bool(series.isna().any()))
-            if setting.transform not in (NUMERIC_TRANSFORMS if numeric else CATEGORICAL_TRANSFORMS):
-                setting = ColumnSetting(key, "raw" if numeric else "drop")
-            self._defaults[key] = setting.default_value
             options = NUMERIC_TRANSFORMS if numeric else CATEGORICAL_TRANSFORMS
+            proposed = inferred[key].column
+            inferred_default = getattr(proposed, "default_value", None)
+            transform, size_value = choice_of(proposed, key, inferred_default)
+            if transform not in options:
+                transform, size_value = ("raw" if numeric else "drop"), None
+            # the inferred median fills missing values; columns without any keep no default
+            self._defaults[key] = inferred_default if series.isna().any() else None
+            size_value = size_value or DEFAULT_SIZE.get(transform, 8)
+            self._columns[key] = make_column(transform, key, size_value, self._defaults[key])
             dropdown = widgets.Dropdown(options=[(_TRANSFORM_LABELS[o], o) for o in options],
-                                        value=setting.transform, layout=widgets.Layout(width="150px"))
+                                        value=transform, layout=widgets.Layout(width="150px"))
             dropdown.add_class("estlab-transform")
             dropdown.add_class(f"estlab-transform-{key}")
-            size = widgets.BoundedIntText(value=setting.size or DEFAULT_SIZE.get(setting.transform, 8), min=2,
-                                          max=1_000_000, description="size", style={"description_width": "52px"},
-                                          layout=widgets.Layout(width="140px"))
-            dropdown.observe(self._on_row_change, names="value")
-            size.observe(self._on_row_change, names="value")
+            size = widgets.BoundedIntText(value=size_value, min=2, max=1_000_000, description="size",
+                                          style={"description_width": "52px"}, layout=widgets.Layout(width="140px"))
+            dropdown.observe(lambda change, key=key: self._on_transform(key), names="value")
+            size.observe(lambda change, key=key: self._on_size(key), names="value")
             self._rows[key] = (dropdown, size)
             if not numeric:
                 categorical.append(key)
@@ -275,7 +259,14 @@ class ColumnBuilder:
                 f"{series.nunique():,} distinct · {missing:.1%} missing · "
                 f'<span style="color:#666">{esc(examples)}</span></span>')
 
-    def _on_row_change(self, _change: Any = None) -> None:
+    def _on_transform(self, key: str) -> None:
+        dropdown, size = self._rows[key]
+        self._columns[key] = make_column(dropdown.value, key, size.value, self._defaults[key])
+        self._changed()
+
+    def _on_size(self, key: str) -> None:
+        dropdown, size = self._rows[key]
+        self._columns[key] = resize(self._columns[key], dropdown.value, size.value)
         self._changed()
 
     def _changed(self) -> None:

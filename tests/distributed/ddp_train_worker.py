@@ -74,7 +74,7 @@ def main(out_dir: str, model_dir: str, max_steps: int, parquet: str | None = Non
     else:
         source = parquet_input_fn(parquet, label="label", batch_size=30, num_epochs=None, shuffle=True, seed=0)
         estimator.train(source, max_steps=max_steps)
-    module = estimator._state.module
+    module = estimator._models.state.module
     seen = torch.cat(module.seen).tolist() if module.seen else []
     if parquet is None:
         metrics = estimator.evaluate(data, label="label")

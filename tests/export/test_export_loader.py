@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,6 +28,44 @@ def test_signature_and_metadata_come_from_the_feature_columns(estimator_export):
         "LearnedVocabularyColumn",
     ]
     assert model.signatures["regression"].output_names == ["outputs"]
+
+
+def test_the_columns_are_stored_once_and_read_back_through_the_metadata(estimator_export):
+    _, path = estimator_export
+    document = json.loads((Path(path) / "export.json").read_text())
+    transformer = json.loads((Path(path) / "feature_transformer.json").read_text())
+    assert document["metadata"]["feature_columns"] == {"$ref": "feature_transformer.json#/columns"}
+    assert [c["class"] for c in transformer["columns"]] == ["NumericColumn", "LearnedVocabularyColumn"]
+    assert transformer["columns"][0]["dtype"] == "float32"
+    assert load(path).metadata["feature_columns"] == transformer["columns"]
+
+
+def test_an_estlab_0_1_export_with_the_columns_in_both_files_still_loads(estimator_export, tmp_path):
+    est, path = estimator_export
+    old = tmp_path / "1700000000"
+    shutil.copytree(path, old)
+    transformer = json.loads((old / "feature_transformer.json").read_text())
+    transformer["columns"][0]["dtype"] = {"dtype": "float32"}  # 0.1 wrote torch dtypes this way
+    (old / "feature_transformer.json").write_text(json.dumps(transformer))
+    document = json.loads((old / "export.json").read_text())
+    document["metadata"]["feature_columns"] = transformer["columns"]
+    (old / "export.json").write_text(json.dumps(document))
+    model = load(old)
+    assert model.metadata["feature_columns"] == transformer["columns"]
+    np.testing.assert_allclose(
+        model.predict_frame(FRAME)["logits"], est.predict_frame(FRAME)["logits"], atol=1e-6
+    )
+
+
+def test_a_reference_outside_the_export_is_refused(estimator_export, tmp_path):
+    _, path = estimator_export
+    copy = tmp_path / "1700000001"
+    shutil.copytree(path, copy)
+    document = json.loads((copy / "export.json").read_text())
+    document["metadata"]["feature_columns"] = {"$ref": "../secrets.json#/columns"}
+    (copy / "export.json").write_text(json.dumps(document))
+    with pytest.raises(ValueError, match=r"reference '../secrets.json#/columns' must name a file of the export"):
+        load(copy)
 
 
 def test_predict_options_and_predict_frame_match_the_estimator(estimator_export):

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -34,25 +33,8 @@ def write_big_parquet(path: Path) -> int:
     return path.stat().st_size
 
 
-def streaming_supported(tmp_path: Path) -> bool:
-    from estlab.estimators import LinearClassifier
-    from estlab.features import numeric_column
-    from estlab.inputs import parquet_input_fn
-
-    small = tmp_path / "small.parquet"
-    pd.DataFrame({"f0": [0.0, 1.0, 2.0, 3.0], "label": [0, 1, 0, 1]}).to_parquet(small)
-    try:
-        LinearClassifier([numeric_column("f0")], model_dir=str(tmp_path / "probe")).train(
-            parquet_input_fn(small, label="label", batch_size=2), max_steps=1)
-    except (AttributeError, TypeError):
-        return False
-    return True
-
-
 @pytest.mark.slow
 def test_trains_from_parquet_larger_than_the_memory_cap(tmp_path):
-    if not streaming_supported(tmp_path):
-        pytest.skip("Estimator.train does not accept a StreamingInput")
     path = tmp_path / "big.parquet"
     size = write_big_parquet(path)
     assert size > 2 * HEADROOM_MB * 2**20

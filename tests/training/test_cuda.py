@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from estlab.estimator.inputs import numpy_input_fn
-from estlab.estimators.custom import model_to_estimator
+from estlab.estimators.from_module import model_to_estimator
 from estlab.training import checkpoints
 from estlab.training.config import RunConfig
 
@@ -25,8 +25,8 @@ def test_cnn_trains_on_cuda_and_resumes(tmp_path, precision):
     est = model_to_estimator(SmallCNN(), n_classes=3, learning_rate=0.05, model_dir=str(tmp_path), config=config)
     train_fn = numpy_input_fn(x={"input_1": images}, y=labels, batch_size=64, num_epochs=None, shuffle=True)
     est.train(train_fn, steps=100)
-    assert est._state.device.type == "cuda" and next(est._state.module.parameters()).is_cuda
-    assert (est._state.scaler is not None) == (precision == "fp16")
+    assert est._models.state.device.type == "cuda" and next(est._models.state.module.parameters()).is_cuda
+    assert (est._models.state.scaler is not None) == (precision == "fp16")
     eval_fn = numpy_input_fn(x={"input_1": images}, y=labels, shuffle=False)
     metrics = est.evaluate(eval_fn)
     assert metrics["accuracy"] > 0.8
@@ -37,7 +37,7 @@ def test_cnn_trains_on_cuda_and_resumes(tmp_path, precision):
     resumed.train(train_fn, steps=5)
     assert resumed.global_step == 105
     assert len(list(resumed.predict(numpy_input_fn(x={"input_1": images[:3]}, shuffle=False)))) == 3
-    module = weakref.ref(resumed._state.module)
+    module = weakref.ref(resumed._models.state.module)
     held = torch.cuda.memory_allocated()
     est.close()
     resumed.close()

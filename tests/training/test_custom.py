@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from estlab.estimator.inputs import numpy_input_fn
-from estlab.estimators.custom import CustomHead, ModeKeys, ModelSpec, build_model_spec, model_to_estimator
+from estlab.estimators.custom import CustomHead, ModeKeys, ModelSpec, build_model_spec
 from estlab.estimators.estimator import Estimator
+from estlab.estimators.from_module import model_to_estimator
 from estlab.training.config import RunConfig
 
 

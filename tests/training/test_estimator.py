@@ -272,7 +272,7 @@ def test_keep_checkpoint_max_and_close(make_estimator, binary_frame):
     assert [checkpoints.step_of(p) for p in checkpoints.list_checkpoints(est.model_dir)] == [4, 5]
     before = est.evaluate(binary_frame)
     est.close()
-    assert est._state is None
+    assert est._models.state is None
     assert est.evaluate(binary_frame) == before
     assert est.get_variable_names() == ["linear.bias", "linear.weight"]
     older = est.evaluate(binary_frame, checkpoint_path=str(checkpoints.checkpoint_path(est.model_dir, 4)))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import pandas as pd
 import pytest
 
@@ -15,12 +19,12 @@ def builder(tiny_frame):
 
 
 def test_rows_show_stats_and_preselect_inferred_kinds(builder):
-    assert [s.key for s in builder.settings()] == ["age", "hours", "color", "city", "user_id"]
-    assert {s.key: s.transform for s in builder.settings()} == {
+    assert list(builder.transforms()) == ["age", "hours", "color", "city", "user_id"]
+    assert builder.transforms() == {
         "age": "zscore", "hours": "zscore", "color": "indicator", "city": "drop", "user_id": "drop"}
     age_stats = builder.rows_box.children[0].children[1].value
     assert "float64" in age_stats and "7 distinct" in age_stats and "12.5% missing" in age_stats
-    assert builder.settings()[0].default_value == 38.0  # median fills the missing age
+    assert builder.columns["age"].default_value == 38.0  # median fills the missing age
     assert builder.task == "classification"
 
 
@@ -61,7 +65,8 @@ def test_widgets_drive_the_same_state(builder):
     dropdown, size = builder._rows["hours"]
     dropdown.value = "bucketized"
     size.value = 5
-    assert builder.settings()[1].transform == "bucketized" and builder.settings()[1].size == 5
+    assert builder.transforms()["hours"] == "bucketized"
+    assert builder.columns["hours"] == fc.bucketized_column(fc.numeric_column("hours"), "quantiles:5")
     assert size.layout.visibility == "visible" and size.description == "buckets"
     builder.cross_select.value = ("color", "city")
     builder.add_cross_button.click()
@@ -76,8 +81,8 @@ def test_changing_the_label_rebuilds_rows_and_task(tiny_frame):
     builder = ColumnBuilder(frame, label="label")
     builder.on_change(lambda b: seen.append(b.label))
     builder.label_picker.value = "price"
-    assert "price" not in [s.key for s in builder.settings()]
-    assert "label" in [s.key for s in builder.settings()]
+    assert "price" not in builder.transforms()
+    assert "label" in builder.transforms()
     assert builder.task == "regression" and seen[-1] == "price"
 
 
@@ -100,3 +105,68 @@ def test_infer_task():
     assert infer_task(pd.Series([True, False])) == "classification"
     assert infer_task(pd.Series([0.5, 1.25, 3.0])) == "regression"
     assert infer_task(pd.Series(range(100))) == "regression"
+
+
+def test_the_builder_holds_the_column_specs_themselves(builder):
+    assert builder.columns == {
+        "age": fc.numeric_column("age", default_value=38.0, normalizer="zscore"),
+        "hours": fc.numeric_column("hours", normalizer="zscore"),
+        "color": fc.indicator_column(fc.categorical_column_with_learned_vocabulary("color")),
+        "city": None,
+        "user_id": None,
+    }
+    builder.set_transform("color", "embedding", 6)
+    builder.set_transform("color", "embedding", 3)  # a new size replaces only the dimension
+    assert builder.columns["color"] == fc.embedding_column(fc.categorical_column_with_learned_vocabulary("color"), 3)
+    builder.set_transform("age", "bucketized", 4)  # the missing-value default carries over
+    assert builder.columns["age"] == fc.bucketized_column(fc.numeric_column("age", default_value=38.0), "quantiles:4")
+    builder.set_transform("age", "drop")
+    assert builder.columns["age"] is None and "age" not in [c.name for c in builder.feature_columns]
+
+
+def _counting_frame(frame: pd.DataFrame, reads: list) -> pd.DataFrame:
+    class CountingFrame(pd.DataFrame):
+        @property
+        def _constructor(self):
+            return CountingFrame
+
+        def __getitem__(self, key):
+            reads.append(key)
+            return super().__getitem__(key)
+
+    return CountingFrame(frame)
+
+
+def test_columns_are_fitted_once_per_spec_not_on_every_access(tiny_frame):
+    reads: list = []
+    builder = ColumnBuilder(_counting_frame(tiny_frame, reads), label="label")
+    reads.clear()
+    for _ in range(3):
+        assert len(builder.feature_columns) == 3 and len(builder.linear_columns) == 3
+        builder.input_width()
+        builder.code()
+        builder.describe()
+    assert reads == []
+    builder.set_transform("hours", "minmax")  # refits the changed column only (the label feeds the task line)
+    assert set(reads) == {"hours", "label"}
+    reads.clear()
+    builder.set_transform("hours", "zscore")  # back to a spec fitted before: nothing to refit
+    assert set(reads) == {"label"}
+
+
+def test_the_builder_works_with_torch_blocked():
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["torch"] = None
+        import pandas as pd
+        from estlab.widgets.columns import ColumnBuilder
+        frame = pd.DataFrame({"age": [20.0, 30.0, 40.0, 50.0], "color": ["a", "b", "a", "c"], "y": [0, 1, 0, 1]})
+        builder = ColumnBuilder(frame, label="y")
+        builder.set_transform("age", "bucketized", 3)
+        builder.add_cross(["age", "color"], 10)
+        print(builder.input_width(), repr(builder.error_html.value))
+        print(builder.code().splitlines()[3])
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["17 ''", "    fc.bucketized_column(fc.numeric_column('age'), 'quantiles:3'),"]
