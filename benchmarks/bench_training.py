@@ -121,11 +121,11 @@ def prebuilt(estimator: Any, features: pd.DataFrame, labels: np.ndarray) -> tupl
 
 
 def fitted_transformer(estimator: Any) -> Any:
-    """The transformer the estimator fitted in ``train`` (held by its in-memory run)."""
-    run = getattr(estimator, "_run", None)
-    if run is None or run.transformer is None:
+    """The transformer the estimator fitted in ``train`` (through the public serving seam)."""
+    transformer = estimator.serving_model().transformer
+    if transformer is None:
         raise AttributeError(f"{type(estimator).__name__} holds no fitted transformer; train it first")
-    return run.transformer
+    return transformer
 
 
 def tensor_bytes(encoded: dict) -> int:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import difflib
 import math
 import os
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -117,3 +117,27 @@ def predictions_to_frame(batches: Iterable[Mapping[str, np.ndarray]], index: pd.
     if index is not None and len(index) == len(frame):
         frame.index = index
     return frame
+
+
+# pandas ships no type information; the types pyright infers from its source admit every input kind (a
+# scalar, an array, a frame), so these two name the Series that a Series or one column label gives.
+def numeric_series(values: pd.Series) -> pd.Series:
+    """``pd.to_numeric(values, errors="coerce")``: non-numbers become NaN; a Series in, a Series out.
+
+    Examples
+    --------
+    >>> numeric_series(pd.Series(["1", "x"])).tolist()
+    [1.0, nan]
+    """
+    return cast(pd.Series, pd.to_numeric(values, errors="coerce"))
+
+
+def frame_column(frame: pd.DataFrame, key: Hashable) -> pd.Series:
+    """``frame[key]`` for one column label (unique in ``frame``), typed as the Series it is.
+
+    Examples
+    --------
+    >>> frame_column(pd.DataFrame({"a": [1, 2]}), "a").tolist()
+    [1, 2]
+    """
+    return cast(pd.Series, frame[key])

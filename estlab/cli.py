@@ -11,6 +11,7 @@ import math
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 FAMILIES = ("baseline", "linear", "dnn", "dnn_linear_combined", "boosted_trees")
@@ -29,6 +30,7 @@ def _estimator(family: str, task: str, columns: list, vocabulary: list[str] | No
     kwargs: dict[str, Any] = {"model_dir": model_dir,
                               "config": RunConfig(random_seed=0, save_checkpoints_secs=3600)}
     if task != "regression":
+        assert vocabulary is not None  # a classification dataset names its classes
         kwargs.update(n_classes=len(vocabulary), label_vocabulary=vocabulary)
     if family in ("linear", "boosted_trees"):
         kwargs["feature_columns"] = columns
@@ -42,11 +44,11 @@ def _estimator(family: str, task: str, columns: list, vocabulary: list[str] | No
 
 
 def _score_columns(task: str) -> tuple[list[str], str, bool]:
-    if task == "binary":
-        return ["accuracy", "auc", "average_loss"], "accuracy", False
-    if task == "multiclass":
-        return ["accuracy", "average_loss"], "accuracy", False
-    return ["rmse", "mae", "average_loss"], "rmse", True
+    """The leaderboard's metrics (as the task's head declares them), its sort key and order."""
+    from estlab.training.metric_info import higher_is_better, preferred_metrics
+
+    shown = list(preferred_metrics(task))
+    return shown, shown[0], not higher_is_better(shown[0])
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -86,7 +88,8 @@ def _demo(args: argparse.Namespace) -> int:
     board = pd.DataFrame(rows).sort_values(key, ascending=ascending).reset_index(drop=True)
     board.index = board.index + 1
     print("\nleaderboard (test split)")
-    formats = {k: "{:.4f}".format for k in shown} | {"train_s": "{:.1f}".format}
+    formats: dict[str | int, Callable[[object], str]] = {k: "{:.4f}".format for k in shown}
+    formats["train_s"] = "{:.1f}".format
     print(board.to_string(formatters=formats))
     print(f"\nmodel_dirs under {root} (tensorboard --logdir {root})")
     return 0
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     --------
     >>> main(["demo", "--dataset", "penguins", "--quick"])  # doctest: +SKIP
     """
-    parser = argparse.ArgumentParser(prog="estlab", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="estlab", description=(__doc__ or "estlab").splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="train and compare the premade estimators on a bundled dataset")
     demo.add_argument("--dataset", default="adult", help="adult (default), penguins or diamonds")

@@ -1,4 +1,9 @@
-"""Shared fixtures: one seed fixture and a tiny frame with numeric, categorical and missing values."""
+"""Shared fixtures: one seed fixture, a tiny frame with numeric, categorical and missing values, and the
+estimator/training tests' separable binary problem with a factory for a one-layer custom Estimator.
+
+torch and estlab.estimators are imported inside the fixtures that need them, so collecting a torch-free
+test imports neither.
+"""
 
 from __future__ import annotations
 
@@ -25,3 +30,28 @@ def tiny_frame() -> pd.DataFrame:
             "label": [0, 1, 0, 1, 0, 1, 0, 1],
         }
     )
+
+
+@pytest.fixture
+def binary_frame() -> pd.DataFrame:
+    """64 rows of two float32 features ``a``, ``b`` and the separable label ``y = a + b > 0``."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 2)).astype("float32")
+    return pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": (x[:, 0] + x[:, 1] > 0).astype(int)})
+
+
+@pytest.fixture
+def make_estimator(tmp_path):
+    """``make(model_dir=None, params=None, **run_config)``: an Estimator over ``linear_model_fn``."""
+    from estimator_testing import linear_model_fn
+
+    from estlab.estimators.estimator import Estimator
+    from estlab.training.config import RunConfig
+
+    def make(model_dir=None, params=None, **config) -> Estimator:
+        config.setdefault("save_checkpoints_steps", 5)
+        config.setdefault("random_seed", 0)
+        return Estimator(linear_model_fn, model_dir=str(model_dir or tmp_path / "run"),
+                         config=RunConfig(**config), params=params or {})
+
+    return make

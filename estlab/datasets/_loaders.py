@@ -44,7 +44,7 @@ class Dataset:
 
 
 def _read(filename: str) -> pd.DataFrame:
-    with resources.files("estlab.datasets").joinpath("data", filename).open("rb") as handle:
+    with resources.files("estlab.datasets").joinpath("data").joinpath(filename).open("rb") as handle:
         return pd.read_csv(handle, compression="gzip")
 
 

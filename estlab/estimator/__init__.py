@@ -23,12 +23,9 @@ from estlab.estimators.custom import CustomHead, ModeKeys, ModelSpec
 from estlab.estimators.estimator import Estimator
 from estlab.estimators.from_module import model_to_estimator
 from estlab.training import (
-    BestExporter,
     EarlyStopping,
     EvalSpec,
-    FinalExporter,
     History,
-    LatestExporter,
     Listener,
     NanLossError,
     RunConfig,
@@ -61,8 +58,16 @@ __all__ = [
 ]
 
 
+#: TF's exporters live with the export code; loaded on first use so this namespace stays light.
+_EXPORTERS = ("BestExporter", "FinalExporter", "LatestExporter")
+
+
 def __getattr__(name: str) -> Any:
-    """Serve every other name (premade estimators, heads, registry) from ``estlab.estimators``."""
+    """Serve the exporters from ``estlab.export.exporters`` and every other name from ``estlab.estimators``."""
+    if name in _EXPORTERS:
+        from estlab.export import exporters
+
+        return getattr(exporters, name)
     try:
         return getattr(_estimators, name)
     except AttributeError:

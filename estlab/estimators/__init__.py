@@ -1,7 +1,7 @@
 """estlab.estimators (alias ``estlab.estimator``): the Estimator, premade estimators, heads, registry.
 
 Names are imported on first access (PEP 562), so ``import estlab.estimators.registry`` (and
-``metric_info``, ``choices``) stays torch-free; ``estlab.estimators.DNNClassifier`` imports torch.
+``choices``) stays torch-free; ``estlab.estimators.DNNClassifier`` imports torch.
 
 Examples
 --------
@@ -37,8 +37,8 @@ _EXPORTS: dict[str, str] = {
     "make_head": "estlab.estimators.heads",
     "LinearClassifier": "estlab.estimators.linear",
     "LinearRegressor": "estlab.estimators.linear",
-    "higher_is_better": "estlab.estimators.metric_info",
-    "preferred_metrics": "estlab.estimators.metric_info",
+    "higher_is_better": "estlab.training.metric_info",
+    "preferred_metrics": "estlab.training.metric_info",
     "OPTIMIZERS": "estlab.estimators.optimizers",
     "optimizer_names": "estlab.estimators.optimizers",
     "resolve_optimizer": "estlab.estimators.optimizers",
@@ -58,7 +58,7 @@ _EXPORTS: dict[str, str] = {
 
 _SUBMODULES = (
     "baseline", "boosted_trees", "choices", "custom", "dnn", "dnn_linear_combined", "estimator", "heads", "linear",
-    "metric_info", "metrics", "optimizers", "registry", "tree_ensemble",
+    "metrics", "optimizers", "registry", "tree_ensemble",
 )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -30,10 +30,26 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {name: getattr(nn, cls) for na
 _BASE_ARGS = ("model_dir", "config", "warm_start_from")
 
 
-class _Activation(nn.Module):
-    """Wraps a plain activation function (``torch.relu``) as a module."""
+@runtime_checkable
+class _ColumnSet(Protocol):
+    """A set of feature columns such as ``infer_columns``' result (an ``InferredColumns``)."""
 
-    def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    @property
+    def feature_columns(self) -> Sequence[Any]: ...
+
+
+@runtime_checkable
+class _Named(Protocol):
+    """Something with a ``name``, as every feature column has."""
+
+    @property
+    def name(self) -> str: ...
+
+
+class _Activation(nn.Module):
+    """Wraps a plain activation function (``torch.relu``) as a module: any callable the user passed."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
         super().__init__()
         self.fn = fn
 
@@ -57,7 +73,7 @@ def make_activation(activation_fn: str | Callable, parameter: str = "activation_
                 "(or pass a function such as torch.tanh, or an nn.Module class)."
             )
         return ACTIVATIONS[key]()
-    if inspect.isclass(activation_fn) and issubclass(activation_fn, nn.Module):
+    if isinstance(activation_fn, type) and issubclass(activation_fn, nn.Module):
         return activation_fn()
     if callable(activation_fn):
         return _Activation(activation_fn)
@@ -69,7 +85,7 @@ def check_feature_columns(columns: Any, parameter: str = "feature_columns", allo
     if columns is None:
         columns = []
     if isinstance(columns, (str, bytes)) or not isinstance(columns, (Sequence, set, frozenset, tuple)):
-        if hasattr(columns, "feature_columns"):  # an InferredColumns
+        if isinstance(columns, _ColumnSet):  # an InferredColumns
             columns = columns.feature_columns
         else:
             raise ValueError(
@@ -132,9 +148,9 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    if hasattr(value, "feature_columns") and not inspect.isclass(value):  # an InferredColumns
+    if isinstance(value, _ColumnSet) and not inspect.isclass(value):  # an InferredColumns
         return _plain(list(value.feature_columns))
-    if hasattr(value, "name") and hasattr(value, "__dataclass_fields__"):  # a feature column
+    if isinstance(value, _Named) and hasattr(value, "__dataclass_fields__"):  # a feature column
         return value.name
     name = getattr(value, "__name__", None)
     if name is None:
@@ -253,14 +269,14 @@ class PremadeEstimator(Estimator):
         return super().train(input_fn, *args, label=label, **kwargs)
 
     def _read_label_statistics(self, input_fn: Any, label: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
-        from estlab.inputs import resolve_input
+        from estlab.inputs import InputFn, resolve_input
 
         data = resolve_input(input_fn, label=label, num_epochs=1, shuffle=False)
-        labels = getattr(data, "labels", None)
-        if labels is None:  # streamed input: no whole-label view, learn in raw units (as TF)
-            return None
+        if not isinstance(data, InputFn) or data.labels is None:
+            return None  # streamed input: no whole-label view, learn in raw units (as TF)
+        labels = data.labels
         weights = None
-        if self.weight_column is not None and self.weight_column in getattr(data, "feature_names", []):
+        if self.weight_column is not None and self.weight_column in data.feature_names:
             weights = torch.as_tensor(np.array(data.features[self.weight_column], dtype=np.float64))
         return label_statistics(self._build_head().encode_labels(labels), weights)
 

@@ -78,6 +78,7 @@ class _BaselineBase(PremadeEstimator):
         self, module: nn.Module, encoded: dict[str, torch.Tensor], labels: torch.Tensor,
         weights: torch.Tensor | None,
     ) -> None:
+        assert isinstance(module, BiasModule)  # built by _build_module
         head = self._build_head()
         module.bias.data.copy_(closed_form_bias(head.task, labels, weights, head.logits_dimension))
 

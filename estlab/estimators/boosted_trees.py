@@ -155,6 +155,7 @@ class _BoostedTreesBase(PremadeEstimator):
         self, module: nn.Module, encoded: dict[str, torch.Tensor], labels: torch.Tensor,
         weights: torch.Tensor | None,
     ) -> None:
+        assert isinstance(module, BoostedTreesModule)  # built by _build_module
         lgb = import_lightgbm()
         with torch.no_grad():
             x = module.features(encoded).detach().cpu().double().numpy()

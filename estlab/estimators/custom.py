@@ -183,6 +183,7 @@ class CustomHead:
     @classmethod
     def from_spec(cls, spec: ModelSpec) -> CustomHead:
         """The adapter for a ``ModelSpec`` without a head."""
+        assert spec.loss_fn is not None, "a ModelSpec without a head has a loss_fn (checked in __post_init__)"
         return cls(spec.loss_fn, spec.metric_fns, spec.predictions_fn, spec.weight_column)
 
     def encode_labels(self, labels: Any) -> torch.Tensor:

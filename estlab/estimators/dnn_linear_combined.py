@@ -113,6 +113,7 @@ class _CombinedBase(PremadeEstimator):
 
     def _build_optimizers(self, module: nn.Module) -> list[torch.optim.Optimizer]:
         module = module.inner if isinstance(module, LabelScaler) else module
+        assert isinstance(module, WideDeepModule)  # built by _build_module
         optimizers = []
         if module.linear is not None:
             factory = resolve_optimizer(self.linear_optimizer, self.linear_learning_rate, "linear_optimizer")

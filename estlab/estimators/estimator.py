@@ -184,19 +184,20 @@ class Estimator(ModelFnHooks):
         hooks = sort_listeners(hooks or [])  # type check before any work
         self._check()
         with self._models.lock:
-            self._stop_event.clear()
-            if label is None and isinstance(input_fn, pd.DataFrame | dict):
-                label = self._models.saved_label(self.model_dir, self.config)
-            source = training_source(input_fn, label=label, batch_size=batch_size, num_epochs=num_epochs,
-                                     shuffle=shuffle, seed=self.config.random_seed,
-                                     bounded=steps is not None or max_steps is not None)
-            distributed.init_distributed(resolve_device(self.config.device))
-            lock = ModelDirLock(self.model_dir)
-            with lock if distributed.is_chief() else contextlib.nullcontext():
-                return self._train_locked(source, hooks, steps, max_steps, label)
+            try:
+                if label is None and isinstance(input_fn, pd.DataFrame | dict):
+                    label = self._models.saved_label(self.model_dir, self.config)
+                source = training_source(input_fn, label=label, batch_size=batch_size, num_epochs=num_epochs,
+                                         shuffle=shuffle, seed=self.config.random_seed,
+                                         bounded=steps is not None or max_steps is not None)
+                distributed.init_distributed(resolve_device(self.config.device))
+                with ModelDirLock(self.model_dir) if distributed.is_chief() else contextlib.nullcontext():
+                    return self._train_in_model_dir(source, hooks, steps, max_steps, label)
+            finally:
+                self._stop_event.clear()  # a stop asked before this call stopped it; none leaks into the next
 
-    def _train_locked(self, source: Any, hooks: list, steps: int | None, max_steps: int | None,
-                      label: Any) -> Estimator:
+    def _train_in_model_dir(self, source: Any, hooks: list, steps: int | None, max_steps: int | None,
+                            label: Any) -> Estimator:
         state = self._models.current(self.model_dir, self.config, fit_on=source)
         state.label = label if label is not None else state.label
         if max_steps is not None and state.global_step >= max_steps:

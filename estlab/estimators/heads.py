@@ -26,8 +26,9 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,10 @@ import torch.nn.functional as F
 from estlab._util import did_you_mean
 from estlab.estimators import metrics as _metrics
 from estlab.estimators.choices import LOSS_REDUCTIONS
-from estlab.estimators.metric_info import HEAD_METRICS, HeadMetrics
+from estlab.training.metric_info import HEAD_METRICS, HeadMetrics
+
+#: Labels as an input holds them; ``encode_labels`` validates the shape and values (a premade head takes one column).
+RawLabels: TypeAlias = np.ndarray | pd.Series | pd.DataFrame | Mapping[str, np.ndarray] | Sequence[Any]
 
 
 def _check_reduction(loss_reduction: str) -> str:
@@ -113,7 +117,7 @@ class Head:
         """Width of the logits the model must produce."""
         raise NotImplementedError
 
-    def encode_labels(self, labels: np.ndarray | pd.Series) -> torch.Tensor:
+    def encode_labels(self, labels: RawLabels) -> torch.Tensor:
         """Validate raw labels and turn them into the tensor :meth:`loss` expects."""
         raise NotImplementedError
 
@@ -298,7 +302,7 @@ class BinaryClassHead(Head):
     def logits_dimension(self) -> int:
         return 1
 
-    def encode_labels(self, labels: np.ndarray | pd.Series) -> torch.Tensor:
+    def encode_labels(self, labels: RawLabels) -> torch.Tensor:
         """Labels → float32 ``(N, 1)`` of 0/1.
 
         Examples
@@ -376,7 +380,7 @@ class MultiClassHead(Head):
     def logits_dimension(self) -> int:
         return self.n_classes
 
-    def encode_labels(self, labels: np.ndarray | pd.Series) -> torch.Tensor:
+    def encode_labels(self, labels: RawLabels) -> torch.Tensor:
         """Labels → int64 class ids ``(N,)``.
 
         Examples
@@ -437,7 +441,7 @@ class RegressionHead(Head):
     def logits_dimension(self) -> int:
         return int(self.label_dimension)
 
-    def encode_labels(self, labels: np.ndarray | pd.Series) -> torch.Tensor:
+    def encode_labels(self, labels: RawLabels) -> torch.Tensor:
         """Labels → float32 ``(N, label_dimension)``.
 
         Examples
@@ -488,7 +492,7 @@ _HEADS: dict[str, type[Head]] = {
 
 def make_head(
     n_classes: int | None = 2,
-    label_vocabulary: list[str] | None = None,
+    label_vocabulary: Sequence[str] | None = None,
     weight_column: str | None = None,
     loss_reduction: str = "sum_over_batch_size",
     label_dimension: int = 1,
@@ -508,13 +512,14 @@ def make_head(
         raise ValueError(
             f"n_classes must be an integer >= 2; received {n_classes!r}. Use a Regressor for continuous labels."
         )
+    vocabulary = _vocabulary(label_vocabulary)
     if n_classes == 2:
         return BinaryClassHead(
-            weight_column=weight_column, loss_reduction=loss_reduction, label_vocabulary=label_vocabulary
+            weight_column=weight_column, loss_reduction=loss_reduction, label_vocabulary=vocabulary
         )
     return MultiClassHead(
         weight_column=weight_column, loss_reduction=loss_reduction, n_classes=int(n_classes),
-        label_vocabulary=label_vocabulary,
+        label_vocabulary=vocabulary,
     )
 
 

@@ -82,7 +82,10 @@ def evaluate_metrics(state: ModelState, source: Any, steps: int | None = None,
     With ``steps`` every rank evaluates the same batches; without, each rank its shard, gathered here.
     """
     world = distributed.get_world_size() if steps is None else 1
-    all_logits, all_labels, all_weights, n_batches = [], [], [], 0
+    all_logits: list[torch.Tensor] = []
+    all_labels: list[torch.Tensor] = []
+    all_weights: list[torch.Tensor] = []  # empty when the examples are unweighted (every part or none has weights)
+    n_batches = 0
     for part in source.one_pass(distributed.get_rank(), world):
         if steps is not None and n_batches >= steps:
             break
@@ -92,11 +95,12 @@ def evaluate_metrics(state: ModelState, source: Any, steps: int | None = None,
         n_batches += batches
         all_logits.append(logits)
         all_labels.append(labels[:n_rows].cpu())
-        all_weights.append(None if weights is None else weights[:n_rows].cpu())
+        if weights is not None:
+            all_weights.append(weights[:n_rows].cpu())
     if not all_logits:
         raise ValueError("evaluate: the input has no rows; pass a non-empty evaluation set")
     logits, labels = torch.cat(all_logits), torch.cat(all_labels)
-    weights = None if all_weights[0] is None else torch.cat(all_weights)
+    weights = torch.cat(all_weights) if all_weights else None
     if world > 1:
         logits, labels = distributed.gather_concat(logits), distributed.gather_concat(labels)
         weights = None if weights is None else distributed.gather_concat(weights)

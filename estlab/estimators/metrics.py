@@ -92,9 +92,9 @@ def binary_metrics(
         "average_loss": loss_total / weight_total if weight_total > 0 else float("nan"),
         "label/mean": label_mean,
         "loss": float(loss),
-        "precision": float(skm.precision_score(labels, predicted, sample_weight=weights, zero_division=0)),
+        "precision": float(skm.precision_score(labels, predicted, sample_weight=weights, zero_division=0)),  # pyright: ignore[reportArgumentType]  # sklearn is untyped: pyright guesses str from 'warn'
         "prediction/mean": _weighted_mean(probabilities, weights),
-        "recall": float(skm.recall_score(labels, predicted, sample_weight=weights, zero_division=0)),
+        "recall": float(skm.recall_score(labels, predicted, sample_weight=weights, zero_division=0)),  # pyright: ignore[reportArgumentType]  # sklearn is untyped: pyright guesses str from 'warn'
     }
 
 

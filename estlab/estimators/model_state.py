@@ -20,9 +20,10 @@ import contextlib
 import inspect
 import logging
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import pandas as pd
@@ -141,7 +142,8 @@ class ModelState:
     def forward_fn(self, mode: str) -> Any:
         """``forward(batch) -> logits (N, k)`` in ``mode`` (passed to modules whose forward takes ``mode``)."""
         kwargs = {"mode": mode} if self.takes_mode else {}
-        names, module = self.input_names, self.forward_module
+        names = self.input_names
+        module = self.forward_module if self.forward_module is not None else self.module
 
         def forward(batch: dict[str, torch.Tensor]) -> torch.Tensor:
             out = module(*[batch[n] for n in names], **kwargs) if names is not None else module(batch, **kwargs)
@@ -182,7 +184,7 @@ def _keys(features: Any) -> list[str]:
 
 
 def _required(transformer: Any) -> list[str]:
-    required = transformer.required_keys
+    required: Iterable[str] | Callable[[], Iterable[str]] = transformer.required_keys
     return list(required() if callable(required) else required)
 
 
@@ -235,9 +237,11 @@ def build_state(
         history = restore(state, *loaded, restore_rng=restore_rng)
     elif warm_start_from:
         warm_start(module, warm_start_from)
+    forward = state.forward_module if state.forward_module is not None else state.module
     if config.compile:
-        state.forward_module = torch.compile(state.forward_module)
-    state.forward_module = distributed.wrap_model(state.forward_module, device)
+        # torch.compile(module) returns an OptimizedModule (an nn.Module); its stubs only describe functions.
+        forward = cast(torch.nn.Module, torch.compile(forward))
+    state.forward_module = distributed.wrap_model(forward, device)
     return state, history
 
 

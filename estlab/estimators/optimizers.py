@@ -20,19 +20,20 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any
+from typing import Any, TypeAlias
 
 import torch
 
 from estlab._util import did_you_mean
 from estlab.estimators.choices import OPTIMIZER_NAMES, OPTIMIZER_TABLE
 
-OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
-OptimizerSpec = str | OptimizerFactory | type
+OptimizerFactory: TypeAlias = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
+#: A name, a ``torch.optim.Optimizer`` subclass (built as ``cls(params, lr=...)``) or a factory ``params -> Optimizer``.
+OptimizerSpec: TypeAlias = str | Callable[..., torch.optim.Optimizer]
 
 #: name → (torch optimizer class, extra keyword arguments, default learning rate); the names and
 #: values are declared torch-free in :data:`estlab.estimators.choices.OPTIMIZER_TABLE`.
-OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict[str, Any], float]] = {
+OPTIMIZERS: dict[str, tuple[Callable[..., torch.optim.Optimizer], dict[str, Any], float]] = {
     name: (getattr(torch.optim, cls_name), dict(extra), lr) for name, (cls_name, extra, lr) in OPTIMIZER_TABLE.items()
 }
 
@@ -96,7 +97,7 @@ def resolve_optimizer(
         cls, extra, default_lr = OPTIMIZERS[canonical_optimizer_name(optimizer, parameter)]
         lr = float(learning_rate) if learning_rate is not None else default_lr
         return partial(cls, lr=lr, **extra)
-    if inspect.isclass(optimizer) and issubclass(optimizer, torch.optim.Optimizer):
+    if _is_optimizer_class(optimizer):
         return partial(optimizer, lr=float(learning_rate)) if learning_rate is not None else optimizer
     if isinstance(optimizer, torch.optim.Optimizer):
         raise ValueError(
@@ -114,3 +115,12 @@ def resolve_optimizer(
         f"{parameter} must be a name in {optimizer_names()} or a callable params -> Optimizer; "
         f"received {optimizer!r}."
     )
+
+
+def _is_optimizer_class(value: object) -> bool:
+    """Whether ``value`` is a ``torch.optim.Optimizer`` subclass.
+
+    A plain bool, not a type guard: narrowing to ``type[Optimizer]`` would take the base class's
+    ``(params, defaults)`` signature, which the subclasses (``cls(params, lr=...)``) do not share.
+    """
+    return inspect.isclass(value) and issubclass(value, torch.optim.Optimizer)

@@ -179,7 +179,8 @@ def _class_constant(node: ast.ClassDef, name: str) -> Any:
     for statement in node.body:
         targets: list[ast.expr]
         if isinstance(statement, ast.AnnAssign):
-            targets, value = [statement.target], statement.value
+            targets = [statement.target]
+            value = statement.value
         elif isinstance(statement, ast.Assign):
             targets, value = statement.targets, statement.value
         else:

@@ -42,6 +42,17 @@ class TreeEnsemble(nn.Module):
     0
     """
 
+    # Buffers (registered in ``_set``), declared so the type checkers see tensors, not ``Tensor | Module``.
+    feature: torch.Tensor
+    threshold: torch.Tensor
+    left: torch.Tensor
+    right: torch.Tensor
+    value: torch.Tensor
+    default_left: torch.Tensor
+    missing_type: torch.Tensor
+    tree_class: torch.Tensor
+    depth_steps: torch.Tensor
+
     def __init__(self, logits_dimension: int = 1) -> None:
         super().__init__()
         self.logits_dimension = int(logits_dimension)
@@ -68,8 +79,9 @@ class TreeEnsemble(nn.Module):
         for name in _BUFFERS:
             key = prefix + name
             if key in state_dict:
-                stored = state_dict[key]
-                self._buffers[name] = torch.empty(stored.shape, dtype=stored.dtype, device=self._buffers[name].device)
+                stored, current = state_dict[key], self._buffers[name]
+                assert current is not None  # every name in _BUFFERS is registered as a tensor in __init__
+                self._buffers[name] = torch.empty(stored.shape, dtype=stored.dtype, device=current.device)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                       error_msgs)
 
@@ -163,8 +175,7 @@ def _flatten(root: dict) -> dict[str, Any]:
         nodes["left"][index], nodes["right"][index] = left, right
         stack.append((node["left_child"], left, level + 1))
         stack.append((node["right_child"], right, level + 1))
-    nodes["depth"] = depth
-    return nodes
+    return {**nodes, "depth": depth}
 
 
 def _new(nodes: dict[str, list]) -> int:

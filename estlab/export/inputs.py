@@ -156,6 +156,7 @@ def _column_values(raw: Any, spec: TensorSpec) -> np.ndarray:
     if len(spec.shape) > 1:
         rows = raw.tolist() if isinstance(raw, (pd.Series, np.ndarray)) else list(np.atleast_1d(raw))
         return _nested_numeric(rows, spec)
+    values: np.ndarray
     if isinstance(raw, pd.Series):
         values = raw.to_numpy() if _is_numeric_dtype(raw.dtype) else raw.to_numpy(dtype=object)
     elif isinstance(raw, np.ndarray):

@@ -258,6 +258,7 @@ def save_onnx(program_path: Path, info: Mapping[str, Any], directory: Path) -> d
             )
     finally:
         registration.setLevel(level)
+    assert onnx_program is not None  # with dynamo=True, torch.onnx.export returns the ONNXProgram
     onnx_program.save(str(directory / ONNX_FILE))
     _rewrite_boolean_where(directory / ONNX_FILE)
     return {"file": ONNX_FILE, "inputs": list(info["inputs"]), "outputs": list(info["outputs"])}

@@ -111,6 +111,7 @@ def create_app(
             path, kind = path[: -len("/metadata")], "metadata"
         name, _, rest = path.partition("/")
         requested_version = None
+        parts: list[str] = []
         if rest:
             parts = rest.split("/")
             if len(parts) != 2 or parts[0] not in ("versions", "labels"):
@@ -172,9 +173,13 @@ class _Served:
     """The model being served; with polling, swapped for a newer version of its base directory."""
 
     def __init__(self, model: ExportedModel | str | os.PathLike, poll_seconds: float) -> None:
-        self.model = model if isinstance(model, ExportedModel) else load(model)
-        is_base = not isinstance(model, ExportedModel) and Path(model).resolve() != self.model.path.resolve()
-        self.base = Path(model) if is_base and poll_seconds > 0 else None
+        self.base: Path | None = None
+        if isinstance(model, ExportedModel):
+            self.model = model
+        else:
+            self.model = load(model)
+            is_base = Path(model).resolve() != self.model.path.resolve()
+            self.base = Path(model) if is_base and poll_seconds > 0 else None
         self.poll_seconds = poll_seconds
         self.checked = time.monotonic()
         self.lock = threading.Lock()

@@ -121,7 +121,7 @@ def write_export(
                 warnings.warn(f"export: no ONNX file written ({onnx_error[:200]})", stacklevel=3)
         if transformer is not None:
             write_json(directory / TRANSFORMER_FILE, _plain(transformer))
-            preprocessing = {"kind": "feature_transformer", "file": TRANSFORMER_FILE}
+            preprocessing: dict[str, Any] = {"kind": "feature_transformer", "file": TRANSFORMER_FILE}
         elif row_tensors is not None:
             preprocessing = {
                 "kind": "rows",

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from estlab._util import numeric_series
 from estlab.features import hashing
 from estlab.features._base import (
     CategoricalColumn,
@@ -49,8 +50,9 @@ def _vocab_dtype(vocabulary: tuple, dtype: object, column: str) -> str:
         return inferred
     if type(dtype).__module__ == "torch":  # torch.int64 / torch.int32, read by name (no torch import)
         dtype = {"int64": "int64", "int32": "int64"}.get(dtype_name(dtype), dtype)
-    wanted = {str: "string", "string": "string", "str": "string", int: "int64", "int64": "int64",
-              "int": "int64"}.get(dtype)  # type: ignore[call-overload]
+    names: dict[object, str] = {str: "string", "string": "string", "str": "string", int: "int64", "int64": "int64",
+                                "int": "int64"}
+    wanted = names.get(dtype)
     if wanted is None:
         raise FeatureColumnError(
             f"column {column!r}: dtype must be one of str, int, 'string', 'int64', torch.int64 or None, got {dtype!r}."
@@ -397,9 +399,9 @@ class IdentityColumn(CategoricalColumn):
 
     def encode(self, ctx: EncodeContext) -> Encoded:
         ragged = to_ragged(get_values(ctx.data, self.key), self.key)
-        values = pd.to_numeric(ragged.values, errors="coerce")
+        values = numeric_series(ragged.values)
         if bool((values.isna() & ragged.values.notna()).any()):
-            bad = ragged.values[values.isna() & ragged.values.notna()].iloc[0]
+            bad = ragged.values.loc[values.isna() & ragged.values.notna()].iloc[0]
             raise FeatureColumnError(f"categorical_column_with_identity {self.key!r}: got a non-integer value "
                                      f"{bad!r}; identity columns need integer ids.")
         x = values.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -515,10 +517,11 @@ def categorical_column_with_hash_bucket(key: str, hash_bucket_size: int, dtype: 
     fn = "categorical_column_with_hash_bucket"
     key = check_key(key, fn)
     check_positive_int(hash_bucket_size, "hash_bucket_size", key, minimum=2)
-    kind = {str: "string", "string": "string", "str": "string", int: "int64", "int64": "int64", "int": "int64"}
+    kind: dict[object, str] = {str: "string", "string": "string", "str": "string", int: "int64", "int64": "int64",
+                               "int": "int64"}
     if dtype not in kind:
         raise FeatureColumnError(f"{fn} {key!r}: dtype must be str or int, got {dtype!r}.")
-    return HashedColumn(key, hash_bucket_size, kind[dtype])  # type: ignore[index]
+    return HashedColumn(key, hash_bucket_size, kind[dtype])
 
 
 @dataclass(frozen=True)
@@ -548,7 +551,7 @@ class WeightedCategoricalColumn(CategoricalColumn):
         ids = ctx(self.categorical_column).values
         key = self.weight_feature_key
         wr = to_ragged(get_values(ctx.data, key), key)
-        w = pd.to_numeric(wr.values, errors="coerce").to_numpy(dtype=np.float32, na_value=np.nan)
+        w = numeric_series(wr.values).to_numpy(dtype=np.float32, na_value=np.nan)
         if np.isnan(w).any():
             raise FeatureColumnError(f"weighted_categorical_column {self.name!r}: weight column {key!r} has "
                                      "missing or non-numeric values; fill them (e.g. with 0).")

@@ -13,8 +13,11 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import cast
+
 import numpy as np
-import pandas as pd
+import pandas.util
 
 HASH_KEY = "estlab.features!"  # 16 bytes, fixed forever: changing it changes every hashed id
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -44,7 +47,9 @@ def hash_strings(values: np.ndarray) -> np.ndarray:
     >>> hash_strings(np.array(["x", "y"], dtype=object)).dtype
     dtype('uint64')
     """
-    return pd.util.hash_array(as_strings(values), hash_key=HASH_KEY, categorize=False)
+    # pandas.util resolves hash_array lazily through a module __getattr__ typed as returning ``object``.
+    hash_array = cast("Callable[..., np.ndarray]", pandas.util.hash_array)
+    return hash_array(as_strings(values), hash_key=HASH_KEY, categorize=False)
 
 
 def fmix64(h: np.ndarray) -> np.ndarray:

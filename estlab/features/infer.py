@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from estlab._util import frame_column
 from estlab.features._base import FeatureColumn
 from estlab.features.categorical import categorical_column_with_learned_vocabulary
 from estlab.features.dense import embedding_column, indicator_column
@@ -125,7 +126,8 @@ def _choose(key: str, s: pd.Series, max_indicator: int, n: int) -> ColumnChoice:
         reason = f"numeric -> z-score normalised; missing -> training median {default:g}"
         if missing:
             reason += f" ({missing} missing here)"
-        skew = float(nonnull.astype(float).skew()) if len(nonnull) > 2 else 0.0
+        # pandas is untyped; pyright infers ``Series | float`` for a Series' skew(), a float here
+        skew = float(nonnull.astype(float).skew()) if len(nonnull) > 2 else 0.0  # pyright: ignore[reportArgumentType]
         if abs(skew) > 3:
             reason += f"; heavily skewed ({skew:.1f}): consider bucketized_column(..., 'quantiles:10')"
         return pick(numeric_column(key, default_value=default, normalizer="zscore"), reason)
@@ -179,10 +181,10 @@ def infer_columns(
     choices = []
     for key in frame.columns:
         if key in labels:
-            s = frame[key]
+            s = frame_column(frame, key)
             choices.append(ColumnChoice(str(key), str(s.dtype), int(s.nunique()), int(s.isna().sum()), None, "label"))
             continue
-        choices.append(_choose(str(key), frame[key], max_indicator_cardinality, len(frame)))
+        choices.append(_choose(str(key), frame_column(frame, key), max_indicator_cardinality, len(frame)))
     return InferredColumns(tuple(choices))
 
 

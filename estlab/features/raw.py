@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from estlab._util import numeric_series
 from estlab.features.errors import FeatureColumnError, MissingColumnError, close_names
 
 
@@ -90,7 +91,7 @@ def _first_listlike(values: Any) -> bool:
 
 
 def _bad_numeric(series: pd.Series, key: str) -> FeatureColumnError:
-    coerced = pd.to_numeric(series, errors="coerce")
+    coerced = numeric_series(series)
     bad = coerced.isna() & series.notna()
     pos = int(np.flatnonzero(bad.to_numpy())[0])
     return FeatureColumnError(
@@ -120,7 +121,7 @@ def to_float(values: Any, key: str, num_elements: int) -> np.ndarray:
         if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
             arr = series.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
-            coerced = pd.to_numeric(series, errors="coerce")
+            coerced = numeric_series(series)
             if bool((coerced.isna() & series.notna()).any()):
                 raise _bad_numeric(series, key)
             arr = coerced.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -180,7 +181,7 @@ def to_ragged(values: Any, key: str) -> Ragged:
     lengths = lengths.astype(np.int64)
     exploded = series.explode()
     keep = np.repeat(lengths > 0, np.maximum(lengths, 1))
-    flat = exploded[keep]
+    flat = exploded.loc[keep]
     rows = np.repeat(np.arange(len(series)), lengths)
     starts = np.cumsum(lengths) - lengths
     slots = np.arange(len(rows)) - np.repeat(starts, lengths)

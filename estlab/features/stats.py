@@ -76,7 +76,7 @@ class ValueCounts:
 
     def vocabulary(self, max_tokens: int | None, min_frequency: int) -> list:
         """Values seen ``>= min_frequency`` times, most frequent first, ties by value; at most ``max_tokens``."""
-        counts = self.counts[self.counts >= min_frequency]
+        counts = self.counts.loc[self.counts >= min_frequency]
         frame = pd.DataFrame({"value": counts.index, "count": counts.to_numpy()})
         frame = frame.sort_values(["count", "value"], ascending=[False, True], kind="stable")
         values = frame["value"].tolist()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Mapping
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -14,10 +14,10 @@ import torch
 from estlab.inputs._checks import check_batch_size, check_num_epochs, check_seed, check_shuffle
 from estlab.inputs.batching import IndexBatcher
 
-Features = pd.DataFrame | dict[str, np.ndarray]
-Labels = pd.Series | pd.DataFrame | np.ndarray | dict[str, np.ndarray] | None
-RawBatch = tuple[dict[str, np.ndarray], np.ndarray | dict[str, np.ndarray] | None]
-Index = torch.Tensor | np.ndarray | slice
+Features: TypeAlias = pd.DataFrame | dict[str, np.ndarray]
+Labels: TypeAlias = pd.Series | pd.DataFrame | np.ndarray | dict[str, np.ndarray] | None
+RawBatch: TypeAlias = tuple[dict[str, np.ndarray], np.ndarray | dict[str, np.ndarray] | None]
+Index: TypeAlias = torch.Tensor | np.ndarray | slice
 
 
 def _length(value: Any) -> int:

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from estlab._util import frame_column
 from estlab.inputs._checks import check_batch_size, check_num_epochs, check_seed, check_shuffle
 
 __all__ = ["Chunk", "StreamingInput", "TensorStream", "fit_transformer", "parquet_input_fn"]
@@ -173,7 +174,8 @@ class StreamingInput:
         self.batch_size = check_batch_size(batch_size)
         self.num_epochs = check_num_epochs(num_epochs)
         self.shuffle = check_shuffle(shuffle)
-        self.seed = 0 if check_seed(seed) is None else int(seed)
+        checked_seed = check_seed(seed)
+        self.seed = 0 if checked_seed is None else checked_seed
         if not 0 <= rank < world_size:
             raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank}")
         self.rank, self.world_size = int(rank), int(world_size)
@@ -207,7 +209,7 @@ class StreamingInput:
     # -- description ----------------------------------------------------------------------------
 
     def _list_pieces(self) -> list[_Piece]:
-        pieces = []
+        pieces: list[_Piece] = []
         self._fragments = {}
         for fragment in self._dataset.get_fragments():
             fragment.ensure_complete_metadata()
@@ -299,7 +301,7 @@ class StreamingInput:
     def _split(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series | None]:
         if self.label is None:
             return frame, None
-        return frame[self.columns], frame[self.label]
+        return frame.loc[:, self.columns], frame_column(frame, self.label)
 
     def _epoch_stream(self, epoch: int, start_row: int) -> Iterator[pd.DataFrame]:
         """Frames of this rank's epoch ``epoch`` in order, skipping the first ``start_row`` rows."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import pandas as pd
 
@@ -14,8 +14,8 @@ from estlab.inputs.numpy_io import numpy_input_fn
 from estlab.inputs.pandas_io import pandas_input_fn
 from estlab.inputs.parquet import StreamingInput, parquet_input_fn
 
-Source = InputFn | StreamingInput | pd.DataFrame | Mapping[str, Any] | Callable[[], Any] | str | os.PathLike
-LabelSpec = str | Sequence[str] | None
+Source: TypeAlias = InputFn | StreamingInput | pd.DataFrame | Mapping[str, Any] | Callable[[], Any] | str | os.PathLike
+LabelSpec: TypeAlias = str | Sequence[str] | None
 
 
 def resolve_input(
@@ -114,7 +114,8 @@ def _from_dict(data: Mapping[str, Any], label: LabelSpec, settings: dict[str, An
     return numpy_input_fn(features, labels, **settings)
 
 
-def _from_callable(function: Callable[[], Any], label: LabelSpec, settings: dict[str, Any]) -> InputFn:
+def _from_callable(function: Callable[[], Any], label: LabelSpec, settings: dict[str, Any]
+                   ) -> InputFn | StreamingInput:
     result = function()
     if isinstance(result, InputFn | StreamingInput):
         return result

@@ -16,7 +16,7 @@ Examples
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,6 +24,7 @@ import pandas as pd
 
 from estlab.inputs.batching import IndexBatcher
 from estlab.inputs.input_fn import InputFn
+from estlab.inputs.sharding import shard_indices
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def check_keys(required: list[str], available: list[str]) -> None:
 
 
 def _required_keys(transformer: Any) -> list[str]:
-    required = transformer.required_keys
+    required: Iterable[str] | Callable[[], Iterable[str]] = transformer.required_keys
     return list(required() if callable(required) else required)
 
 
@@ -137,9 +138,7 @@ class MemorySource:
         if world_size == 1:
             yield self.data
             return
-        from estlab.training import distributed
-
-        rows = distributed.shard_indices(self.data.num_rows, even=False).numpy()
+        rows = shard_indices(self.data.num_rows, rank, world_size, even=False).numpy()
         features = self.data.features
         features = (features.iloc[rows] if isinstance(features, pd.DataFrame)
                     else {k: v[rows] for k, v in features.items()})
@@ -152,9 +151,7 @@ class MemorySource:
     def train_feed(self, encode: Encode, state: dict[str, Any] | None, rank: int, world_size: int) -> TrainFeed:
         rows = None
         if world_size > 1:
-            from estlab.training import distributed
-
-            rows = distributed.shard_indices(self.data.num_rows)
+            rows = shard_indices(self.data.num_rows, rank, world_size)
         data = self.data
         n_rows = data.num_rows if rows is None else len(rows)
         batcher = _resumed(lambda: IndexBatcher(n_rows, data.batch_size, data.num_epochs, data.shuffle, data.seed),

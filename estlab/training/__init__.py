@@ -20,7 +20,6 @@ from estlab.training.train_and_evaluate import EvalSpec, Evaluator, TrainSpec, t
 
 #: public name → the submodule that defines it
 _EXPORTS = {
-    "BestExporter": "exporters", "FinalExporter": "exporters", "LatestExporter": "exporters",
     "EVENT_TYPES": "events", "ORDER": "events", "Control": "events", "Event": "events", "Listener": "events",
     "sort_listeners": "events",
     "CheckpointSaver": "checkpoints",

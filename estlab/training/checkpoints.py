@@ -181,6 +181,7 @@ class CheckpointSaver(Listener):
     def _due(self, global_step: int) -> bool:
         if self.save_steps is not None:
             return global_step % self.save_steps == 0
+        assert self.save_secs is not None  # __init__ requires save_steps or save_secs
         return time.monotonic() - self._last_time >= self.save_secs
 
     def on_step_end(self, event: Event) -> None:

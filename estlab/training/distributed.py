@@ -36,6 +36,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from estlab.inputs import sharding
+
 __all__ = [
     "DistributedEnv",
     "all_reduce_sums",
@@ -374,15 +376,7 @@ def shard_indices(
     """
     rank = get_rank() if rank is None else rank
     world_size = get_world_size() if world_size is None else world_size
-    if n_rows < 0:
-        raise ValueError(f"n_rows must be >= 0, got {n_rows}")
-    if not 0 <= rank < world_size:
-        raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank}")
-    ids = torch.arange(n_rows, dtype=torch.int64)
-    if even and world_size > 1 and n_rows % world_size:
-        pad = world_size - n_rows % world_size
-        ids = torch.cat([ids, ids[:pad].repeat(pad // n_rows + 1)[:pad]])
-    return ids[rank::world_size]
+    return sharding.shard_indices(n_rows, rank, world_size, even=even)
 
 
 def _reduce_device() -> torch.device:

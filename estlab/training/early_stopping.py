@@ -9,8 +9,8 @@ import logging
 import operator
 from typing import Any
 
-from estlab.estimators.metric_info import higher_is_better
 from estlab.training.events import ORDER, Event, Listener
+from estlab.training.metric_info import higher_is_better
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ class EarlyStopping(Listener):
         Evaluation metric key (``"loss"``, ``"auc"``, ...).
     mode : str
         ``"min"`` (lower is better) or ``"max"``; ``"auto"`` reads the metric's direction as the heads declare
-        it (:func:`estlab.estimators.metric_info.higher_is_better`: ``"max"`` for accuracy, auc, ...).
+        it (:func:`estlab.training.metric_info.higher_is_better`: ``"max"`` for accuracy, auc, ...).
     min_delta : float
         Smallest change that counts as an improvement.
     patience : int

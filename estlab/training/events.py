@@ -45,7 +45,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 Event = dict[str, Any]
 
@@ -91,6 +91,18 @@ class Listener:
     def dispatch(self, event: Event) -> None:
         """Route ``event`` to the matching ``on_<type>`` method."""
         getattr(self, f"on_{event['type']}")(event)
+
+
+@runtime_checkable
+class StatefulListener(Protocol):
+    """A listener whose state goes into checkpoints under ``state_key`` and back on resume (EarlyStopping)."""
+
+    @property
+    def state_key(self) -> str: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 def sort_listeners(listeners: Iterable[Listener]) -> list[Listener]:

@@ -35,7 +35,9 @@ def rng_state() -> tuple[dict[str, torch.Tensor | list[torch.Tensor]], dict[str,
     tensors: dict[str, Any] = {"torch": torch.get_rng_state(), "cuda": []}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         tensors["cuda"] = torch.cuda.get_rng_state_all()
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    legacy = np.random.get_state(legacy=True)
+    assert isinstance(legacy, tuple)  # the global RandomState is an MT19937: its legacy state is a tuple
+    kind, keys, pos, has_gauss, cached = legacy
     version, state, gauss = random.getstate()
     plain = {"numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
              "python": [version, list(state), gauss]}

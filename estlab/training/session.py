@@ -33,7 +33,7 @@ from estlab._util import env_max_steps
 from estlab.training import checkpoints, distributed
 from estlab.training.checkpoints import CheckpointSaver
 from estlab.training.config import RunConfig
-from estlab.training.events import Control, Listener, sort_listeners
+from estlab.training.events import Control, Listener, StatefulListener, sort_listeners
 from estlab.training.history import History
 from estlab.training.logging_listener import LoggingListener
 from estlab.training.loop import LoopResult, LoopTask, run_loop
@@ -164,9 +164,8 @@ class TrainingSession:
         self._model = model
         self.control.global_step = model.global_step
         for listener in self.control.listeners:  # listener state from the checkpoint (e.g. EarlyStopping's best)
-            key = getattr(listener, "state_key", None)
-            if key is not None and key in model.listener_state:
-                listener.load_state_dict(model.listener_state[key])
+            if isinstance(listener, StatefulListener) and listener.state_key in model.listener_state:
+                listener.load_state_dict(model.listener_state[listener.state_key])
 
     def _save(self) -> str | None:
         model = self._model
@@ -176,7 +175,7 @@ class TrainingSession:
         if not distributed.is_chief():
             return None
         model.listener_state.update(
-            {x.state_key: x.state_dict() for x in self.control.listeners if hasattr(x, "state_key")})
+            {x.state_key: x.state_dict() for x in self.control.listeners if isinstance(x, StatefulListener)})
         payload, meta = model.checkpoint_payload(self.history)
         path = checkpoints.save_checkpoint(checkpoints.checkpoint_path(self.model_dir, model.global_step),
                                            payload, meta)

@@ -183,10 +183,11 @@ def train_and_evaluate(estimator: Any, train_spec: TrainSpec, eval_spec: EvalSpe
     evaluator = Evaluator(estimator, eval_spec)
     estimator.train(train_spec.input_fn, hooks=[*train_spec.hooks, evaluator], max_steps=train_spec.max_steps,
                     label=train_spec.label)
-    if evaluator.last_result is None or evaluator.last_step != estimator.global_step:
+    result = evaluator.last_result
+    if result is None or evaluator.last_step != estimator.global_step:
         # training was skipped (max_steps already reached): evaluate the model as it is, once
         result = estimator.evaluate(eval_spec.input_fn, steps=eval_spec.steps, hooks=[*train_spec.hooks,
                                     *eval_spec.hooks], name=eval_spec.name, label=eval_spec.label)
         evaluator.last_step, evaluator.last_result = result["global_step"], result
         evaluator.export(estimator.latest_checkpoint(), final=True)
-    return evaluator.last_result, evaluator.export_results
+    return result, evaluator.export_results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Literal
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -12,7 +13,7 @@ EVAL_COLOR = "#ff7f0e"
 
 
 def new_figure(
-    width: float = 6.4, height: float = 4.0, dpi: int = 100, layout: str | None = "constrained"
+    width: float = 6.4, height: float = 4.0, dpi: int = 100, layout: Literal["constrained", "compressed", "tight"] | None = "constrained"
 ) -> Figure:
     """Return a ``Figure`` with its own Agg canvas (thread-safe; pyplot is never touched).
 
@@ -37,8 +38,7 @@ def figure_to_png(fig: Figure, dpi: float | None = None) -> bytes:
     >>> figure_to_png(new_figure(1, 1))[:4]
     b'\\x89PNG'
     """
-    if not isinstance(fig.canvas, FigureCanvasAgg):
-        FigureCanvasAgg(fig)
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     buffer = io.BytesIO()
-    fig.canvas.print_png(buffer) if dpi is None else fig.savefig(buffer, format="png", dpi=dpi)
+    canvas.print_png(buffer) if dpi is None else fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()

@@ -146,8 +146,11 @@ def plot_comparison(
             part = long[(long["metric"] == metric) & (long["split"] == "train")]
         if part.empty:
             continue
-        style = {"color": "black", "linestyle": "--", "linewidth": 2} if name == baseline else {}
-        ax.plot(part["step"], part["value"], label=name, marker="o" if len(part) < 30 else None, **style)
+        marker = "o" if len(part) < 30 else None
+        if name == baseline:
+            ax.plot(part["step"], part["value"], label=name, marker=marker, color="black", linestyle="--", linewidth=2)
+        else:
+            ax.plot(part["step"], part["value"], label=name, marker=marker)
     ax.set_title(f"{split} {metric}")
     ax.set_xlabel("step")
     ax.grid(alpha=0.3)

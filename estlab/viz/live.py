@@ -9,11 +9,47 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable, Mapping
+from typing import Protocol
 
+from matplotlib.lines import Line2D
+
+from estlab.training.metric_info import preferred_metrics
 from estlab.viz._figure import EVAL_COLOR, TRAIN_COLOR, figure_to_png, new_figure
 
-PREFERRED_METRICS = ("accuracy", "auc", "rmse", "mae", "mean_absolute_error", "average_loss")
 MIN_Y_SPAN = 0.02
+_UNRANKED = 99
+_TASKS = ("classification", "regression")
+
+
+def metric_rank(metric: str) -> int:
+    """Where ``metric`` comes in its task's preferred metrics (``metric_info.preferred_metrics``); 99 if none.
+
+    Examples
+    --------
+    >>> metric_rank("accuracy"), metric_rank("rmse"), metric_rank("average_loss"), metric_rank("precision")
+    (0, 0, 2, 99)
+    """
+    ranks = [order.index(metric) for order in map(preferred_metrics, _TASKS) if metric in order]
+    return min(ranks, default=_UNRANKED)
+
+
+def preferred_first(metrics: Iterable[str]) -> list[str]:
+    """The preferred ones of ``metrics`` (see :func:`metric_rank`), best first.
+
+    Examples
+    --------
+    >>> preferred_first(["loss", "average_loss", "auc", "accuracy"])
+    ['accuracy', 'auc', 'average_loss']
+    """
+    ranked = [m for m in dict.fromkeys(metrics) if metric_rank(m) < _UNRANKED]
+    return sorted(ranked, key=metric_rank)
+
+
+class Points(Protocol):
+    """A curve a chart can draw: anything with ``points() -> (steps, values)``."""
+
+    def points(self) -> tuple[list[int], list[float]]: ...
 
 
 class Downsampler:
@@ -94,8 +130,8 @@ class LiveChart:
         self.figure = new_figure(width, height, dpi, layout=None)
         self.figure.subplots_adjust(left=0.07, right=0.985, bottom=0.17, top=0.88, wspace=0.18)
         self.loss_ax, self.metric_ax = self.figure.subplots(1, 2, sharex=True)
-        self.series: dict[tuple[str, str], Downsampler] = {}
-        self._lines: dict[tuple[str, str], object] = {}
+        self.series: Mapping[tuple[str, str], Points] = {}
+        self._lines: dict[tuple[str, str], Line2D] = {}
         self.metric: str | None = None
         self.render_seconds = 0.0
         self.render_count = 0
@@ -114,14 +150,19 @@ class LiveChart:
         """Append one point to the ``split``/``metric`` curve."""
         if value is None:
             return
+        if not isinstance(self.series, dict):
+            raise TypeError("add: this chart draws attached curves (attach()); attach({}) first to add points")
         key = (split, metric)
         if key not in self.series:
             self.series[key] = Downsampler(self.capacity)
-        self.series[key].add(step, value)
+        sampler = self.series[key]
+        if not isinstance(sampler, Downsampler):
+            raise TypeError(f"add: the attached curve {key} is read-only; attach({{}}) first to add points")
+        sampler.add(step, value)
         self._dirty = True
 
-    def attach(self, series: dict[tuple[str, str], Downsampler]) -> None:
-        """Draw curves kept elsewhere (``(split, metric) -> Downsampler``), e.g. by a run record.
+    def attach(self, series: Mapping[tuple[str, str], Points]) -> None:
+        """Draw curves kept elsewhere (``(split, metric) -> `` anything with ``points()``), e.g. a run's History.
 
         Attaching another run's curves clears the lines but keeps the figure (one persistent chart).
         """
@@ -138,11 +179,10 @@ class LiveChart:
         self._dirty = True
 
     def _choose_metric(self, metric: str) -> None:
-        rank = {m: i for i, m in enumerate(PREFERRED_METRICS)}
-        if self.metric is None or rank.get(metric, 99) < rank.get(self.metric, 99):
+        if self.metric is None or metric_rank(metric) < metric_rank(self.metric):
             self.metric = metric
 
-    def _line(self, key: tuple[str, str]):
+    def _line(self, key: tuple[str, str]) -> Line2D:
         if key not in self._lines:
             split, metric = key
             ax = self.loss_ax if metric == "loss" else self.metric_ax

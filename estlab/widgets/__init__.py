@@ -1,7 +1,9 @@
 """estlab.widgets: the notebook lab (column builder, estimator picker, training panel, runs, TensorBoard).
 
-Importable without torch: estimators are loaded only when a lab is built or a run starts.
-Training runs in a worker thread; one UI thread per lab owns the widgets (see ``runs.py``).
+Importable, and a ``Lab`` with all its panels buildable, without torch: the widgets read plain events, a
+``History`` per run, the registry's parameter info and ``metric_info``; torch and the estimators are imported
+only when a run starts (``_estimator_job.py``). Training runs in a worker thread; one UI thread per lab owns
+the widgets (see ``runs.py``).
 
 Examples
 --------

@@ -1,19 +1,25 @@
 """Run records: what a run is (``RunSpec``) and what the UI knows about it (``RunState``).
 
-``RunState`` is changed only by :func:`apply_event`, on the UI owner thread.
+``RunState`` is changed only by :func:`apply_event`, on the UI owner thread. Its losses, evaluations and
+curves live in a :class:`~estlab.training.history.History` (the one reducer of training events, torch-free);
+the record adds what only the lab knows (queue status, wall time, step rate, the predictions file).
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from estlab.viz.live import Downsampler
+from estlab.training.events import EVENT_TYPES
+from estlab.training.history import History
+from estlab.widgets._predictions import load_predictions
 
 #: Statuses of a run whose worker is busy with it (Stop applies, elapsed time ticks).
 RUNNING = ("starting", "running")
+#: Step rows the lab keeps per run (History thins evenly past it; the first and newest rows stay).
 CURVE_CAPACITY = 1000
 
 
@@ -91,9 +97,66 @@ def _freeze(value: Any) -> Any:
     return value
 
 
+class Curve:
+    """One curve of a run, read from its History when drawn (what ``LiveChart`` and the overlay read).
+
+    Examples
+    --------
+    >>> h = History()
+    >>> h.dispatch({"type": "step_end", "global_step": 2, "time": 0.0, "loss": 0.5})
+    >>> Curve(h, "train", "loss").points()
+    ([2], [0.5])
+    """
+
+    def __init__(self, history: History, split: str, metric: str) -> None:
+        self.history, self.split, self.metric = history, split, metric
+
+    def points(self) -> tuple[list[int], list[float]]:
+        """Steps and values, in step order."""
+        return self.history.curve(self.split, self.metric)
+
+    @property
+    def count(self) -> int:
+        """Number of points."""
+        return len(self.points()[0])
+
+
+class Curves(Mapping):
+    """The curves the lab draws, ``(split, metric) -> Curve``: the train loss and every eval metric.
+
+    A live view of a History: one object per run, so a chart attached to it follows the run.
+
+    Examples
+    --------
+    >>> h = History()
+    >>> h.dispatch({"type": "step_end", "global_step": 1, "time": 0.0, "loss": 0.5, "learning_rate": 0.1})
+    >>> list(Curves(h))
+    [('train', 'loss')]
+    """
+
+    def __init__(self, history: History) -> None:
+        self.history = history
+
+    def _keys(self) -> list[tuple[str, str]]:
+        return [k for k in self.history.curve_keys() if k == ("train", "loss") or k[0] == "eval"]
+
+    def __getitem__(self, key: tuple[str, str]) -> Curve:
+        if key not in self._keys():
+            raise KeyError(key)
+        return Curve(self.history, *key)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._keys())
+
+    def __len__(self) -> int:
+        return len(self._keys())
+
+
 @dataclass
 class RunState:
     """What the lab knows about one run, in plain values.
+
+    Training events go to ``record`` (a :class:`History`); ``loss``, ``metrics`` and ``curves`` read it.
 
     Examples
     --------
@@ -116,17 +179,43 @@ class RunState:
     target_step: int | None = None
     global_step: int = 0
     examples_per_sec: float | None = None
-    loss: float | None = None
-    metrics: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     reason: str = ""
     checkpoint: str = ""
     released: bool = False
-    predictions: dict[str, Any] | None = None
-    curves: dict[tuple[str, str], Downsampler] = field(default_factory=dict)
-    first_point_time: float | None = None
-    _rate_anchor: tuple[float, int] | None = None
+    predictions_path: str = ""
+    record: History = field(default_factory=lambda: History(max_step_rows=CURVE_CAPACITY), repr=False)
     steps_per_sec: float | None = None
+    _rate_anchor: tuple[float, int] | None = field(default=None, repr=False)
+    _curves: Curves | None = field(default=None, repr=False, compare=False)
+    _predictions: tuple[str, float, dict[str, Any]] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def loss(self) -> float | None:
+        """The newest training loss."""
+        return self.record.latest_loss
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The newest evaluation's metrics (``{}`` before the first)."""
+        return self.record.latest_metrics()
+
+    @property
+    def curves(self) -> Curves:
+        """``(split, metric) -> Curve``: the train loss and the eval metrics (one live view per run)."""
+        if self._curves is None:
+            self._curves = Curves(self.record)
+        return self._curves
+
+    @property
+    def predictions(self) -> dict[str, Any] | None:
+        """The eval-set predictions, loaded from ``predictions_path`` (None when there is no file)."""
+        if not self.predictions_path or not os.path.exists(self.predictions_path):
+            return None
+        mtime = os.path.getmtime(self.predictions_path)
+        if self._predictions is None or self._predictions[:2] != (self.predictions_path, mtime):
+            self._predictions = (self.predictions_path, mtime, load_predictions(self.predictions_path))
+        return self._predictions[2]
 
     @property
     def wall_time(self) -> float | None:
@@ -143,33 +232,31 @@ class RunState:
         return max(self.target_step - self.global_step, 0) / self.steps_per_sec
 
     def history(self) -> dict[str, list[Any]]:
-        """Downsampled curves as long columns ``split, metric, step, value`` (what ``estlab.viz`` reads)."""
+        """The drawn curves as long columns ``split, metric, step, value`` (what ``estlab.viz`` reads)."""
         rows: dict[str, list[Any]] = {"split": [], "metric": [], "step": [], "value": []}
-        for (split, metric), sampler in self.curves.items():
-            steps, values = sampler.points()
+        for (split, metric), curve in self.curves.items():
+            steps, values = curve.points()
             rows["split"] += [split] * len(steps)
             rows["metric"] += [metric] * len(steps)
             rows["step"] += steps
             rows["value"] += values
         return rows
 
-    def add_point(self, split: str, metric: str, step: int, value: float | None) -> None:
-        """Append one curve point."""
-        if value is None:
-            return
-        key = (split, metric)
-        if key not in self.curves:
-            self.curves[key] = Downsampler(CURVE_CAPACITY)
-        self.curves[key].add(step, float(value))
-        if self.first_point_time is None:
-            self.first_point_time = time.time()
-
 
 def apply_event(state: RunState, event: Mapping[str, Any]) -> None:
-    """Update ``state`` from one training event (see ``estlab/training/events.py``) or a lab event."""
+    """Update ``state`` from one training event (see ``estlab/training/events.py``) or a lab event.
+
+    Training events are recorded by the run's History; lab events (``starting``, ``predictions``,
+    ``cancelled``, ``released``) change only the lab's fields.
+    """
     kind = event["type"]
-    step = int(event.get("global_step") or 0)
+    step = int(event["global_step"]) if event.get("global_step") is not None else state.global_step
     now = float(event.get("time") or time.time())
+    if kind in EVENT_TYPES:
+        plain = {**event, "global_step": step, "time": now}
+        if kind == "train_end":
+            plain.setdefault("status", "finished")
+        state.record.dispatch(plain)
     if kind == "starting":  # the worker picked the run up: wall time counts from here (build, fit, train)
         state.status = "starting"
         state.start_time = now
@@ -188,19 +275,12 @@ def apply_event(state: RunState, event: Mapping[str, Any]) -> None:
             state.start_time = state.start_time or now
         if event.get("examples_per_sec") is not None:
             state.examples_per_sec = float(event["examples_per_sec"])
-        if event.get("loss") is not None:
-            state.loss = float(event["loss"])
-            state.add_point("train", "loss", step, state.loss)
         if state._rate_anchor is None:
             state._rate_anchor = (now, step)
         elif now > state._rate_anchor[0] and step > state._rate_anchor[1]:
             state.steps_per_sec = (step - state._rate_anchor[1]) / (now - state._rate_anchor[0])
     elif kind == "evaluate":
         state.global_step = max(state.global_step, step)
-        if event.get("name") in (None, "eval"):
-            state.metrics = {k: float(v) for k, v in event["metrics"].items()}
-            for metric, value in state.metrics.items():
-                state.add_point("eval", metric, step, value)
     elif kind == "checkpoint":
         state.checkpoint = str(event.get("path", ""))
     elif kind == "train_end":
@@ -211,8 +291,9 @@ def apply_event(state: RunState, event: Mapping[str, Any]) -> None:
         state.error = event.get("error")
         if state.start_time is None:
             state.start_time = now
-    elif kind == "predictions":
-        state.predictions = dict(event["predictions"])
+    elif kind == "predictions":  # a plain record: where the worker wrote the eval-set predictions
+        state.predictions_path = str(event["path"])
+        state.model_dir = state.model_dir or os.path.dirname(state.predictions_path)
     elif kind == "cancelled":
         state.status = "cancelled"
         state.end_time = now

@@ -8,6 +8,7 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
+from estlab._util import frame_column
 from estlab.features import FeatureColumn, FeatureTransformer, infer_columns
 from estlab.widgets._html import esc, message
 from estlab.widgets._recipes import (
@@ -127,7 +128,7 @@ class ColumnBuilder:
     @property
     def task(self) -> str:
         """``"classification"`` or ``"regression"``, from the label column."""
-        return "classification" if self.label is None else infer_task(self.frame[self.label])
+        return "classification" if self.label is None else infer_task(frame_column(self.frame, self.label))
 
     @property
     def columns(self) -> dict[str, FeatureColumn | None]:
@@ -136,7 +137,7 @@ class ColumnBuilder:
 
     def transforms(self) -> dict[str, str]:
         """The transform chosen for every non-label frame column, in frame order."""
-        return {key: dropdown.value for key, (dropdown, _) in self._rows.items()}
+        return {key: _chosen(dropdown) for key, (dropdown, _) in self._rows.items()}
 
     def set_transform(self, key: str, transform: str, size: int | None = None) -> None:
         """Choose ``transform`` (and its size) for column ``key``, as the row's dropdown does."""
@@ -219,7 +220,7 @@ class ColumnBuilder:
         for key in self.frame.columns:
             if key == label:
                 continue
-            series = self.frame[key]
+            series = frame_column(self.frame, key)
             numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
             options = NUMERIC_TRANSFORMS if numeric else CATEGORICAL_TRANSFORMS
             proposed = inferred[key].column
@@ -261,18 +262,19 @@ class ColumnBuilder:
 
     def _on_transform(self, key: str) -> None:
         dropdown, size = self._rows[key]
-        self._columns[key] = make_column(dropdown.value, key, size.value, self._defaults[key])
+        self._columns[key] = make_column(_chosen(dropdown), key, size.value, self._defaults[key])
         self._changed()
 
     def _on_size(self, key: str) -> None:
         dropdown, size = self._rows[key]
-        self._columns[key] = resize(self._columns[key], dropdown.value, size.value)
+        self._columns[key] = resize(self._columns[key], _chosen(dropdown), size.value)
         self._changed()
 
     def _changed(self) -> None:
         for dropdown, size in self._rows.values():
-            size.layout.visibility = "visible" if dropdown.value in SIZE_MEANING else "hidden"
-            size.description = SIZE_MEANING.get(dropdown.value, "size")
+            transform = _chosen(dropdown)
+            size.layout.visibility = "visible" if transform in SIZE_MEANING else "hidden"
+            size.description = SIZE_MEANING.get(transform, "size")
         self.task_html.value = (f'<span style="color:#555">task: <b>{esc(self.task)}</b></span>'
                                 if self.label else message("pick the label column", "warning"))
         self.crosses_html.value = "<br/>".join(
@@ -314,3 +316,10 @@ class ColumnBuilder:
         """Close every widget of the builder."""
         self._callbacks.clear()
         self.box.close()
+
+
+def _chosen(dropdown: widgets.Dropdown) -> str:
+    """The transform a row's dropdown shows (its options are transform names, so its value is never None)."""
+    value = dropdown.value
+    assert isinstance(value, str)
+    return value

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import warnings
 import weakref
+from collections.abc import Mapping
 from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
 
-from estlab.widgets._html import message, with_fallback
+from estlab._util import MAX_STEPS_ENV, env_max_steps
+from estlab.widgets._html import esc, message, with_fallback
 from estlab.widgets._state import RunSpec, RunState
 from estlab.widgets.columns import ColumnBuilder
 from estlab.widgets.leaderboard import RunsView
@@ -20,30 +23,34 @@ from estlab.widgets.runs import Job, RunManager
 from estlab.widgets.tensorboard import TensorBoardPanel
 from estlab.widgets.training import TrainingPanel
 
-#: Environment variable capping the steps of every run (CI and smoke runs of notebooks); the estimator honours it too.
-MAX_STEPS_ENV = "ESTLAB_MAX_STEPS"
 TAB_TITLES = ("1 · Columns", "2 · Estimators", "3 · Train", "4 · Runs", "5 · TensorBoard")
 _LABS: weakref.WeakSet = weakref.WeakSet()
 
 
-def step_cap_from_env(environ: dict[str, str] | None = None) -> int | None:
-    """The ``ESTLAB_MAX_STEPS`` step cap, or None.
+def step_cap_from_env(environ: Mapping[str, str] | None = None) -> int | None:
+    """The ``ESTLAB_MAX_STEPS`` step cap, or None (``estlab._util.env_max_steps``, which the estimator reads too).
 
     Examples
     --------
     >>> step_cap_from_env({"ESTLAB_MAX_STEPS": "50"}), step_cap_from_env({})
     (50, None)
     """
-    raw = (os.environ if environ is None else environ).get(MAX_STEPS_ENV, "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{MAX_STEPS_ENV}: expected a positive integer, got {raw!r}; unset it or use e.g. 50")
-    return int(raw)
+    return env_max_steps(environ)
 
 
 def default_device() -> str:
-    """The device runs will use (``RunConfig(device="auto")``): CUDA, then MPS, then CPU."""
+    """The device runs will use (``RunConfig(device="auto")``: CUDA, then MPS, then CPU), or ``"auto"``.
+
+    The lab never imports torch for this: until torch is loaded (by the first run) the answer is ``"auto"``,
+    and each run reports the device it trained on.
+
+    Examples
+    --------
+    >>> default_device() in ("auto", "cpu", "cuda", "mps")
+    True
+    """
+    if sys.modules.get("torch") is None:
+        return "auto"
     from estlab.training.config import resolve_device
 
     return str(resolve_device("auto"))
@@ -86,14 +93,13 @@ class Lab:
         os.makedirs(self.model_dir_root, exist_ok=True)
         self.batch_size, self.seed = batch_size, seed
         self.step_cap = step_cap_from_env()
-        self.device = default_device()
         self.columns = ColumnBuilder(train_df, label=label)
         self.picker = EstimatorPicker(self.columns.task, validation_kwargs=self._validation_kwargs)
         if self.step_cap is not None:
             self.picker.max_steps.value = min(self.picker.max_steps.value, self.step_cap)
             self.picker.eval_every.value = max(1, min(self.picker.eval_every.value, self.step_cap // 2))
         self.manager = RunManager(job_factory=self._make_job)
-        self.training = TrainingPanel(self.manager, plan=self.plan, device=self.device)
+        self.training = TrainingPanel(self.manager, plan=self.plan, device=default_device())
         self.runs_view = RunsView(self.manager)
         self.tensorboard = TensorBoardPanel(self.model_dir_root, manager=self.manager)
         self.columns.on_change(self._on_columns)
@@ -102,7 +108,8 @@ class Lab:
                     if self.step_cap is not None else "")
         header = widgets.HTML(
             f'<div style="font-size:14px"><b>estlab lab</b> · {len(train_df):,} training rows, {len(eval_df):,} '
-            f"evaluation rows · device <b>{self.device}</b> · runs in <code>{self.model_dir_root}</code></div>"
+            f"evaluation rows · device <b>{esc(self.training.device)}</b> · runs in "
+            f"<code>{esc(self.model_dir_root)}</code></div>"
             + cap_note)
         self.tabs = widgets.Tab(children=[self.columns.box, self.picker.box, self.training.box, self.runs_view.box,
                                           self.tensorboard.box], titles=TAB_TITLES)
@@ -116,6 +123,11 @@ class Lab:
     def runs(self) -> dict[str, RunState]:
         """Every run of this lab by name (status, device, metrics, curves)."""
         return dict(self.manager.runs)
+
+    @property
+    def device(self) -> str:
+        """The device runs use (:func:`default_device`: ``"auto"`` until a run has loaded torch)."""
+        return default_device()
 
     @property
     def feature_columns(self) -> list[Any]:
@@ -189,14 +201,12 @@ class Lab:
                             task=self.columns.task, batch_size=self.batch_size, seed=self.seed)
 
     def _validation_kwargs(self, estimator: str) -> dict[str, Any]:
-        from estlab.widgets._estimator_job import label_kwargs
+        from estlab.widgets._estimator_job import lab_managed_kwargs
 
-        dense, linear = self.columns.feature_columns, self.columns.linear_columns
-        kwargs = {"feature_columns": linear if estimator.startswith("linear") else dense,
-                  "linear_feature_columns": linear, "dnn_feature_columns": dense}
-        if self.columns.label is not None:
-            kwargs.update(label_kwargs(self.train_df[self.columns.label], self.columns.task))
-        return kwargs
+        label = self.columns.label
+        return lab_managed_kwargs(estimator, self.picker.parameter_names(estimator), self.columns.feature_columns,
+                                  self.columns.linear_columns, None if label is None else self.train_df[label],
+                                  self.columns.task)
 
     def _on_columns(self, builder: ColumnBuilder) -> None:
         if builder.label is not None and builder.task != self.picker.task:

@@ -9,12 +9,12 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
+from estlab.training.metric_info import higher_is_better
 from estlab.viz import figure_to_png, plot_comparison, plot_confusion, plot_residuals, plot_roc_pr
+from estlab.viz.live import preferred_first
 from estlab.widgets._html import badge, esc, fmt_duration, png_img, with_fallback
-from estlab.widgets.runs import RunManager, higher_is_better
+from estlab.widgets.runs import FIXED_COLUMNS, RunManager
 
-SHOWN_METRICS = ("accuracy", "auc", "average_loss", "precision", "recall", "auc_precision_recall", "loss",
-                 "rmse", "mae", "mean_absolute_error")
 _MAX_METRICS = 4
 _LAUNCH_ORDER = "launch order"
 #: Share of wall time the table may take while runs only tick (status and metric changes redraw at once).
@@ -122,7 +122,7 @@ class RunsView:
         """Redraw table, selectors, overlay and diagnostics (the table throttles itself while runs only tick)."""
         controls = (self.sort_by.value, self.reverse.value, self.baseline.value, self.select.value, self.metric.value,
                     self.diag_run.value)
-        key = (controls, tuple((s.name, s.status, s.released, id(s.metrics), s.predictions is None)
+        key = (controls, tuple((s.name, s.status, s.released, len(s.record.evaluations), s.predictions_path)
                                for s in manager.runs.values()))
         if key == self._table_key and time.monotonic() < self._table_next:
             return
@@ -157,8 +157,9 @@ class RunsView:
         self._table_next = time.monotonic() + max(1.0, (time.perf_counter() - start) / TABLE_BUDGET)
 
     def _metric_columns(self, frame: pd.DataFrame) -> list[str]:
-        present = [m for m in SHOWN_METRICS if m in frame.columns]
-        return present[:_MAX_METRICS]
+        """The heads' preferred metrics present in ``frame`` (else its first metric columns), at most four."""
+        metrics = [c for c in frame.columns if c not in FIXED_COLUMNS and not c.startswith("Δ ")]
+        return (preferred_first(metrics) or metrics)[:_MAX_METRICS]
 
     def _table_html(self, frame: pd.DataFrame, metrics: list[str]) -> str:
         if frame.empty:
@@ -210,11 +211,11 @@ class RunsView:
     def _diagnose(self, manager: RunManager) -> tuple[bytes | None, str]:
         name = self.diag_run.value
         state = manager.runs.get(name) if name else None
-        key = (name, id(state.predictions) if state is not None and state.predictions is not None else None)
+        key = (name, state.predictions_path if state is not None else None)
         if state is None or key == self._diag_key:
             return None, ""
         self._diag_key = key
-        predictions = state.predictions
+        predictions = state.predictions  # read from the run's model_dir only now, when it is shown
         if predictions is None:
             return b"", f"<i>{esc(name)} has no predictions (it {esc(state.status)} before they were made).</i>"
         return diagnostics_png(predictions), ""

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
-import os
-import tempfile
 from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
 
+from estlab._util import did_you_mean
 from estlab.widgets._html import esc, message
 
 #: Arguments the lab fills in itself (data, label, directories), never shown in the form.
@@ -168,7 +166,7 @@ class EstimatorPicker:
         infos = self.registry.list_premade(task)
         self.task = task
         self._infos = {i.name: i for i in infos}
-        options = [(f"{i.name} ({i.cls.__name__})", i.name) for i in infos]
+        options = [(f"{i.name} ({i.class_name})", i.name) for i in infos]
         current = self.choice.value
         self.choice.options = options
         preferred = "dnn_classifier" if task == "classification" else "dnn_regressor"
@@ -185,11 +183,21 @@ class EstimatorPicker:
     def set_value(self, param: str, value: Any) -> None:
         """Set one form field (as typing in it would)."""
         if param not in self._fields:
-            close = difflib.get_close_matches(param, list(self._fields), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; fields: {list(self._fields)}"
-            raise ValueError(f"param: {self.choice.value} has no form field {param!r}{hint}")
+            hint = did_you_mean(param, self._fields, n=1) or f" Fields: {list(self._fields)}."
+            raise ValueError(f"param: {self.choice.value} has no form field {param!r}.{hint}")
         field = self._fields[param]
         field.value = _format(value) if isinstance(field, widgets.Text) else value
+
+    def parameter_names(self, name: str) -> set[str]:
+        """Every constructor parameter of estimator ``name`` (lab-managed ones included).
+
+        Examples
+        --------
+        >>> "hidden_units" in EstimatorPicker("classification").parameter_names("dnn_classifier")
+        True
+        """
+        info = self._infos.get(name) or self.registry.info(name)
+        return {p.name for p in info.parameters}
 
     def values(self) -> dict[str, Any]:
         """The form's values that differ from the estimator's defaults."""
@@ -208,10 +216,9 @@ class EstimatorPicker:
         try:
             params = self.values()
             extra = self.validation_kwargs(name) if self.validation_kwargs else {}
-            model_dir = os.path.join(tempfile.gettempdir(), "estlab-validate")
-            accepted = {p.name for p in self._infos[name].parameters}
+            accepted = self.parameter_names(name)
             extra = {k: v for k, v in extra.items() if k in accepted}
-            self.registry.validate(name, model_dir=model_dir, **extra, **params)
+            self.registry.validate(name, **extra, **params)  # the estimator's own _check(); no files
         except (ValueError, TypeError) as exc:
             self.last_error = f"{name}: {exc}"
             self.error.value = message(self.last_error, "error")

@@ -21,19 +21,23 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from estlab.training.metric_info import higher_is_better
 from estlab.widgets._state import RUNNING, RunSpec, RunState, apply_event
 
 Emit = Callable[[dict[str, Any]], None]
 _STOP = object()
 _HIDDEN_METRIC_PREFIXES = ("label/", "prediction/")
+#: The leaderboard's columns before the metrics.
+FIXED_COLUMNS = ("run", "estimator", "params", "features", "status", "device", "steps", "wall_time_s")
 
 
 class Job(Protocol):
     """One training run, executed on the worker thread.
 
-    ``run(emit)`` blocks until training ends and reports through ``emit`` (training events, plus
-    an optional ``{"type": "predictions", "predictions": {...}}``); ``request_stop()`` may be
-    called from any thread; ``release()`` frees the model.
+    ``run(emit)`` blocks until training ends and reports through ``emit``: the training session's
+    plain events, plus an optional ``{"type": "predictions", "path": ...}`` naming the eval-set
+    predictions file it wrote (see ``_predictions.py``); ``request_stop()`` may be called from any
+    thread, also before ``run`` (the run then stops before its first step); ``release()`` frees the model.
     """
 
     def run(self, emit: Emit) -> None: ...
@@ -211,11 +215,12 @@ class RunManager:
         """One row per run: estimator, params, features, status, device, steps, wall time, metrics.
 
         With ``baseline``, adds ``Δ <metric>`` columns (run minus baseline). Sorting defaults to
-        descending for scores (accuracy, auc, ...) and ascending for losses and errors.
+        descending for scores and ascending for losses and errors, as the heads declare them
+        (``estlab.training.metric_info.higher_is_better``).
         """
         with self._lock:
             rows = [_row(s) for s in self.runs.values()]
-        fixed = ["run", "estimator", "params", "features", "status", "device", "steps", "wall_time_s"]
+        fixed = list(FIXED_COLUMNS)
         frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=fixed)
         metric_columns = [c for c in frame.columns if c not in fixed]
         if baseline is not None:
@@ -357,18 +362,6 @@ class RunManager:
                 self.errors.append(traceback.format_exc())
         self.render_count += 1
         self.render_seconds += time.perf_counter() - start
-
-
-def higher_is_better(column: str) -> bool:
-    """Whether larger values of a leaderboard column are better (scores) or worse (losses, errors).
-
-    Examples
-    --------
-    >>> higher_is_better("accuracy"), higher_is_better("Δ average_loss")
-    (True, False)
-    """
-    name = column.split(" ")[-1]
-    return any(k in name for k in ("accuracy", "auc", "precision", "recall", "r2", "examples"))
 
 
 def _row(state: RunState) -> dict[str, Any]:

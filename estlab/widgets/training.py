@@ -8,7 +8,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from estlab.viz.live import LiveChart
+from estlab.viz.live import LiveChart, preferred_first
 from estlab.widgets._html import badge, esc, fmt_duration, message, png_img, with_fallback
 from estlab.widgets._state import RUNNING, RunSpec, RunState
 from estlab.widgets.runs import DuplicateRunError, RunManager
@@ -148,7 +148,7 @@ class TrainingPanel:
             self.chart.attach(state.curves)
             self.chart_run = state.name
             self._chart_next = 0.0
-        version = (state.name, sum(s.count for s in state.curves.values()), state.status)
+        version = (state.name, state.record.revision, state.status)
         if version == self._chart_version or not state.curves:
             return None
         final = state.status != "queued" and state.status not in RUNNING
@@ -189,8 +189,8 @@ class TrainingPanel:
         parts.append(f"elapsed {fmt_duration(state.wall_time)}")
         if state.loss is not None:
             parts.append(f"loss {state.loss:.4f}")
-        shown = {k: v for k, v in state.metrics.items() if k in ("accuracy", "auc", "average_loss", "rmse")}
-        parts += [f"eval {k} {v:.4f}" for k, v in shown.items()]
+        metrics = state.metrics
+        parts += [f"eval {k} {metrics[k]:.4f}" for k in preferred_first(metrics)]
         text = " · ".join(parts)
         if state.error:
             text += message(state.error, "error")

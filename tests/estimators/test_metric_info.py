@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from estlab.estimators.heads import BinaryClassHead, MultiClassHead, RegressionHead
-from estlab.estimators.metric_info import HEAD_METRICS, higher_is_better, metric_key, preferred_metrics
+from estlab.training.metric_info import HEAD_METRICS, higher_is_better, metric_key, preferred_metrics
 
 
 @pytest.mark.parametrize(

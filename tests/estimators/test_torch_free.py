@@ -19,7 +19,7 @@ PROBE = textwrap.dedent(
     import json, sys
     sys.modules["torch"] = None  # any import of torch now fails
     from estlab.estimators import registry
-    from estlab.estimators.metric_info import higher_is_better, preferred_metrics
+    from estlab.training.metric_info import higher_is_better, preferred_metrics
     premades = registry.list_premade()
     dnn = {p.name: p for p in registry.info("dnn_classifier").parameters}
     print(json.dumps({

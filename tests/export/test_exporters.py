@@ -10,7 +10,7 @@ import pytest
 from estlab import feature_column as fc
 from estlab.estimators import LinearRegressor
 from estlab.export import list_versions, load
-from estlab.training.exporters import BestExporter, FinalExporter, LatestExporter
+from estlab.export.exporters import BestExporter, FinalExporter, LatestExporter
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ CHILD = textwrap.dedent(
     """
     import importlib.util, sys, time
     import numpy as np, pandas as pd
-    spec = importlib.util.spec_from_file_location("kill_conftest", sys.argv[2])
+    spec = importlib.util.spec_from_file_location("estimator_testing", sys.argv[2])
     helpers = importlib.util.module_from_spec(spec); spec.loader.exec_module(helpers)
     from estlab.estimators.estimator import Estimator
     from estlab.training.config import RunConfig
@@ -44,8 +44,8 @@ def test_sigkill_mid_run_resumes_from_the_last_checkpoint(tmp_path, make_estimat
     model_dir = tmp_path / "run"
     script = tmp_path / "child.py"
     script.write_text(CHILD)
-    conftest = Path(__file__).with_name("conftest.py")
-    child = subprocess.Popen([sys.executable, str(script), str(model_dir), str(conftest)],
+    helpers = Path(__file__).parents[1] / "estimator_testing.py"
+    child = subprocess.Popen([sys.executable, str(script), str(model_dir), str(helpers)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120

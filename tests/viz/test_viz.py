@@ -141,3 +141,28 @@ def test_live_chart_rescales_after_a_flat_first_render():
     chart.render()
     low, high = chart.loss_ax.get_ylim()
     assert low < 0.34 and high > 0.67
+
+
+def test_live_chart_picks_the_metric_the_heads_prefer_and_draws_attached_curves():
+    from estlab.viz.live import metric_rank, preferred_first
+
+    assert preferred_first(["loss", "average_loss", "auc", "accuracy", "precision"]) == [
+        "accuracy", "auc", "average_loss"]
+    assert preferred_first(["average_loss", "mae", "rmse"]) == ["rmse", "mae", "average_loss"]
+    assert metric_rank("precision") == 99
+
+    class Fixed:
+        def __init__(self, steps, values):
+            self.steps, self.values = steps, values
+
+        def points(self):
+            return self.steps, self.values
+
+    chart = viz.LiveChart()
+    chart.attach({("train", "loss"): Fixed([1, 2], [0.9, 0.7]), ("eval", "average_loss"): Fixed([2], [0.8]),
+                  ("eval", "rmse"): Fixed([2], [1.5])})
+    assert chart.render().startswith(PNG)
+    assert chart.metric == "rmse"
+    assert [list(line.get_xdata()) for line in chart.metric_ax.get_lines()] == [[2]]
+    with pytest.raises(TypeError, match=r"add: the attached curve \('train', 'loss'\) is read-only"):
+        chart.add("train", "loss", 3, 0.5)

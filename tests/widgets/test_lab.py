@@ -92,12 +92,12 @@ def test_failure_shows_in_the_panel(adult, tmp_path, monkeypatch):
 def test_queue_raises_the_estimators_own_message(lab):
     with pytest.raises(ValueError, match=r"dnn_classifier: dropout must be None or a drop probability in \[0, 1\)"):
         lab.queue("dnn_classifier", hidden_units=[8], dropout=1.5)
-    with pytest.raises(ValueError, match="param: dnn_classifier has no form field 'dropuot'; did you mean 'dropout'"):
+    with pytest.raises(ValueError, match="param: dnn_classifier has no form field 'dropuot'. Did you mean 'dropout'"):
         lab.queue("dnn_classifier", dropuot=0.1)
     assert lab.picker.queue == []
 
 
 def test_env_cap_limits_steps(monkeypatch):
     assert step_cap_from_env({"ESTLAB_MAX_STEPS": "7"}) == 7
-    with pytest.raises(ValueError, match="ESTLAB_MAX_STEPS: expected a positive integer, got 'x'"):
+    with pytest.raises(ValueError, match="ESTLAB_MAX_STEPS must be a positive int, got 'x'"):
         step_cap_from_env({"ESTLAB_MAX_STEPS": "x"})

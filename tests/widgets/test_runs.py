@@ -135,3 +135,13 @@ def test_leaderboard_baseline_deltas_and_sorting(manager_for, fake_job):
         manager.leaderboard(baseline="nope")
     with pytest.raises(ValueError, match="sort_by: 'x' is not a column"):
         manager.leaderboard(sort_by="x")
+
+
+def test_sort_direction_comes_from_the_heads_declarations(manager_for, fake_job):
+    manager = manager_for(fake_job(steps=10), fake_job(steps=20))
+    manager.launch(spec(learning_rate=0.1))
+    manager.launch(spec(learning_rate=0.2))
+    manager.wait()
+    assert manager.leaderboard(sort_by="loss")["run"].tolist() == ["linear_classifier-2", "linear_classifier-1"]
+    assert manager.leaderboard(sort_by="accuracy")["run"].tolist() == ["linear_classifier-2", "linear_classifier-1"]
+    assert manager.leaderboard(sort_by="steps")["run"].tolist() == ["linear_classifier-1", "linear_classifier-2"]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
+from estlab.widgets._predictions import PREDICTIONS_FILE, save_predictions
 from estlab.widgets._state import RunSpec
 from estlab.widgets.leaderboard import RunsView, diagnostics_png
 
@@ -11,15 +14,17 @@ PNG = b"\x89PNG"
 
 
 class PredictingJob:
-    """A FakeJob that also reports eval-set predictions, as EstimatorJob does."""
+    """A FakeJob that also writes eval-set predictions into its model_dir and reports the path, as EstimatorJob does."""
 
-    def __init__(self, fake_job, steps, predictions):
+    def __init__(self, fake_job, steps, predictions, model_dir):
         self.inner = fake_job(steps=steps)
         self.predictions = predictions
+        self.model_dir = str(model_dir)
 
     def run(self, emit):
         self.inner.run(emit)
-        emit({"type": "predictions", "predictions": self.predictions})
+        path = save_predictions(os.path.join(self.model_dir, PREDICTIONS_FILE), self.predictions)
+        emit({"type": "predictions", "path": path})
 
     def request_stop(self):
         self.inner.request_stop()
@@ -35,8 +40,8 @@ def classification_predictions():
             "y_pred": np.array(["<=50K", ">50K", "<=50K", ">50K"], dtype=object)}
 
 
-def test_leaderboard_sorts_compares_and_overlays(manager_for, fake_job):
-    manager = manager_for(fake_job(steps=10), PredictingJob(fake_job, 20, classification_predictions()))
+def test_leaderboard_sorts_compares_and_overlays(manager_for, fake_job, tmp_path):
+    manager = manager_for(fake_job(steps=10), PredictingJob(fake_job, 20, classification_predictions(), tmp_path))
     view = RunsView(manager)
     manager.launch(RunSpec.create("linear_classifier", max_steps=10))
     manager.launch(RunSpec.create("dnn_classifier", {"hidden_units": [4]}, max_steps=20))
@@ -58,14 +63,19 @@ def test_leaderboard_sorts_compares_and_overlays(manager_for, fake_job):
     assert {value for _, value in view.metric.options} >= {"loss", "accuracy"}
 
 
-def test_diagnostics_for_a_classifier_and_release(manager_for, fake_job):
-    job = PredictingJob(fake_job, 5, classification_predictions())
+def test_diagnostics_for_a_classifier_and_release(manager_for, fake_job, tmp_path):
+    job = PredictingJob(fake_job, 5, classification_predictions(), tmp_path)
     manager = manager_for(job)
     view = RunsView(manager)
     manager.launch(RunSpec.create("dnn_classifier", max_steps=5))
     manager.wait()
     manager.flush()
     assert view.diag_run.value == "dnn_classifier-1"
+    state = manager.runs["dnn_classifier-1"]
+    assert state.predictions_path == str(tmp_path / PREDICTIONS_FILE)  # the run record holds a path, not arrays
+    assert state.predictions["classes"] == ["<=50K", ">50K"]
+    assert state.predictions["y_true"].tolist() == ["<=50K", ">50K", ">50K", "<=50K"]
+    np.testing.assert_array_equal(state.predictions["probabilities"], classification_predictions()["probabilities"])
     assert bytes(view.diagnostics.value).startswith(PNG) and view.diagnostics.layout.display is None
     view.release_button.click()
     manager.flush()

@@ -25,6 +25,7 @@ def test_train_click_runs_in_background_and_updates_widgets(manager_for, fake_jo
     assert panel.progress.bar_style == "success"
     assert bytes(panel.image.value).startswith(PNG)
     assert "step <b>30</b> / 30" in panel.stats.value
+    assert f"eval accuracy {30 / 31:.4f}" in panel.stats.value and "eval loss" not in panel.stats.value
     assert "finished" in panel.header.value and "device <b>cpu</b>" in panel.header.value
     assert panel.stop_button.disabled
     assert "dnn_classifier-1" in panel.message.value

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from test_torchrun_collectives import HERE, run_torchrun  # noqa: E402
+from .test_torchrun_collectives import HERE, run_torchrun
 
 
 def load(out: Path, rank: int, steps: int) -> dict:

@@ -7,7 +7,7 @@ the new export's path or ``None`` when it chose not to export. Old versions beyo
 
 Examples
 --------
->>> from estlab.training.exporters import BestExporter
+>>> from estlab.export.exporters import BestExporter
 >>> exporter = BestExporter(metric_key="accuracy", exports_to_keep=2)  # accuracy: higher is better
 >>> eval_spec = EvalSpec(test_df, label="y", exporters=[exporter])  # doctest: +SKIP
 """
@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from estlab.estimators.metric_info import higher_is_better as _declared_higher_is_better
+from estlab.training.metric_info import higher_is_better as _declared_higher_is_better
 
 BEST_FILE = "best_eval.json"
 
@@ -205,7 +205,7 @@ class BestExporter(Exporter):
         Evaluation metric compared (default ``"loss"``).
     higher_is_better : bool, optional
         ``False`` for losses and errors, ``True`` for accuracy, AUC...; ``None`` (default) reads the
-        direction the heads declare for ``metric_key`` (:mod:`estlab.estimators.metric_info`).
+        direction the heads declare for ``metric_key`` (:mod:`estlab.training.metric_info`).
     compare_fn : callable, optional
         TF's ``compare_fn(best_eval_result, current_eval_result) -> bool`` (True: current is better);
         overrides ``metric_key``/``higher_is_better`` for the decision.

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from estimator_testing import linear_model_fn
 from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 
 from estlab.estimators.custom import ModelSpec
@@ -18,8 +19,6 @@ from estlab.training import checkpoints
 from estlab.training.config import RunConfig
 from estlab.training.events import Listener
 from estlab.training.loop import NanLossError
-
-from .conftest import linear_model_fn
 
 
 class StepLog(Listener):
