@@ -76,6 +76,30 @@ def check_positive_int(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a positive int or None, got {value!r}")
 
 
+class IgnoredArgumentWarning(UserWarning):
+    """A TensorFlow argument with no PyTorch meaning was given and is ignored."""
+
+
+def warn_ignored_arguments(owner: str, given: Mapping[str, Any], why: str = "it has no meaning in PyTorch") -> None:
+    """Warn once, naming every TF argument in ``given`` that was set (not None) and is ignored.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_ignored_arguments("RunConfig", {"session_config": object(), "device_fn": None})
+    >>> print(caught[0].message)
+    RunConfig: ignoring session_config (it has no meaning in PyTorch); remove it to silence this warning
+    """
+    import warnings
+
+    names = [name for name, value in given.items() if value is not None]
+    if names:
+        warnings.warn(f"{owner}: ignoring {', '.join(names)} ({why}); remove it to silence this warning",
+                      IgnoredArgumentWarning, stacklevel=3)
+
+
 def env_max_steps(environ: Mapping[str, str] | None = None) -> int | None:
     """The ``ESTLAB_MAX_STEPS`` step cap, or None when unset.
 
