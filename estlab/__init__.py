@@ -1,9 +1,54 @@
 """estlab: TensorFlow's Estimator workflow on PyTorch, Jupyter-native.
 
+``import estlab`` is cheap: the subpackages load on first attribute access (PEP 562), so TF's paths work
+after the import line alone, as ``tf.estimator`` / ``tf.feature_column`` do after ``import tensorflow as tf``.
+
 Examples
 --------
 >>> import estlab
->>> from estlab import feature_column as fc
+>>> estlab.feature_column.numeric_column("age").name
+'age'
+>>> estlab.estimator.DNNClassifier.__name__
+'DNNClassifier'
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+#: subpackages and modules served as attributes of ``estlab``, imported on first use.
+_SUBMODULES = (
+    "cli", "datasets", "estimator", "estimators", "export", "feature_column", "features", "inputs", "training",
+    "viz", "widgets",
+)
+
+__all__ = ["__version__", *_SUBMODULES]
+
+if TYPE_CHECKING:  # for type checkers and IDEs only; at run time each loads on first access
+    from estlab import (  # noqa: F401
+        cli,
+        datasets,
+        estimator,
+        estimators,
+        export,
+        feature_column,
+        features,
+        inputs,
+        training,
+        viz,
+        widgets,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    """Import ``estlab.<name>`` on first access (``estlab.estimator``, ``estlab.feature_column``, ...)."""
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")  # the import binds it in this module too
+    raise AttributeError(f"module 'estlab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_SUBMODULES})

@@ -33,6 +33,16 @@ _EXPORTS: dict[str, str] = {
     "Head": "estlab.estimators.heads",
     "MultiClassHead": "estlab.estimators.heads",
     "RegressionHead": "estlab.estimators.heads",
+    "MultiLabelHead": "estlab.estimators.heads",
+    "PoissonRegressionHead": "estlab.estimators.heads",
+    "LogisticRegressionHead": "estlab.estimators.heads",
+    "EstimatorSpec": "estlab.estimators.tf_model_fn",
+    "DNNEstimator": "estlab.estimators.head_estimators",
+    "LinearEstimator": "estlab.estimators.head_estimators",
+    "DNNLinearCombinedEstimator": "estlab.estimators.head_estimators",
+    "add_metrics": "estlab.estimators.add_metrics",
+    "WarmStartSettings": "estlab.estimators.warm_start",
+    "VocabInfo": "estlab.estimators.warm_start",
     "head_from_dict": "estlab.estimators.heads",
     "make_head": "estlab.estimators.heads",
     "LinearClassifier": "estlab.estimators.linear",
@@ -58,7 +68,8 @@ _EXPORTS: dict[str, str] = {
 
 _SUBMODULES = (
     "baseline", "boosted_trees", "choices", "custom", "dnn", "dnn_linear_combined", "estimator", "heads", "linear",
-    "metrics", "optimizers", "registry", "tree_ensemble",
+    "metrics", "optimizers", "registry", "tree_ensemble", "layers", "tf_model_fn", "head_estimators", "warm_start",
+    "add_metrics", "model_state", "model_cache", "inference", "from_module",
 )
 
 

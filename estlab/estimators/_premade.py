@@ -159,8 +159,11 @@ def _plain(value: Any) -> Any:
     return f"{module}.{name}" if module else name
 
 
-def one_optimizer(module: nn.Module, optimizer: Any, learning_rate: float | None) -> list[torch.optim.Optimizer]:
+def one_optimizer(module: nn.Module, optimizer: Any, learning_rate: Any, *,
+                  default: tuple[str, float] | None = None) -> list[torch.optim.Optimizer]:
     """``[optimizer over the module's trainable parameters]``, or ``[]`` when it has none.
+
+    ``default`` is TF's ``(name, learning rate)`` that ``optimizer=None`` stands for.
 
     Examples
     --------
@@ -168,7 +171,7 @@ def one_optimizer(module: nn.Module, optimizer: Any, learning_rate: float | None
     ['SGD']
     """
     params = [p for p in module.parameters() if p.requires_grad]
-    return [resolve_optimizer(optimizer, learning_rate)(params)] if params else []
+    return [resolve_optimizer(optimizer, learning_rate, default=default)(params)] if params else []
 
 
 class LabelScaler(nn.Module):

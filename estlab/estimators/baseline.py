@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from estlab.estimators._premade import PremadeEstimator
-from estlab.estimators.optimizers import resolve_optimizer
+from estlab.estimators.optimizers import resolve_optimizer, tf_default_optimizer
 from estlab.training.config import RunConfig
 
 #: key of the placeholder ``(N, 0)`` tensor a baseline reads (it only needs the batch size).
@@ -51,7 +51,7 @@ class _BaselineBase(PremadeEstimator):
 
     def _check(self) -> None:
         super()._check()
-        resolve_optimizer(self.optimizer, self.learning_rate)
+        resolve_optimizer(self.optimizer, self.learning_rate, default=tf_default_optimizer(type(self).__name__))
 
     def _feature_columns(self) -> list:
         return []
@@ -152,10 +152,11 @@ class BaselineClassifier(_BaselineBase):
         weight_column: str | None = None,
         label_vocabulary: list[str] | None = None,
         optimizer: str | Callable = "Adam",
-        learning_rate: float = 0.05,
-        loss_reduction: str = "sum_over_batch_size",
-        warm_start_from: str | None = None,
         config: RunConfig | None = None,
+        loss_reduction: str = "sum_over_batch_size",
+        *,
+        learning_rate: float = 0.05,
+        warm_start_from: str | None = None,
     ) -> None:
         self.n_classes = n_classes
         self.weight_column = weight_column
@@ -207,10 +208,11 @@ class BaselineRegressor(_BaselineBase):
         label_dimension: int = 1,
         weight_column: str | None = None,
         optimizer: str | Callable = "Adam",
-        learning_rate: float = 0.05,
-        loss_reduction: str = "sum_over_batch_size",
-        warm_start_from: str | None = None,
         config: RunConfig | None = None,
+        loss_reduction: str = "sum_over_batch_size",
+        *,
+        learning_rate: float = 0.05,
+        warm_start_from: str | None = None,
     ) -> None:
         self.label_dimension = label_dimension
         self.weight_column = weight_column

@@ -5,19 +5,33 @@ seam): ``DenseFeatures`` output → ``lightgbm.train``. The trees are then copie
 :class:`~estlab.estimators.tree_ensemble.TreeEnsemble` of plain tensors, so checkpoints,
 ``evaluate``/``predict`` (same heads and metrics as every estimator) and export work unchanged.
 LightGBM is imported lazily: ``pip install estlab[boosted]``.
+
+TF's constructor order is kept (``BoostedTreesClassifier(feature_columns, n_batches_per_layer, model_dir, ...)``)
+and so are TF's explanation methods, as its boosted-trees tutorial uses them:
+``experimental_feature_importances(normalize=...)`` (gain per feature column, sorted) and
+``experimental_predict_with_explanations(input_fn)`` (each row's predictions plus ``bias`` and ``dfc``, the
+directional feature contributions per feature column, with ``bias + sum(dfc)`` equal to the predicted
+probability of class 1, or the prediction of a regressor).
 """
 
 from __future__ import annotations
 
+import collections
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
+from estlab._util import warn_ignored_arguments
 from estlab.estimators._premade import PremadeEstimator, check_feature_columns, check_number
 from estlab.estimators.tree_ensemble import TreeEnsemble
 from estlab.training.config import RunConfig
+
+#: TF's ``pruning_mode`` values; LightGBM pre-prunes (a split needs a gain of ``tree_complexity``).
+PRUNING_MODES = ("none", "pre", "post")
+_TF_EPSILON = 0.01
 
 
 def import_lightgbm() -> Any:
@@ -71,10 +85,38 @@ class BoostedTreesModule(nn.Module):
         return self.trees(self.features(encoded))
 
 
+def _initial_score(labels: np.ndarray, weights: np.ndarray | None, task: str) -> float:
+    """LightGBM's ``boost_from_average`` start: the weighted label mean, as log-odds for a binary classifier.
+
+    Examples
+    --------
+    >>> round(_initial_score(np.array([0.0, 1.0, 1.0, 1.0]), None, "binary"), 12)  # log(0.75 / 0.25)
+    1.098612288668
+    """
+    w = np.ones(len(labels)) if weights is None else weights
+    mean = float(np.sum(w * labels) / np.sum(w))
+    if task != "binary":
+        return mean
+    eps = 1e-15  # LightGBM's kEpsilon clip
+    mean = min(max(mean, eps), 1.0 - eps)
+    return float(np.log(mean / (1.0 - mean)))
+
+
+def _column_name(column: Any) -> str:
+    """TF's name for a column in explanations: an indicator column answers with its categorical column's name."""
+    categorical = getattr(column, "categorical_column", None)
+    return str(categorical.name) if categorical is not None else str(column.name)
+
+
 class _BoostedTreesBase(PremadeEstimator):
     trains_full_batch = True
 
     feature_columns: list
+    n_batches_per_layer: float | None
+    center_bias: bool
+    pruning_mode: str
+    quantile_sketch_epsilon: float
+    train_in_memory: bool
     n_trees: int
     max_depth: int | None
     num_leaves: int
@@ -88,9 +130,31 @@ class _BoostedTreesBase(PremadeEstimator):
     feature_fraction: float
     num_threads: int | None
 
+    def _warn_ignored(self) -> None:
+        """One warning naming the TF arguments given with a value estlab cannot honour."""
+        warn_ignored_arguments(type(self).__name__, {
+            "pruning_mode='post'": True if self.pruning_mode == "post" else None,
+            "quantile_sketch_epsilon": None if self.quantile_sketch_epsilon == _TF_EPSILON else True,
+        }, why="LightGBM prunes only before splitting (a split needs gain >= tree_complexity) and bins numeric "
+               "features itself (up to 255 bins)")
+
     def _check(self) -> None:
         super()._check()
         self._feature_columns()
+        if isinstance(self.n_batches_per_layer, str):
+            raise ValueError(
+                f"n_batches_per_layer={self.n_batches_per_layer!r} is not a number; the second positional parameter "
+                "is TF's n_batches_per_layer, so pass the model directory as model_dir=..."
+            )
+        if self.n_batches_per_layer is not None:
+            check_number(self.n_batches_per_layer, "n_batches_per_layer", 0.0, inclusive=False)
+        if not isinstance(self.center_bias, bool):
+            raise ValueError(f"center_bias must be True or False; received {self.center_bias!r}.")
+        if self.pruning_mode not in PRUNING_MODES:
+            raise ValueError(f"pruning_mode={self.pruning_mode!r} is not supported; use one of {list(PRUNING_MODES)}.")
+        check_number(self.quantile_sketch_epsilon, "quantile_sketch_epsilon", 0.0, inclusive=False)
+        if not isinstance(self.train_in_memory, bool):
+            raise ValueError(f"train_in_memory must be True or False; received {self.train_in_memory!r}.")
         check_number(self.n_trees, "n_trees", 1, integer=True)
         if self.max_depth is not None:
             check_number(self.max_depth, "max_depth", 1, integer=True)
@@ -142,6 +206,7 @@ class _BoostedTreesBase(PremadeEstimator):
             "min_gain_to_split": float(self.tree_complexity),
             "min_sum_hessian_in_leaf": float(self.min_node_weight),
             "min_data_in_leaf": int(self.min_child_samples),
+            "boost_from_average": bool(self.center_bias),
             "bagging_fraction": float(self.subsample),
             "bagging_freq": 1 if self.subsample < 1.0 else 0,
             "feature_fraction": float(self.feature_fraction),
@@ -164,35 +229,172 @@ class _BoostedTreesBase(PremadeEstimator):
         data = lgb.Dataset(x, label=y, weight=w, free_raw_data=True)
         device = module.trees.feature.device
         booster = lgb.train(self._lightgbm_params(), data, num_boost_round=int(self.n_trees))
-        module.trees.load_lightgbm(booster).to(device)
+        trees = module.trees.load_lightgbm(booster)
+        if self.center_bias and trees.logits_dimension == 1 and trees.num_trees and int(trees.left[0, 0]) != 0:
+            # LightGBM writes node values to 6 digits; the first root is the initial score it started from, exactly
+            trees.node_value[0, 0] = _initial_score(y, w, self._build_head().task)
+        trees.to(device)
+
+    # -- TF's explanation methods --------------------------------------------------------------------
+
+    def _trained_state(self, checkpoint_path: str | None, what: str) -> Any:
+        """The trained model (in memory or at ``checkpoint_path``); a ValueError, as TF's, before training."""
+        if checkpoint_path is None and self.latest_checkpoint() is None:
+            raise ValueError(f"{what}: the model has no trees yet; call train() first (TF: 'You should only call "
+                             "this method after training').")
+        with self._models.reading(self.model_dir, checkpoint_path) as path:
+            return self._models.at(self.model_dir, self.config, path)
+
+    @staticmethod
+    def _feature_names(module: BoostedTreesModule, transformer: Any) -> list[str]:
+        """The feature column name of every ``DenseFeatures`` output (one-hot and multi-dim columns repeat it)."""
+        from estlab.features import DenseFeatures
+
+        assert isinstance(module.features, DenseFeatures)  # built by _build_module
+        names: list[str] = []
+        for column in module.features.feature_columns:
+            names += [_column_name(column)] * int(transformer.column_width(column))
+        return names
+
+    def experimental_feature_importances(self, normalize: bool = False) -> collections.OrderedDict[str, float]:
+        """TF's gain-based feature importances: feature column name → summed split gain, largest first.
+
+        One-hot outputs of an indicator column (and the values of a multi-dimensional numeric column) add
+        up under the column's name; every feature column is listed, unused ones with 0, ties in name order.
+
+        Parameters
+        ----------
+        normalize : bool
+            Divide by the total, so the importances sum to 1 (a ValueError when no tree has a split).
+
+        Examples
+        --------
+        >>> est.experimental_feature_importances(normalize=True)  # doctest: +SKIP
+        OrderedDict([('sex', 0.41), ('age', 0.22), ('fare', 0.19), ...])
+        >>> pd.Series(est.experimental_feature_importances()).plot.barh()  # doctest: +SKIP
+        """
+        state = self._trained_state(None, "experimental_feature_importances")
+        module = state.module
+        assert isinstance(module, BoostedTreesModule)  # built by _build_module
+        names = self._feature_names(module, state.transformer)
+        gains = module.trees.gain_importances(len(names))
+        if normalize:
+            total = float(gains.sum())
+            if not total > 0:
+                raise ValueError("experimental_feature_importances(normalize=True): the trees have no splits "
+                                 "(all empty or only a root), so there is nothing to normalise by.")
+            gains = gains / total
+        summed: dict[str, float] = collections.OrderedDict((name, 0.0) for name in sorted(set(names)))
+        for name, gain in zip(names, gains, strict=True):
+            summed[name] += float(gain)
+        return collections.OrderedDict(sorted(summed.items(), key=lambda item: item[1], reverse=True))
+
+    def experimental_predict_with_explanations(
+        self, input_fn: Any, predict_keys: Sequence[str] | str | None = None, hooks: Sequence[Any] | None = None,
+        checkpoint_path: str | None = None, *, batch_size: int = 512,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield each row's predictions with TF's explanations: ``bias`` and ``dfc``.
+
+        ``dfc`` (directional feature contributions) is an ``OrderedDict`` feature column name → contribution,
+        largest magnitude first; ``bias`` is the same for every row. For a binary classifier both are in
+        probability space and ``bias + sum(dfc.values()) == probabilities[1]``; for a regressor
+        ``bias + sum(dfc.values()) == predictions[0]`` (to float32 rounding of the prediction). The
+        contributions follow each row's path through the trees as TF does (see
+        :meth:`TreeEnsemble.explain`); one-hot outputs are summed back to their feature column.
+
+        Parameters
+        ----------
+        input_fn : InputFn, DataFrame, dict of arrays or callable
+            Rows to explain, as for :meth:`predict`.
+        predict_keys : list of str, optional
+            Prediction keys to keep (``bias`` and ``dfc`` are always there).
+        hooks : list, optional
+            Accepted for TF compatibility; prediction emits no training events.
+        checkpoint_path : str, optional
+            Explain this checkpoint's model instead of the newest.
+        batch_size : int
+            Rows per forward pass.
+
+        Examples
+        --------
+        >>> rows = list(est.experimental_predict_with_explanations(eval_df))  # doctest: +SKIP
+        >>> rows[0]["bias"] + sum(rows[0]["dfc"].values()) - rows[0]["probabilities"][1]  # doctest: +SKIP
+        0.0
+        """
+        from estlab.estimators import inference
+        from estlab.inputs import iter_batches
+
+        self._check()
+        head = self._build_head()
+        if head.logits_dimension != 1:
+            raise ValueError(f"experimental_predict_with_explanations supports binary classification and regression "
+                             f"(as TF); this model has n_classes={getattr(self, 'n_classes', None)}.")
+        keys = [predict_keys] if isinstance(predict_keys, str) else predict_keys
+        state = self._trained_state(checkpoint_path, "experimental_predict_with_explanations")
+        module = state.module
+        assert isinstance(module, BoostedTreesModule)  # built by _build_module
+        names = self._feature_names(module, state.transformer)
+        columns = sorted(set(names))
+        to_column = torch.zeros(len(names), len(columns), dtype=torch.float64)
+        to_column[torch.arange(len(names)), torch.tensor([columns.index(n) for n in names])] = 1.0
+        activation = torch.sigmoid if self.task == "classification" else None
+        source = inference.prediction_source(state, input_fn, batch_size)
+        for part in source.one_pass():
+            encoded, _, _ = state.encode(part, with_labels=False)
+            for rows in iter_batches(len(next(iter(encoded.values()))), batch_size):
+                module.eval()
+                try:
+                    with torch.no_grad():
+                        x = module.features({k: v[rows] for k, v in encoded.items()})
+                        predictions = state.head.predictions(module.trees(x))
+                        bias, contributions = module.trees.explain(x, activation)
+                finally:
+                    module.train()
+                if keys is not None:
+                    unknown = [k for k in keys if k not in predictions]
+                    if unknown:
+                        raise ValueError(f"predict_keys: {unknown} are not predictions of this model; valid keys "
+                                         f"are {sorted(predictions)}")
+                    predictions = {k: predictions[k] for k in keys}
+                arrays = {k: v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v)
+                          for k, v in predictions.items()}
+                per_column = (contributions.cpu() @ to_column).numpy()
+                for i, row in enumerate(per_column):
+                    example = {k: v[i] for k, v in arrays.items()}
+                    order = sorted(range(len(columns)), key=lambda j: -abs(row[j]))
+                    example["bias"] = float(bias[i])
+                    example["dfc"] = collections.OrderedDict((columns[j], float(row[j])) for j in order)
+                    yield example
 
 
 class BoostedTreesClassifier(_BoostedTreesBase):
     """Gradient-boosted trees classifier (TF's ``tf.estimator.BoostedTreesClassifier``), via LightGBM.
 
     Trains in one ``train`` call on the whole input (``steps``/``max_steps`` do not apply); the fitted
-    trees become tensors. Defaults: 200 trees, ``learning_rate=0.1``, ``max_depth=6``, 31 leaves,
-    20 rows per leaf (TF's defaults are 100 trees of depth 6 at 0.1).
+    trees become tensors. Parameters in TF's order; those TF does not have are keyword-only. Defaults:
+    200 trees, ``learning_rate=0.1``, ``max_depth=6``, 31 leaves, 20 rows per leaf (TF's defaults are
+    100 trees of depth 6 at 0.1).
 
     Parameters
     ----------
     feature_columns : list
         Feature columns, read through ``DenseFeatures`` (numeric, bucketized and indicator columns
         suit trees; embedding columns are not trained and should be avoided).
+    n_batches_per_layer : float, optional
+        TF's batches of statistics per layer. Every layer here sees the whole training input (TF with
+        ``train_in_memory=True``), so any positive value trains the same trees.
     model_dir : str, optional
         Directory for checkpoints and TensorBoard summaries; a temporary one when ``None``.
     n_classes : int
         Number of label classes (2 = binary).
-    label_vocabulary : list of str, optional
-        String labels in class-id order; ``None`` means labels are integers ``0..n_classes-1``.
     weight_column : str, optional
         Name of a feature column holding non-negative example weights.
+    label_vocabulary : list of str, optional
+        String labels in class-id order; ``None`` means labels are integers ``0..n_classes-1``.
     n_trees : int
         Number of boosting rounds (trees per output).
     max_depth : int, optional
         Maximum depth of a tree; ``None`` for no limit beyond ``num_leaves``.
-    num_leaves : int
-        Maximum number of leaves per tree (LightGBM grows trees leaf-wise).
     learning_rate : float
         Shrinkage applied to each tree's output.
     l1_regularization : float
@@ -203,6 +405,21 @@ class BoostedTreesClassifier(_BoostedTreesBase):
         Minimum loss reduction (gain) to make a split.
     min_node_weight : float
         Minimum sum of Hessians in a leaf.
+    config : RunConfig, optional
+        Run configuration; ``random_seed`` seeds LightGBM.
+    center_bias : bool
+        Start from the (weighted) label average: the prior log-odds for a classifier, the mean for a
+        regressor (LightGBM's ``boost_from_average``); TF's explanations report it as ``bias``.
+    pruning_mode : str
+        TF's ``"none"``, ``"pre"`` or ``"post"``; LightGBM always pre-prunes with ``tree_complexity``, so
+        ``"post"`` trains as ``"pre"`` (with a warning).
+    quantile_sketch_epsilon : float
+        TF's quantile error; LightGBM bins numeric features itself: a value other than 0.01 is ignored
+        with a warning.
+    train_in_memory : bool
+        TF's in-memory training; estlab always trains on the whole input in memory.
+    num_leaves : int
+        Maximum number of leaves per tree (LightGBM grows trees leaf-wise). Keyword-only, as the rest.
     min_child_samples : int
         Minimum number of training rows in a leaf.
     subsample : float
@@ -215,13 +432,11 @@ class BoostedTreesClassifier(_BoostedTreesBase):
         ``"sum_over_batch_size"`` or ``"sum"``; affects the reported ``loss`` only.
     warm_start_from : str, optional
         Accepted for API symmetry; trees are always trained from scratch.
-    config : RunConfig, optional
-        Run configuration; ``random_seed`` seeds LightGBM.
 
     Examples
     --------
     >>> from estlab import feature_column as fc
-    >>> BoostedTreesClassifier(feature_columns=[fc.numeric_column("x")]).n_trees
+    >>> BoostedTreesClassifier([fc.numeric_column("x")], 1, center_bias=True).n_trees
     200
     """
 
@@ -231,27 +446,34 @@ class BoostedTreesClassifier(_BoostedTreesBase):
     def __init__(
         self,
         feature_columns: list,
+        n_batches_per_layer: float | None = None,
         model_dir: str | None = None,
         n_classes: int = 2,
         weight_column: str | None = None,
         label_vocabulary: list[str] | None = None,
         n_trees: int = 200,
         max_depth: int | None = 6,
-        num_leaves: int = 31,
         learning_rate: float = 0.1,
         l1_regularization: float = 0.0,
         l2_regularization: float = 0.0,
         tree_complexity: float = 0.0,
         min_node_weight: float = 0.001,
+        config: RunConfig | None = None,
+        center_bias: bool = False,
+        pruning_mode: str = "none",
+        quantile_sketch_epsilon: float = 0.01,
+        train_in_memory: bool = False,
+        *,
+        num_leaves: int = 31,
         min_child_samples: int = 20,
         subsample: float = 1.0,
         feature_fraction: float = 1.0,
         num_threads: int | None = None,
         loss_reduction: str = "sum_over_batch_size",
         warm_start_from: str | None = None,
-        config: RunConfig | None = None,
     ) -> None:
         self.feature_columns = feature_columns
+        self.n_batches_per_layer = n_batches_per_layer
         self.n_classes = n_classes
         self.weight_column = weight_column
         self.label_vocabulary = label_vocabulary
@@ -268,20 +490,28 @@ class BoostedTreesClassifier(_BoostedTreesBase):
         self.feature_fraction = feature_fraction
         self.num_threads = num_threads
         self.loss_reduction = loss_reduction
+        self.center_bias = center_bias
+        self.pruning_mode = pruning_mode
+        self.quantile_sketch_epsilon = quantile_sketch_epsilon
+        self.train_in_memory = train_in_memory
         super().__init__(model_dir=model_dir, config=config, warm_start_from=warm_start_from)
+        self._warn_ignored()
 
 
 class BoostedTreesRegressor(_BoostedTreesBase):
     """Gradient-boosted trees regressor (TF's ``tf.estimator.BoostedTreesRegressor``), via LightGBM.
 
-    Squared-error objective; one ``train`` call fits all trees. Defaults as
-    :class:`BoostedTreesClassifier`.
+    Squared-error objective; one ``train`` call fits all trees. Parameters in TF's order (those TF does
+    not have are keyword-only); defaults as :class:`BoostedTreesClassifier`.
 
     Parameters
     ----------
     feature_columns : list
         Feature columns, read through ``DenseFeatures`` (numeric, bucketized and indicator columns
         suit trees; embedding columns are not trained and should be avoided).
+    n_batches_per_layer : float, optional
+        TF's batches of statistics per layer. Every layer here sees the whole training input (TF with
+        ``train_in_memory=True``), so any positive value trains the same trees.
     model_dir : str, optional
         Directory for checkpoints and TensorBoard summaries; a temporary one when ``None``.
     label_dimension : int
@@ -292,8 +522,6 @@ class BoostedTreesRegressor(_BoostedTreesBase):
         Number of boosting rounds (trees per output).
     max_depth : int, optional
         Maximum depth of a tree; ``None`` for no limit beyond ``num_leaves``.
-    num_leaves : int
-        Maximum number of leaves per tree (LightGBM grows trees leaf-wise).
     learning_rate : float
         Shrinkage applied to each tree's output.
     l1_regularization : float
@@ -304,6 +532,19 @@ class BoostedTreesRegressor(_BoostedTreesBase):
         Minimum loss reduction (gain) to make a split.
     min_node_weight : float
         Minimum sum of Hessians in a leaf.
+    config : RunConfig, optional
+        Run configuration; ``random_seed`` seeds LightGBM.
+    center_bias : bool
+        Start from the (weighted) label mean (LightGBM's ``boost_from_average``); TF's explanations report
+        it as ``bias``.
+    pruning_mode : str
+        TF's ``"none"``, ``"pre"`` or ``"post"``; ``"post"`` trains as ``"pre"`` (with a warning).
+    quantile_sketch_epsilon : float
+        TF's quantile error; a value other than 0.01 is ignored with a warning (LightGBM bins itself).
+    train_in_memory : bool
+        TF's in-memory training; estlab always trains on the whole input in memory.
+    num_leaves : int
+        Maximum number of leaves per tree (LightGBM grows trees leaf-wise). Keyword-only, as the rest.
     min_child_samples : int
         Minimum number of training rows in a leaf.
     subsample : float
@@ -316,13 +557,11 @@ class BoostedTreesRegressor(_BoostedTreesBase):
         ``"sum_over_batch_size"`` or ``"sum"``; affects the reported ``loss`` only.
     warm_start_from : str, optional
         Accepted for API symmetry; trees are always trained from scratch.
-    config : RunConfig, optional
-        Run configuration; ``random_seed`` seeds LightGBM.
 
     Examples
     --------
     >>> from estlab import feature_column as fc
-    >>> BoostedTreesRegressor(feature_columns=[fc.numeric_column("x")]).max_depth
+    >>> BoostedTreesRegressor([fc.numeric_column("x")], 1).max_depth
     6
     """
 
@@ -332,26 +571,33 @@ class BoostedTreesRegressor(_BoostedTreesBase):
     def __init__(
         self,
         feature_columns: list,
+        n_batches_per_layer: float | None = None,
         model_dir: str | None = None,
         label_dimension: int = 1,
         weight_column: str | None = None,
         n_trees: int = 200,
         max_depth: int | None = 6,
-        num_leaves: int = 31,
         learning_rate: float = 0.1,
         l1_regularization: float = 0.0,
         l2_regularization: float = 0.0,
         tree_complexity: float = 0.0,
         min_node_weight: float = 0.001,
+        config: RunConfig | None = None,
+        center_bias: bool = False,
+        pruning_mode: str = "none",
+        quantile_sketch_epsilon: float = 0.01,
+        train_in_memory: bool = False,
+        *,
+        num_leaves: int = 31,
         min_child_samples: int = 20,
         subsample: float = 1.0,
         feature_fraction: float = 1.0,
         num_threads: int | None = None,
         loss_reduction: str = "sum_over_batch_size",
         warm_start_from: str | None = None,
-        config: RunConfig | None = None,
     ) -> None:
         self.feature_columns = feature_columns
+        self.n_batches_per_layer = n_batches_per_layer
         self.label_dimension = label_dimension
         self.weight_column = weight_column
         self.n_trees = n_trees
@@ -367,4 +613,9 @@ class BoostedTreesRegressor(_BoostedTreesBase):
         self.feature_fraction = feature_fraction
         self.num_threads = num_threads
         self.loss_reduction = loss_reduction
+        self.center_bias = center_bias
+        self.pruning_mode = pruning_mode
+        self.quantile_sketch_epsilon = quantile_sketch_epsilon
+        self.train_in_memory = train_in_memory
         super().__init__(model_dir=model_dir, config=config, warm_start_from=warm_start_from)
+        self._warn_ignored()

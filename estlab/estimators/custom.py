@@ -131,9 +131,9 @@ def build_model_spec(model_fn: Callable[..., ModelSpec], params: dict[str, Any])
         names = ["params"]
     if {"features", "labels"} <= set(names):
         raise TypeError(
-            "model_fn: estlab's model_fn is a builder, model_fn(params) -> ModelSpec(module=..., head=...), "
-            "called once; a TF-style model_fn(features, labels, mode, params) cannot keep PyTorch parameters. "
-            "Move the layers into an nn.Module and return it in a ModelSpec"
+            "build_model_spec: takes a builder model_fn(params) -> ModelSpec(module=..., head=...), called once; "
+            "a TF-style model_fn(features, labels, mode, params) returning an EstimatorSpec is run by "
+            "Estimator(model_fn=...) itself (see estlab.estimators.tf_model_fn)"
         )
     spec = model_fn(params) if names else model_fn()
     if isinstance(spec, torch.nn.Module):
@@ -246,10 +246,12 @@ def forward_input_names(module: torch.nn.Module) -> tuple[str, ...]:
 
 
 class ModelFnHooks:
-    """The build hooks of an estimator defined by ``model_fn(params) -> ModelSpec`` (``Estimator``'s defaults).
+    """The build hooks of an estimator defined by a ``model_fn`` (``Estimator``'s defaults).
 
-    Premade estimators override them; the estimator's model state is built from them
-    (``estlab.estimators.model_state.build_state``).
+    Two contracts, told apart by the signature: TF's ``model_fn(features, labels, mode, params, config)``
+    returning an ``EstimatorSpec`` (a ``features`` parameter; ``estlab.estimators.tf_model_fn``), or estlab's
+    builder ``model_fn(params) -> ModelSpec``. Premade estimators override the hooks; the estimator's model
+    state is built from them (``estlab.estimators.model_state.build_state``).
 
     Examples
     --------
@@ -275,17 +277,35 @@ class ModelFnHooks:
             self._spec = build_model_spec(self._model_fn, self._params)
         return self._spec
 
+    def _tf_style(self) -> bool:
+        """Whether ``model_fn`` has TF's signature (``features``, ...) and returns an ``EstimatorSpec``."""
+        from estlab.estimators.tf_model_fn import is_tf_model_fn
+
+        return self._model_fn is not None and is_tf_model_fn(self._model_fn)
+
     def _feature_columns(self) -> list:
-        """All feature columns the model reads ([] for raw-tensor models)."""
+        """All feature columns the model reads ([] for raw-tensor models); for TF's model_fn, those in params."""
+        if self._tf_style():
+            from estlab.estimators.tf_model_fn import columns_in_params
+
+            return columns_in_params(self._params)
         return list(self._model_spec().feature_columns)
 
     def _build_head(self) -> Any:
         """The head: label encoding, loss, predictions, metrics."""
+        if self._tf_style():
+            from estlab.estimators.tf_model_fn import ModelFnHead
+
+            return ModelFnHead(getattr(self._model_fn, "__name__", "model_fn"))
         spec = self._model_spec()
         return spec.head if spec.head is not None else CustomHead.from_spec(spec)
 
     def _build_module(self, transformer: Any) -> torch.nn.Module:
         """The module ``module(encoded_batch) -> logits``; feature layers built without a transformer are bound."""
+        if self._tf_style():
+            from estlab.estimators.tf_model_fn import ModelFnModule
+
+            return ModelFnModule(self._model_fn, self._params, getattr(self, "config", None), transformer)
         module = self._model_spec().module
         if transformer is not None:
             from estlab.features import bind_feature_layers
@@ -297,6 +317,11 @@ class ModelFnHooks:
         """One optimizer per parameter group the model trains separately."""
         from estlab.estimators.optimizers import resolve_optimizer
 
+        if self._tf_style():
+            from estlab.estimators.tf_model_fn import ModelFnModule
+
+            assert isinstance(module, ModelFnModule), "a TF-style model_fn builds a ModelFnModule"
+            return module.build_optimizers()
         spec = self._model_spec()
         return [resolve_optimizer(spec.optimizer, spec.learning_rate)(module.parameters())]
 
@@ -310,7 +335,7 @@ class ModelFnHooks:
 
     def _input_names(self, module: torch.nn.Module) -> list[str] | None:
         """Names of the module's tensor arguments when it takes raw tensors, ``None`` for one dict."""
-        if self._model_fn is None:
+        if self._model_fn is None or self._tf_style():
             return None
         names = self._model_spec().input_names
         return None if names is None else list(names)

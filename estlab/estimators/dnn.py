@@ -20,7 +20,7 @@ from estlab.estimators._premade import (
     make_activation,
     one_optimizer,
 )
-from estlab.estimators.optimizers import resolve_optimizer
+from estlab.estimators.optimizers import resolve_optimizer, tf_default_optimizer
 from estlab.training.config import RunConfig
 
 
@@ -85,7 +85,7 @@ class _DNNBase(PremadeEstimator):
 
     def _check(self) -> None:
         super()._check()
-        resolve_optimizer(self.optimizer, self.learning_rate)
+        resolve_optimizer(self.optimizer, self.learning_rate, default=tf_default_optimizer(type(self).__name__))
         check_hidden_units(self.hidden_units)
         check_feature_columns(self.feature_columns)
         check_dropout(self.dropout)
@@ -103,7 +103,8 @@ class _DNNBase(PremadeEstimator):
         ))
 
     def _build_optimizers(self, module: nn.Module) -> list[torch.optim.Optimizer]:
-        return one_optimizer(module, self.optimizer, self.learning_rate)
+        return one_optimizer(module, self.optimizer, self.learning_rate,
+                             default=tf_default_optimizer(type(self).__name__))
 
 
 class DNNClassifier(_DNNBase):
@@ -164,13 +165,14 @@ class DNNClassifier(_DNNBase):
         weight_column: str | None = None,
         label_vocabulary: list[str] | None = None,
         optimizer: str | Callable = "Adam",
-        learning_rate: float | None = None,
         activation_fn: str | Callable = "relu",
         dropout: float | None = None,
-        batch_norm: bool = False,
-        loss_reduction: str = "sum_over_batch_size",
-        warm_start_from: str | None = None,
         config: RunConfig | None = None,
+        warm_start_from: str | None = None,
+        loss_reduction: str = "sum_over_batch_size",
+        batch_norm: bool = False,
+        *,
+        learning_rate: float | None = None,
     ) -> None:
         self.hidden_units = hidden_units
         self.feature_columns = feature_columns
@@ -244,14 +246,15 @@ class DNNRegressor(_DNNBase):
         label_dimension: int = 1,
         weight_column: str | None = None,
         optimizer: str | Callable = "Adam",
-        learning_rate: float | None = None,
         activation_fn: str | Callable = "relu",
         dropout: float | None = None,
-        batch_norm: bool = False,
-        loss_reduction: str = "sum_over_batch_size",
-        normalize_labels: bool = True,
-        warm_start_from: str | None = None,
         config: RunConfig | None = None,
+        warm_start_from: str | None = None,
+        loss_reduction: str = "sum_over_batch_size",
+        batch_norm: bool = False,
+        *,
+        learning_rate: float | None = None,
+        normalize_labels: bool = True,
     ) -> None:
         self.hidden_units = hidden_units
         self.feature_columns = feature_columns

@@ -23,7 +23,7 @@ from estlab.estimators._premade import (
 from estlab.estimators.choices import SPARSE_COMBINERS
 from estlab.estimators.dnn import build_dnn_module
 from estlab.estimators.linear import build_linear_module
-from estlab.estimators.optimizers import resolve_optimizer
+from estlab.estimators.optimizers import resolve_optimizer, tf_default_optimizer
 from estlab.training.config import RunConfig
 
 
@@ -63,8 +63,9 @@ class _CombinedBase(PremadeEstimator):
 
     def _check(self) -> None:
         super()._check()
-        resolve_optimizer(self.linear_optimizer, self.linear_learning_rate, "linear_optimizer")
-        resolve_optimizer(self.dnn_optimizer, self.dnn_learning_rate, "dnn_optimizer")
+        resolve_optimizer(self.linear_optimizer, self.linear_learning_rate, "linear_optimizer",
+                          default=self._tf_optimizer("linear"))
+        resolve_optimizer(self.dnn_optimizer, self.dnn_learning_rate, "dnn_optimizer", default=self._tf_optimizer("dnn"))
         linear, dnn = self._linear_columns(), self._dnn_columns()
         if not linear and not dnn:
             raise ValueError(
@@ -116,18 +117,24 @@ class _CombinedBase(PremadeEstimator):
         assert isinstance(module, WideDeepModule)  # built by _build_module
         optimizers = []
         if module.linear is not None:
-            factory = resolve_optimizer(self.linear_optimizer, self.linear_learning_rate, "linear_optimizer")
+            factory = resolve_optimizer(self.linear_optimizer, self.linear_learning_rate, "linear_optimizer",
+                                        default=self._tf_optimizer("linear"))
             optimizers.append(factory(module.linear.parameters()))
         if module.dnn is not None:
-            factory = resolve_optimizer(self.dnn_optimizer, self.dnn_learning_rate, "dnn_optimizer")
+            factory = resolve_optimizer(self.dnn_optimizer, self.dnn_learning_rate, "dnn_optimizer",
+                                        default=self._tf_optimizer("dnn"))
             optimizers.append(factory(module.dnn.parameters()))
         return optimizers
+
+    def _tf_optimizer(self, part: str) -> tuple[str, float]:
+        """TF's default optimizer of the ``linear`` or ``dnn`` part: what ``<part>_optimizer=None`` means."""
+        return tf_default_optimizer(f"{type(self).__name__}.{part}", len(list(self.linear_feature_columns or [])))
 
 
 class DNNLinearCombinedClassifier(_CombinedBase):
     """Wide-and-deep classifier (TF's ``tf.estimator.DNNLinearCombinedClassifier``).
 
-    Defaults: linear part ``"Ftrl"`` (Adagrad, accumulator 0.1) at 0.2; deep part ``"Adam"`` at 0.001
+    Defaults: linear part ``"Ftrl"`` (FTRL-Proximal) at 0.2; deep part ``"Adam"`` at 0.001
     with ``dnn_hidden_units=[128, 64]`` (TF requires them: here they default), no dropout, no batch norm.
 
     Parameters
@@ -185,21 +192,22 @@ class DNNLinearCombinedClassifier(_CombinedBase):
         model_dir: str | None = None,
         linear_feature_columns: list | None = None,
         linear_optimizer: str | Callable = "Ftrl",
-        linear_learning_rate: float | None = None,
         dnn_feature_columns: list | None = None,
         dnn_optimizer: str | Callable = "Adam",
-        dnn_learning_rate: float | None = None,
         dnn_hidden_units: Sequence[int] = (128, 64),
         dnn_activation_fn: str | Callable = "relu",
         dnn_dropout: float | None = None,
         n_classes: int = 2,
         weight_column: str | None = None,
         label_vocabulary: list[str] | None = None,
-        linear_sparse_combiner: str = "sum",
-        batch_norm: bool = False,
-        loss_reduction: str = "sum_over_batch_size",
-        warm_start_from: str | None = None,
         config: RunConfig | None = None,
+        warm_start_from: str | None = None,
+        loss_reduction: str = "sum_over_batch_size",
+        batch_norm: bool = False,
+        linear_sparse_combiner: str = "sum",
+        *,
+        linear_learning_rate: float | None = None,
+        dnn_learning_rate: float | None = None,
     ) -> None:
         self.linear_feature_columns = linear_feature_columns
         self.linear_optimizer = linear_optimizer
@@ -222,7 +230,7 @@ class DNNLinearCombinedClassifier(_CombinedBase):
 class DNNLinearCombinedRegressor(_CombinedBase):
     """Wide-and-deep regressor (TF's ``tf.estimator.DNNLinearCombinedRegressor``), squared-error loss.
 
-    Defaults: linear part ``"Ftrl"`` (Adagrad, accumulator 0.1) at 0.2; deep part ``"Adam"`` at 0.001
+    Defaults: linear part ``"Ftrl"`` (FTRL-Proximal) at 0.2; deep part ``"Adam"`` at 0.001
     with ``dnn_hidden_units=(128, 64)``, no dropout, no batch norm.
 
     Parameters
@@ -281,21 +289,22 @@ class DNNLinearCombinedRegressor(_CombinedBase):
         model_dir: str | None = None,
         linear_feature_columns: list | None = None,
         linear_optimizer: str | Callable = "Ftrl",
-        linear_learning_rate: float | None = None,
         dnn_feature_columns: list | None = None,
         dnn_optimizer: str | Callable = "Adam",
-        dnn_learning_rate: float | None = None,
         dnn_hidden_units: Sequence[int] = (128, 64),
         dnn_activation_fn: str | Callable = "relu",
         dnn_dropout: float | None = None,
         label_dimension: int = 1,
         weight_column: str | None = None,
-        linear_sparse_combiner: str = "sum",
-        batch_norm: bool = False,
-        loss_reduction: str = "sum_over_batch_size",
-        normalize_labels: bool = True,
-        warm_start_from: str | None = None,
         config: RunConfig | None = None,
+        warm_start_from: str | None = None,
+        loss_reduction: str = "sum_over_batch_size",
+        batch_norm: bool = False,
+        linear_sparse_combiner: str = "sum",
+        *,
+        linear_learning_rate: float | None = None,
+        dnn_learning_rate: float | None = None,
+        normalize_labels: bool = True,
     ) -> None:
         self.linear_feature_columns = linear_feature_columns
         self.linear_optimizer = linear_optimizer

@@ -134,6 +134,10 @@ class Estimator(ModelFnHooks):
         """``LoopResult`` of the last ``train`` call (status, reason, global_step, final_loss), or None."""
         return self._last_result
 
+    def _input_fn_args(self) -> dict[str, Any]:
+        """What TF passed to an ``input_fn`` that asks for it by name (``params``, ``config``)."""
+        return {"params": self.params, "config": self.config}
+
     def _check(self) -> None:
         """Validate the constructor arguments (premade estimators check theirs); runs before every call."""
 
@@ -150,9 +154,24 @@ class Estimator(ModelFnHooks):
         """Names of the variables in the newest checkpoint."""
         return sorted(self._models.latest_or_fail(self.model_dir)[1]["model"])
 
+    def eval_dir(self, name: str | None = None) -> str:
+        """TF's ``Estimator.eval_dir``: where evaluation summaries go (``model_dir/eval`` or ``eval_<name>``).
+
+        Examples
+        --------
+        >>> Estimator(model_dir="/tmp/run").eval_dir("test")  # doctest: +SKIP
+        '/tmp/run/eval_test'
+        """
+        from estlab.training.summaries import eval_dir
+
+        return str(eval_dir(self.model_dir, name))
+
     def get_variable_value(self, name: str) -> np.ndarray:
-        """Value of one variable in the newest checkpoint as a numpy array."""
-        state = self._models.latest_or_fail(self.model_dir)[1]["model"]
+        """Value of one variable in the newest checkpoint as a numpy array (``"global_step"``: its step, as TF)."""
+        loaded = self._models.latest_or_fail(self.model_dir)[1]
+        state = loaded["model"]
+        if name == "global_step" and name not in state:
+            return np.asarray(int(loaded["global_step"]), dtype=np.int64)
         if name not in state:
             raise ValueError(f"get_variable_value: no variable {name!r}; variables are {sorted(state)}")
         return state[name].detach().cpu().numpy()
@@ -189,7 +208,8 @@ class Estimator(ModelFnHooks):
                     label = self._models.saved_label(self.model_dir, self.config)
                 source = training_source(input_fn, label=label, batch_size=batch_size, num_epochs=num_epochs,
                                          shuffle=shuffle, seed=self.config.random_seed,
-                                         bounded=steps is not None or max_steps is not None)
+                                         bounded=steps is not None or max_steps is not None,
+                                         input_fn_args=self._input_fn_args())
                 distributed.init_distributed(resolve_device(self.config.device))
                 with ModelDirLock(self.model_dir) if distributed.is_chief() else contextlib.nullcontext():
                     return self._train_in_model_dir(source, hooks, steps, max_steps, label)
@@ -209,7 +229,7 @@ class Estimator(ModelFnHooks):
         target = plan_target(state.global_step, steps, max_steps, self.model_dir)
         info = {"estimator": type(self).__name__, "params": state.params}
         with TrainingSession(self.model_dir, self.config, self.history, self._stop_event, hooks,
-                             metrics_fn=inference.metrics_fn(state, 512, self.config.autocast_dtype)) as session:
+                             metrics_fn=inference.metrics_fn(state, 512, self.config.autocast_dtype, self._input_fn_args())) as session:
             try:
                 if self.trains_full_batch:
                     self._last_result = session.fit_full_batch(state, source, self._fit_full_batch, target, info,
@@ -243,7 +263,8 @@ class Estimator(ModelFnHooks):
             state = self._models.at(self.model_dir, self.config, path)
             with TrainingSession(self.model_dir, self.config, self.history, self._stop_event, hooks,
                                  training=False, record=checkpoint_path is None,
-                                 metrics_fn=inference.metrics_fn(state, batch_size, self.config.autocast_dtype)) as session:
+                                 metrics_fn=inference.metrics_fn(state, batch_size, self.config.autocast_dtype,
+                                                                 self._input_fn_args())) as session:
                 return session.evaluate(input_fn, state.global_step, steps=steps, name=name, label=label)
 
     def predict(self, input_fn: Any, predict_keys: Sequence[str] | str | None = None,
@@ -263,7 +284,8 @@ class Estimator(ModelFnHooks):
         keys = [predict_keys] if isinstance(predict_keys, str) else predict_keys
         with self._models.reading(self.model_dir, checkpoint_path) as path:
             state = self._models.at(self.model_dir, self.config, path)
-        batches = inference.predict_batches(state, inference.prediction_source(state, input_fn, batch_size), keys)
+        batches = inference.predict_batches(state, inference.prediction_source(state, input_fn, batch_size,
+                                                                              self._input_fn_args()), keys)
         return inference.single_examples(batches) if yield_single_examples else batches
 
     def predict_frame(self, input_fn: Any, predict_keys: Sequence[str] | str | None = None,

@@ -483,10 +483,260 @@ class RegressionHead(Head):
         )
 
 
+def _init_fields(head: Head, **values: Any) -> None:
+    """Set a frozen head's fields from an explicit (TF-ordered) ``__init__``, then run its checks."""
+    for name, value in values.items():
+        object.__setattr__(head, name, value)
+    head.__post_init__()
+
+
+def _multi_hot(labels: Any, n_classes: int, vocabulary: tuple[str, ...] | None) -> np.ndarray:
+    """Multi-label labels → float32 ``(N, n_classes)`` of 0/1.
+
+    A 2-D numeric array, tensor or frame is a multi-hot matrix; a Python list holds each row's class ids
+    (or names, with a vocabulary), as TF's sparse labels.
+    """
+    values: np.ndarray
+    if isinstance(labels, list):
+        values = np.empty(len(labels), dtype=object)
+        values[:] = [list(np.atleast_1d(np.asarray(row, dtype=object))) for row in labels]
+    else:
+        values = _to_numpy(labels)
+    if values.ndim == 2 and values.dtype.kind in "biuf":
+        if values.shape[1] != n_classes:
+            raise ValueError(f"multi-hot labels have {values.shape[1]} column(s) but n_classes={n_classes}; "
+                             f"set n_classes={values.shape[1]}.")
+        numeric = values.astype(np.float64)
+        if not np.isin(numeric, (0.0, 1.0)).all():
+            raise ValueError("multi-hot labels must be 0 or 1; pass lists of class ids for sparse labels.")
+        return numeric.astype(np.float32)
+    out = np.zeros((len(values), n_classes), dtype=np.float32)
+    index = {name: i for i, name in enumerate(vocabulary)} if vocabulary is not None else None
+    for row, entry in enumerate(values):
+        for item in np.atleast_1d(np.asarray(entry, dtype=object)):
+            if index is not None:
+                if str(item) not in index:
+                    raise ValueError(f"label {item!r} is not in label_vocabulary={list(index)}."
+                                     + did_you_mean(item, index, n=1))
+                out[row, index[str(item)]] = 1.0
+                continue
+            if isinstance(item, str) or not float(item).is_integer() or not 0 <= int(item) < n_classes:
+                raise ValueError(f"label {item!r} is not a class id in [0, {n_classes - 1}]; pass "
+                                 "label_vocabulary for string labels.")
+            out[row, int(item)] = 1.0
+    return out
+
+
+@dataclass(frozen=True, init=False)
+class MultiLabelHead(Head):
+    """Multi-label classification (TF's ``tf.estimator.MultiLabelHead``): one sigmoid per class.
+
+    The per-example loss is the sigmoid cross-entropy averaged over the classes (as TF). Labels are a
+    multi-hot ``(N, n_classes)`` matrix, or per-row lists of class ids (or of names with ``label_vocabulary``).
+    Predictions: ``logits, probabilities, all_class_ids, all_classes``. Metrics: ``loss, average_loss,
+    auc, auc_precision_recall`` (over all (example, class) pairs, as TF's) and, per threshold ``t`` of
+    ``thresholds``, ``accuracy/positive_threshold_<t>``, ``precision/...``, ``recall/...``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> head = MultiLabelHead(3)
+    >>> head.encode_labels([[0, 2], [1]]).tolist()
+    [[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
+    >>> round(float(head.loss(torch.zeros(1, 3), torch.tensor([[1.0, 0.0, 1.0]]))), 4)  # log(2)
+    0.6931
+    """
+
+    n_classes: int = 2
+    thresholds: tuple[float, ...] = ()
+    label_vocabulary: tuple[str, ...] | None = None
+
+    task: ClassVar[str] = "multilabel"
+    metric_info: ClassVar[HeadMetrics | None] = HEAD_METRICS["multilabel"]
+
+    def __init__(self, n_classes: int, weight_column: str | None = None, thresholds: Sequence[float] | None = None,
+                 label_vocabulary: Sequence[str] | None = None,
+                 loss_reduction: str = "sum_over_batch_size") -> None:
+        _init_fields(self, n_classes=n_classes, weight_column=weight_column,
+                     thresholds=tuple(float(t) for t in (thresholds or ())),
+                     label_vocabulary=label_vocabulary, loss_reduction=loss_reduction)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.n_classes, bool) or not isinstance(self.n_classes, (int, np.integer)) or self.n_classes < 2:
+            raise ValueError(f"n_classes must be an integer >= 2 for a multi-label head; received {self.n_classes!r}.")
+        bad = [t for t in self.thresholds if not 0.0 < t < 1.0]
+        if bad:
+            raise ValueError(f"thresholds must lie strictly between 0 and 1; received {bad}.")
+        vocab = _vocabulary(self.label_vocabulary)
+        if vocab is not None and len(vocab) != self.n_classes:
+            raise ValueError(f"label_vocabulary has {len(vocab)} labels but n_classes={self.n_classes}; "
+                             f"set n_classes={len(vocab)}.")
+        object.__setattr__(self, "label_vocabulary", vocab)
+        object.__setattr__(self, "n_classes", int(self.n_classes))
+
+    @property
+    def logits_dimension(self) -> int:
+        return self.n_classes
+
+    def encode_labels(self, labels: RawLabels) -> torch.Tensor:
+        """Labels → float32 multi-hot ``(N, n_classes)``.
+
+        Examples
+        --------
+        >>> MultiLabelHead(2, label_vocabulary=("a", "b")).encode_labels([["b"], ["a", "b"]]).tolist()
+        [[0.0, 1.0], [1.0, 1.0]]
+        """
+        return torch.from_numpy(_multi_hot(labels, self.n_classes, self.label_vocabulary))
+
+    def _element_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        d = self.n_classes
+        per_class = F.binary_cross_entropy_with_logits(
+            logits.reshape(-1, d), labels.reshape(-1, d).to(logits.dtype), reduction="none")
+        return per_class.mean(dim=1, keepdim=True)
+
+    def predictions(self, logits: torch.Tensor) -> dict[str, torch.Tensor | np.ndarray]:
+        logits = logits.detach().reshape(-1, self.n_classes)
+        n = logits.shape[0]
+        return {
+            "logits": logits,
+            "probabilities": torch.sigmoid(logits),
+            "all_class_ids": torch.arange(self.n_classes).repeat(n, 1),
+            "all_classes": np.tile(_class_labels(self.label_vocabulary, self.n_classes), (n, 1)),
+        }
+
+    def _task_metrics(self, logits, labels, w, loss_sum, weight_sum, loss):  # noqa: D102
+        probabilities = torch.sigmoid(logits.double()).reshape(-1, self.n_classes).numpy()
+        return _metrics.multilabel_metrics(
+            probabilities, labels.double().reshape(-1, self.n_classes).numpy(), w, loss_total=loss_sum,
+            weight_total=weight_sum, loss=loss, thresholds=self.thresholds,
+        )
+
+
+@dataclass(frozen=True, init=False)
+class PoissonRegressionHead(RegressionHead):
+    """Poisson regression (TF's ``tf.estimator.PoissonRegressionHead``): logits are ``log(rate)``.
+
+    Loss: TF's ``log_poisson_loss`` ``exp(z) - y * z``, plus Stirling's term ``y log y - y + log(2 pi y) / 2``
+    for ``y > 1`` when ``compute_full_loss`` (torch's ``poisson_nll_loss(full=True)``, the same formula).
+    Predictions: ``predictions = exp(logits)`` and ``logits``. Metrics: ``average_loss, label/mean, loss,
+    prediction/mean`` and, beyond TF, ``mae, rmse`` of the predicted rate.
+
+    Examples
+    --------
+    >>> import torch
+    >>> head = PoissonRegressionHead(compute_full_loss=False)
+    >>> round(float(head.loss(torch.tensor([[0.0]]), torch.tensor([[2.0]]))), 4)  # exp(0) - 2 * 0
+    1.0
+    >>> head.predictions(torch.tensor([[0.0]]))["predictions"].tolist()
+    [[1.0]]
+    """
+
+    compute_full_loss: bool = True
+
+    task: ClassVar[str] = "poisson_regression"
+    metric_info: ClassVar[HeadMetrics | None] = HEAD_METRICS["poisson_regression"]
+
+    def __init__(self, label_dimension: int = 1, weight_column: str | None = None,
+                 loss_reduction: str = "sum_over_batch_size", compute_full_loss: bool = True) -> None:
+        _init_fields(self, label_dimension=label_dimension, weight_column=weight_column,
+                     loss_reduction=loss_reduction, compute_full_loss=bool(compute_full_loss))
+
+    def encode_labels(self, labels: RawLabels) -> torch.Tensor:
+        """Non-negative counts → float32 ``(N, label_dimension)``.
+
+        Examples
+        --------
+        >>> PoissonRegressionHead().encode_labels([0, 3]).tolist()
+        [[0.0], [3.0]]
+        """
+        encoded = super().encode_labels(labels)
+        if bool((encoded < 0).any()):
+            raise ValueError("Poisson labels are counts and must be >= 0; received "
+                             f"{float(encoded.min())}. Drop or fix those rows.")
+        return encoded
+
+    def _element_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        d = self.logits_dimension
+        return F.poisson_nll_loss(logits.reshape(-1, d), labels.reshape(-1, d).to(logits.dtype), log_input=True,
+                                  full=self.compute_full_loss, reduction="none")
+
+    def predictions(self, logits: torch.Tensor) -> dict[str, torch.Tensor | np.ndarray]:
+        logits = logits.detach().reshape(-1, self.logits_dimension)
+        return {"predictions": torch.exp(logits), "logits": logits}
+
+    def _task_metrics(self, logits, labels, w, loss_sum, weight_sum, loss):  # noqa: D102
+        d = self.logits_dimension
+        return _metrics.link_regression_metrics(
+            torch.exp(logits.double()).reshape(-1, d).numpy(), labels.double().reshape(-1, d).numpy(), w,
+            loss_total=loss_sum, weight_total=weight_sum, loss=loss,
+        )
+
+
+@dataclass(frozen=True, init=False)
+class LogisticRegressionHead(RegressionHead):
+    """Regression of a value in ``[0, 1]`` through a sigmoid (TF's ``tf.estimator.LogisticRegressionHead``).
+
+    Loss: sigmoid cross-entropy of the logit against the label (labels must lie in ``[0, 1]``).
+    Predictions: ``predictions = sigmoid(logits)`` and ``logits``. Metrics: ``average_loss, label/mean, loss,
+    prediction/mean`` and, beyond TF, ``mae, rmse`` of the predicted value.
+
+    Examples
+    --------
+    >>> import torch
+    >>> head = LogisticRegressionHead()
+    >>> round(float(head.loss(torch.tensor([[0.0]]), torch.tensor([[0.3]]))), 4)  # log(2)
+    0.6931
+    """
+
+    task: ClassVar[str] = "logistic_regression"
+    metric_info: ClassVar[HeadMetrics | None] = HEAD_METRICS["logistic_regression"]
+
+    def __init__(self, weight_column: str | None = None, loss_reduction: str = "sum_over_batch_size") -> None:
+        _init_fields(self, label_dimension=1, weight_column=weight_column, loss_reduction=loss_reduction)
+
+    def encode_labels(self, labels: RawLabels) -> torch.Tensor:
+        """Labels in ``[0, 1]`` → float32 ``(N, 1)``.
+
+        Examples
+        --------
+        >>> LogisticRegressionHead().encode_labels([0.25, 1]).tolist()
+        [[0.25], [1.0]]
+        """
+        encoded = super().encode_labels(labels)
+        if bool(((encoded < 0) | (encoded > 1)).any()):
+            raise ValueError("LogisticRegressionHead labels must lie in [0, 1]; received values from "
+                             f"{float(encoded.min())} to {float(encoded.max())}.")
+        return encoded
+
+    def _element_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(logits.reshape(-1, 1), labels.reshape(-1, 1).to(logits.dtype),
+                                                  reduction="none")
+
+    def predictions(self, logits: torch.Tensor) -> dict[str, torch.Tensor | np.ndarray]:
+        logits = logits.detach().reshape(-1, 1)
+        return {"predictions": torch.sigmoid(logits), "logits": logits}
+
+    def _task_metrics(self, logits, labels, w, loss_sum, weight_sum, loss):  # noqa: D102
+        return _metrics.link_regression_metrics(
+            torch.sigmoid(logits.double()).reshape(-1, 1).numpy(), labels.double().reshape(-1, 1).numpy(), w,
+            loss_total=loss_sum, weight_total=weight_sum, loss=loss,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON description (no ``label_dimension``: always 1)."""
+        d = super().to_dict()
+        d.pop("label_dimension", None)
+        return d
+
+
 _HEADS: dict[str, type[Head]] = {
     "BinaryClassHead": BinaryClassHead,
     "MultiClassHead": MultiClassHead,
     "RegressionHead": RegressionHead,
+    "MultiLabelHead": MultiLabelHead,
+    "PoissonRegressionHead": PoissonRegressionHead,
+    "LogisticRegressionHead": LogisticRegressionHead,
 }
 
 

@@ -31,15 +31,19 @@ from estlab.inputs.source import DataSource, as_source
 from estlab.training import distributed
 
 
-def metrics_fn(state: ModelState, batch_size: int, autocast: torch.dtype | None = None) -> Any:
+def metrics_fn(state: ModelState, batch_size: int, autocast: torch.dtype | None = None,
+               input_fn_args: dict[str, Any] | None = None) -> Any:
     """``metrics(input_fn, steps=None, label=None) -> {metric: float}`` over ``state``: what a session evaluates with.
 
-    ``label`` defaults to the training label remembered by the model.
+    ``label`` defaults to the training label remembered by the model. A TF ``input_fn`` naming ``mode`` gets
+    ``"eval"``; ``input_fn_args`` (``params``, ``config``) are passed to one that names them.
     """
+    call_args = {**(input_fn_args or {}), "mode": ModeKeys.EVAL}
 
     def metrics(input_fn: Any, steps: int | None = None, label: Any = None) -> dict[str, float]:
         label = label if label is not None else state.label
-        source = as_source(resolve_input(input_fn, label=label, batch_size=batch_size, num_epochs=1, shuffle=False))
+        source = as_source(resolve_input(input_fn, label=label, batch_size=batch_size, num_epochs=1, shuffle=False,
+                                         input_fn_args=call_args))
         if not source.has_labels:
             raise ValueError("evaluate: the input has no labels; pass label='<target column>' with a "
                              "DataFrame, or an input_fn that returns (features, labels)")
@@ -48,11 +52,17 @@ def metrics_fn(state: ModelState, batch_size: int, autocast: torch.dtype | None 
     return metrics
 
 
-def prediction_source(state: ModelState, input_fn: Any, batch_size: int) -> DataSource:
-    """The input to predict on, once, in order (a DataFrame's training label column is dropped)."""
+def prediction_source(state: ModelState, input_fn: Any, batch_size: int,
+                      input_fn_args: dict[str, Any] | None = None) -> DataSource:
+    """The input to predict on, once, in order (a DataFrame's training label column is dropped).
+
+    A TF ``input_fn`` naming ``mode`` gets ``"infer"``; ``input_fn_args`` (``params``, ``config``) are passed to
+    one that names them. Batches of an iterable may be features only.
+    """
     if isinstance(input_fn, pd.DataFrame) and isinstance(state.label, str) and state.label in input_fn.columns:
         input_fn = input_fn.drop(columns=[state.label])
-    return as_source(resolve_input(input_fn, batch_size=batch_size, num_epochs=1, shuffle=False))
+    return as_source(resolve_input(input_fn, batch_size=batch_size, num_epochs=1, shuffle=False,
+                                   input_fn_args={**(input_fn_args or {}), "mode": ModeKeys.PREDICT}))
 
 
 def batch_logits(state: ModelState, encoded: dict[str, torch.Tensor], batch_size: int, steps: int | None,

@@ -10,7 +10,7 @@ from torch import nn
 
 from estlab.estimators._premade import PremadeEstimator, check_feature_columns, one_optimizer
 from estlab.estimators.choices import SPARSE_COMBINERS
-from estlab.estimators.optimizers import resolve_optimizer
+from estlab.estimators.optimizers import resolve_optimizer, tf_default_optimizer
 from estlab.training.config import RunConfig
 
 
@@ -36,7 +36,7 @@ class _LinearBase(PremadeEstimator):
 
     def _check(self) -> None:
         super()._check()
-        resolve_optimizer(self.optimizer, self.learning_rate)
+        resolve_optimizer(self.optimizer, self.learning_rate, default=self._tf_optimizer())
         check_feature_columns(self.feature_columns)
         if self.sparse_combiner not in SPARSE_COMBINERS:
             raise ValueError(
@@ -52,14 +52,18 @@ class _LinearBase(PremadeEstimator):
         ))
 
     def _build_optimizers(self, module: nn.Module) -> list[torch.optim.Optimizer]:
-        return one_optimizer(module, self.optimizer, self.learning_rate)
+        return one_optimizer(module, self.optimizer, self.learning_rate, default=self._tf_optimizer())
+
+    def _tf_optimizer(self) -> tuple[str, float]:
+        """TF's default optimizer for this estimator: what ``optimizer=None`` means."""
+        return tf_default_optimizer(type(self).__name__, len(list(self.feature_columns or [])))
 
 
 class LinearClassifier(_LinearBase):
     """A linear (logistic-regression) classifier (TF's ``tf.estimator.LinearClassifier``).
 
-    Defaults: ``optimizer="Ftrl"`` (here Adagrad with TF's initial accumulator 0.1, see
-    ``estlab.estimators.optimizers``) at ``learning_rate=0.2`` (TF's linear default).
+    Defaults: ``optimizer="Ftrl"`` (FTRL-Proximal, ``estlab.estimators.ftrl``) at ``learning_rate=0.2``;
+    ``optimizer=None`` is TF's default (Ftrl at ``min(0.2, 1/sqrt(n_feature_columns))``).
 
     Parameters
     ----------
@@ -105,11 +109,12 @@ class LinearClassifier(_LinearBase):
         weight_column: str | None = None,
         label_vocabulary: list[str] | None = None,
         optimizer: str | Callable = "Ftrl",
-        learning_rate: float | None = None,
-        sparse_combiner: str = "sum",
-        loss_reduction: str = "sum_over_batch_size",
-        warm_start_from: str | None = None,
         config: RunConfig | None = None,
+        warm_start_from: str | None = None,
+        loss_reduction: str = "sum_over_batch_size",
+        sparse_combiner: str = "sum",
+        *,
+        learning_rate: float | None = None,
     ) -> None:
         self.feature_columns = feature_columns
         self.n_classes = n_classes
@@ -125,7 +130,7 @@ class LinearClassifier(_LinearBase):
 class LinearRegressor(_LinearBase):
     """A linear regressor (TF's ``tf.estimator.LinearRegressor``), squared-error loss.
 
-    Defaults: ``optimizer="Ftrl"`` (Adagrad with initial accumulator 0.1) at ``learning_rate=0.2`` (TF's linear default).
+    Defaults: ``optimizer="Ftrl"`` (FTRL-Proximal, as TF) at ``learning_rate=0.2``; ``optimizer=None`` is TF's default.
 
     Parameters
     ----------
@@ -172,12 +177,13 @@ class LinearRegressor(_LinearBase):
         label_dimension: int = 1,
         weight_column: str | None = None,
         optimizer: str | Callable = "Ftrl",
-        learning_rate: float | None = None,
-        sparse_combiner: str = "sum",
-        loss_reduction: str = "sum_over_batch_size",
-        normalize_labels: bool = True,
-        warm_start_from: str | None = None,
         config: RunConfig | None = None,
+        warm_start_from: str | None = None,
+        loss_reduction: str = "sum_over_batch_size",
+        sparse_combiner: str = "sum",
+        *,
+        learning_rate: float | None = None,
+        normalize_labels: bool = True,
     ) -> None:
         self.feature_columns = feature_columns
         self.label_dimension = label_dimension

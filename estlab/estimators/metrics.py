@@ -23,6 +23,9 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn import metrics as skm
@@ -170,3 +173,335 @@ def regression_metrics(
         "prediction/mean": _weighted_mean(predictions.mean(axis=1), weights),
         "rmse": math.sqrt(average_loss) if not math.isnan(average_loss) else average_loss,
     }
+
+
+def _threshold_key(threshold: float) -> str:
+    return f"{threshold:g}"
+
+
+def multilabel_metrics(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    weights: np.ndarray,
+    *,
+    loss_total: float,
+    weight_total: float,
+    loss: float,
+    thresholds: tuple[float, ...] = (),
+) -> dict[str, float]:
+    """TF's multi-label metrics over every (example, class) pair, each pair weighted by its example's weight.
+
+    ``auc``/``auc_precision_recall`` are exact (sklearn) on the flattened pairs (TF's ``AUC`` with
+    ``multi_label=False``); per threshold ``t``: ``accuracy/positive_threshold_<t>``, ``precision/...``,
+    ``recall/...`` of ``probability > t``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = multilabel_metrics(np.array([[0.9, 0.2], [0.4, 0.7]]), np.array([[1, 0], [1, 1]]), np.ones(2),
+    ...                        loss_total=1.0, weight_total=2.0, loss=0.5, thresholds=(0.5,))
+    >>> m["auc"], m["recall/positive_threshold_0.5"]
+    (1.0, 0.6666666666666666)
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    n_classes = probabilities.shape[1]
+    p = probabilities.reshape(-1)
+    y = np.asarray(labels, dtype=np.float64).reshape(-1)
+    w = np.repeat(np.asarray(weights, dtype=np.float64).reshape(-1), n_classes)
+    if np.unique(y[w > 0]).size == 2:
+        auc = float(skm.roc_auc_score(y, p, sample_weight=w))
+        auc_pr = float(skm.average_precision_score(y, p, sample_weight=w))
+    else:
+        auc = auc_pr = float("nan")
+    result = {
+        "auc": auc,
+        "auc_precision_recall": auc_pr,
+        "average_loss": loss_total / weight_total if weight_total > 0 else float("nan"),
+        "loss": float(loss),
+    }
+    for threshold in thresholds:
+        predicted = (p > threshold).astype(np.float64)
+        key = _threshold_key(threshold)
+        result[f"accuracy/positive_threshold_{key}"] = _weighted_mean((predicted == y).astype(np.float64), w)
+        result[f"precision/positive_threshold_{key}"] = float(skm.precision_score(y, predicted, sample_weight=w, zero_division=0))  # pyright: ignore[reportArgumentType]  # sklearn is untyped
+        result[f"recall/positive_threshold_{key}"] = float(skm.recall_score(y, predicted, sample_weight=w, zero_division=0))  # pyright: ignore[reportArgumentType]  # sklearn is untyped
+    return result
+
+
+def link_regression_metrics(
+    predictions: np.ndarray,
+    labels: np.ndarray,
+    weights: np.ndarray,
+    *,
+    loss_total: float,
+    weight_total: float,
+    loss: float,
+) -> dict[str, float]:
+    """Metrics of a regression head with a link (Poisson's ``exp``, logistic's ``sigmoid``).
+
+    ``average_loss`` is the head's own weighted mean loss (``loss_total / (weight_total * dims)``);
+    ``label/mean``, ``prediction/mean`` (TF's) and ``mae``, ``rmse`` are of the predicted values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = link_regression_metrics(np.array([[1.0], [3.0]]), np.array([[2.0], [3.0]]), np.ones(2),
+    ...                             loss_total=3.0, weight_total=2.0, loss=1.5)
+    >>> m["average_loss"], m["rmse"], m["prediction/mean"]
+    (1.5, 0.7071067811865476, 2.0)
+    """
+    predictions = np.asarray(predictions, dtype=np.float64).reshape(len(weights), -1)
+    labels = np.asarray(labels, dtype=np.float64).reshape(len(weights), -1)
+    weights = np.asarray(weights, dtype=np.float64).reshape(-1)
+    dims = predictions.shape[1]
+    error = predictions - labels
+    mse = _weighted_mean((error**2).mean(axis=1), weights)
+    return {
+        "average_loss": loss_total / (weight_total * dims) if weight_total > 0 else float("nan"),
+        "label/mean": _weighted_mean(labels.mean(axis=1), weights),
+        "loss": float(loss),
+        "mae": _weighted_mean(np.abs(error).mean(axis=1), weights),
+        "prediction/mean": _weighted_mean(predictions.mean(axis=1), weights),
+        "rmse": math.sqrt(mse) if not math.isnan(mse) else mse,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# TF's ``tf.compat.v1.metrics.*`` for a model_fn's ``eval_metric_ops``: computed over the whole input.
+
+
+def as_numpy(values: Any) -> np.ndarray:
+    """A tensor, Series or array-like as a numpy array (tensors are detached and moved to the CPU).
+
+    Examples
+    --------
+    >>> as_numpy([1, 2]).tolist()
+    [1, 2]
+    """
+    detach = getattr(values, "detach", None)
+    if detach is not None:
+        return detach().cpu().numpy()
+    to_numpy = getattr(values, "to_numpy", None)
+    return to_numpy() if to_numpy is not None else np.asarray(values)
+
+
+def is_stateful_metric(metric: Any) -> bool:
+    """Whether ``metric`` follows torchmetrics' protocol (``update``, ``compute``, ``reset``).
+
+    Examples
+    --------
+    >>> is_stateful_metric(len)
+    False
+    """
+    return all(callable(getattr(metric, name, None)) for name in ("update", "compute", "reset"))
+
+
+@dataclass(frozen=True)
+class MetricOp:
+    """A metric bound to one batch's tensors, as TF's ``(value_op, update_op)`` pair: what ``eval_metric_ops`` holds.
+
+    estlab collects ``labels``/``predictions``/``weights`` of every evaluation batch and computes ``metric``
+    once over the whole input: a callable ``metric(labels, predictions)`` (or ``(labels, predictions,
+    weights)`` when weights were given) on numpy arrays, or a torchmetrics-like object (``update(predictions,
+    labels)`` per batch, then ``compute()``).
+
+    Examples
+    --------
+    >>> op = accuracy(labels=np.array([1, 0]), predictions=np.array([1, 1]))
+    >>> op.compute()
+    0.5
+    """
+
+    metric: Any
+    labels: Any = None
+    predictions: Any = None
+    weights: Any = None
+    name: str | None = None
+
+    def compute(self) -> float:
+        """The metric over this op's own tensors (one batch, or the whole input when given whole)."""
+        return compute_metric_ops([self])
+
+
+def compute_metric_ops(ops: Sequence[MetricOp]) -> float:
+    """One metric over the concatenated tensors of ``ops`` (one op per batch, the same metric).
+
+    Examples
+    --------
+    >>> compute_metric_ops([mean(np.array([1.0, 2.0])), mean(np.array([6.0]))])
+    3.0
+    """
+    metric = ops[0].metric
+    if is_stateful_metric(metric):
+        metric.reset()
+        for op in ops:
+            metric.update(op.predictions, op.labels)
+        value = metric.compute()
+        return float(as_numpy(value))
+
+    def joined(field_name: str) -> np.ndarray | None:
+        parts = [getattr(op, field_name) for op in ops]
+        if any(p is None for p in parts):
+            return None
+        arrays = [as_numpy(p) for p in parts]
+        return np.concatenate([a.reshape(len(a), -1) if a.ndim > 1 else a.reshape(-1) for a in arrays])
+
+    labels, predictions, weights = joined("labels"), joined("predictions"), joined("weights")
+    value = metric(labels, predictions) if weights is None else metric(labels, predictions, weights)
+    return float(value)
+
+
+def _flat_weights(weights: np.ndarray | None, n: int) -> np.ndarray:
+    return np.ones(n) if weights is None else np.broadcast_to(np.asarray(weights, np.float64).reshape(-1), (n,))
+
+
+def _accuracy(labels: np.ndarray, predictions: np.ndarray, weights: np.ndarray | None = None) -> float:
+    y, p = labels.reshape(-1), predictions.reshape(-1)
+    return _weighted_mean((y == p).astype(np.float64), _flat_weights(weights, len(y)))
+
+
+def _mean(labels: Any, values: np.ndarray, weights: np.ndarray | None = None) -> float:
+    v = values.reshape(-1)
+    return _weighted_mean(v.astype(np.float64), _flat_weights(weights, len(v)))
+
+
+def _squared_error(labels: np.ndarray, predictions: np.ndarray, weights: np.ndarray | None = None) -> float:
+    error = (predictions.astype(np.float64) - labels.astype(np.float64)).reshape(-1)
+    return _weighted_mean(error**2, _flat_weights(weights, len(error)))
+
+
+def _root_squared_error(labels: np.ndarray, predictions: np.ndarray, weights: np.ndarray | None = None) -> float:
+    return math.sqrt(_squared_error(labels, predictions, weights))
+
+
+def _absolute_error(labels: np.ndarray, predictions: np.ndarray, weights: np.ndarray | None = None) -> float:
+    error = (predictions.astype(np.float64) - labels.astype(np.float64)).reshape(-1)
+    return _weighted_mean(np.abs(error), _flat_weights(weights, len(error)))
+
+
+def _precision(labels: np.ndarray, predictions: np.ndarray, weights: np.ndarray | None = None) -> float:
+    y, p = labels.reshape(-1) > 0, predictions.reshape(-1) > 0
+    w = _flat_weights(weights, len(y))
+    return float(skm.precision_score(y, p, sample_weight=w, zero_division=0))  # pyright: ignore[reportArgumentType]  # sklearn is untyped
+
+
+def _recall(labels: np.ndarray, predictions: np.ndarray, weights: np.ndarray | None = None) -> float:
+    y, p = labels.reshape(-1) > 0, predictions.reshape(-1) > 0
+    w = _flat_weights(weights, len(y))
+    return float(skm.recall_score(y, p, sample_weight=w, zero_division=0))  # pyright: ignore[reportArgumentType]  # sklearn is untyped
+
+
+def _auc(curve: str) -> Any:
+    def auc_value(labels: np.ndarray, predictions: np.ndarray, weights: np.ndarray | None = None) -> float:
+        y, p = labels.reshape(-1).astype(np.float64), predictions.reshape(-1).astype(np.float64)
+        w = _flat_weights(weights, len(y))
+        if np.unique(y[w > 0]).size != 2:
+            return float("nan")
+        score = skm.roc_auc_score if curve == "ROC" else skm.average_precision_score
+        return float(score(y, p, sample_weight=w))
+
+    return auc_value
+
+
+def accuracy(labels: Any, predictions: Any, weights: Any = None, metrics_collections: Any = None,
+             updates_collections: Any = None, name: str | None = None) -> MetricOp:
+    """TF's ``tf.compat.v1.metrics.accuracy``: share of ``predictions == labels``, over the whole input.
+
+    ``metrics_collections``/``updates_collections`` are accepted for TF's argument order and unused.
+
+    Examples
+    --------
+    >>> accuracy(np.array([0, 1, 2]), np.array([0, 1, 1])).compute()
+    0.6666666666666666
+    """
+    return MetricOp(_accuracy, labels, predictions, weights, name)
+
+
+def mean(values: Any, weights: Any = None, metrics_collections: Any = None, updates_collections: Any = None,
+         name: str | None = None) -> MetricOp:
+    """TF's ``tf.compat.v1.metrics.mean`` of ``values`` over the whole input.
+
+    Examples
+    --------
+    >>> mean(np.array([1.0, 3.0]), weights=np.array([3.0, 1.0])).compute()
+    1.5
+    """
+    return MetricOp(_mean, None, values, weights, name)
+
+
+def mean_squared_error(labels: Any, predictions: Any, weights: Any = None, metrics_collections: Any = None,
+                       updates_collections: Any = None, name: str | None = None) -> MetricOp:
+    """TF's ``tf.compat.v1.metrics.mean_squared_error``.
+
+    Examples
+    --------
+    >>> mean_squared_error(np.array([1.0, 2.0]), np.array([2.0, 2.0])).compute()
+    0.5
+    """
+    return MetricOp(_squared_error, labels, predictions, weights, name)
+
+
+def root_mean_squared_error(labels: Any, predictions: Any, weights: Any = None, metrics_collections: Any = None,
+                            updates_collections: Any = None, name: str | None = None) -> MetricOp:
+    """TF's ``tf.compat.v1.metrics.root_mean_squared_error``.
+
+    Examples
+    --------
+    >>> root_mean_squared_error(np.array([0.0, 0.0]), np.array([3.0, 4.0])).compute() == 12.5 ** 0.5
+    True
+    """
+    return MetricOp(_root_squared_error, labels, predictions, weights, name)
+
+
+def mean_absolute_error(labels: Any, predictions: Any, weights: Any = None, metrics_collections: Any = None,
+                        updates_collections: Any = None, name: str | None = None) -> MetricOp:
+    """TF's ``tf.compat.v1.metrics.mean_absolute_error``.
+
+    Examples
+    --------
+    >>> mean_absolute_error(np.array([0.0, 0.0]), np.array([1.0, -3.0])).compute()
+    2.0
+    """
+    return MetricOp(_absolute_error, labels, predictions, weights, name)
+
+
+def precision(labels: Any, predictions: Any, weights: Any = None, metrics_collections: Any = None,
+              updates_collections: Any = None, name: str | None = None) -> MetricOp:
+    """TF's ``tf.compat.v1.metrics.precision`` (labels and predictions read as booleans, ``> 0``).
+
+    Examples
+    --------
+    >>> precision(np.array([1, 0, 1]), np.array([1, 1, 0])).compute()
+    0.5
+    """
+    return MetricOp(_precision, labels, predictions, weights, name)
+
+
+def recall(labels: Any, predictions: Any, weights: Any = None, metrics_collections: Any = None,
+           updates_collections: Any = None, name: str | None = None) -> MetricOp:
+    """TF's ``tf.compat.v1.metrics.recall`` (labels and predictions read as booleans, ``> 0``).
+
+    Examples
+    --------
+    >>> recall(np.array([1, 0, 1]), np.array([1, 1, 0])).compute()
+    0.5
+    """
+    return MetricOp(_recall, labels, predictions, weights, name)
+
+
+def auc(labels: Any, predictions: Any, weights: Any = None, num_thresholds: int = 200, metrics_collections: Any = None,
+        updates_collections: Any = None, curve: str = "ROC", name: str | None = None) -> MetricOp:
+    """TF's ``tf.compat.v1.metrics.auc``: exact (sklearn) ROC or PR AUC; ``num_thresholds`` is unused.
+
+    Examples
+    --------
+    >>> auc(np.array([0, 1, 1]), np.array([0.2, 0.9, 0.1])).compute()
+    0.5
+    """
+    if curve not in ("ROC", "PR"):
+        raise ValueError(f"auc: curve={curve!r}; use 'ROC' or 'PR'")
+    return MetricOp(_auc(curve), labels, predictions, weights, name)
+
+
+TF_METRICS = ("accuracy", "auc", "mean", "mean_absolute_error", "mean_squared_error", "precision", "recall",
+              "root_mean_squared_error")

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Protocol, cast
 
 import numpy as np
@@ -189,14 +190,23 @@ def _required(transformer: Any) -> list[str]:
 
 
 def fitted_transformer(definition: ModelDefinition, meta: dict[str, Any], fit_on: Any) -> Any:
-    """The fitted FeatureTransformer: from checkpoint ``meta``, else fitted on ``fit_on`` (None without columns)."""
+    """The fitted FeatureTransformer (None without columns): the definition's columns with the checkpoint's state.
+
+    As in TF, a checkpoint holds learned state, never code: the columns (their ``normalizer_fn`` lambdas
+    included) come from the code that builds the estimator, and only the fitted state (vocabularies,
+    statistics, boundaries) from ``meta``; a checkpoint saved for other columns raises a ``ValueError``
+    naming the difference. Without a saved state the transformer is fitted on ``fit_on``.
+    """
     columns = definition._feature_columns()
     if not columns:
         return None
-    from estlab.features import FeatureTransformer
+    from estlab.features import FeatureColumnError, FeatureTransformer
 
     if meta.get("transformer") is not None:
-        return FeatureTransformer.from_dict(meta["transformer"])
+        try:
+            return FeatureTransformer.from_dict(meta["transformer"], feature_columns=columns)
+        except FeatureColumnError as error:
+            raise ValueError(f"the checkpoint does not fit this estimator's feature columns: {error}") from None
     if fit_on is None:
         raise ValueError("the model has feature columns but no fitted transformer; call train() first")
     return fit_on.fit(FeatureTransformer(columns))
@@ -214,6 +224,8 @@ def build_state(
 
     ``fit_on`` (a ``DataSource``) fits the transformer when no checkpoint holds one. A side model
     (``restore_rng=False``: another checkpoint, or one read while a thread trains) leaves the global RNGs alone.
+    Lazy modules (``nn.LazyLinear``) and a TF-style model_fn's layers are materialised before the optimizers
+    are built (:func:`materialise`). Metrics added with ``add_metrics`` wrap the head.
     """
     device = distributed.rank_device(resolve_device(config.device))
     meta = loaded[1]["meta"] if loaded else {}
@@ -221,28 +233,94 @@ def build_state(
         if config.random_seed is not None and loaded is None:
             seed_everything(config.random_seed)
         head = definition._build_head()
+        metric_fns = tuple(getattr(definition, "_added_metric_fns", ()))
+        if metric_fns:
+            from estlab.estimators.add_metrics import MetricsHead
+
+            head = MetricsHead(head, metric_fns)
         transformer = fitted_transformer(definition, meta, fit_on)
         module = definition._build_module(transformer).to(device)
-        optimizers = definition._build_optimizers(module)
-    scaler = None
+        state = ModelState(module=module, head=head, transformer=transformer, device=device,
+                           input_names=definition._input_names(module),
+                           takes_mode="mode" in inspect.signature(module.forward).parameters,
+                           estimator=type(definition).__name__, params=definition._estimator_params(),
+                           raw_inputs=getattr(definition, "_raw_tensors", None))
+        materialise(state, loaded[1]["model"] if loaded else None, fit_on)
+        state.optimizers = definition._build_optimizers(module)
     if config.mixed_precision in ("fp16", "float16") and device.type == "cuda":
-        scaler = torch.amp.GradScaler("cuda")
-    state = ModelState(module=module, head=head, transformer=transformer, device=device, optimizers=optimizers,
-                       scaler=scaler, input_names=definition._input_names(module),
-                       takes_mode="mode" in inspect.signature(module.forward).parameters,
-                       estimator=type(definition).__name__, params=definition._estimator_params(),
-                       raw_inputs=getattr(definition, "_raw_tensors", None))
+        state.scaler = torch.amp.GradScaler("cuda")
     history = None
     if loaded:
         history = restore(state, *loaded, restore_rng=restore_rng)
     elif warm_start_from:
         warm_start(module, warm_start_from)
     forward = state.forward_module if state.forward_module is not None else state.module
-    if config.compile:
+    from estlab.estimators.tf_model_fn import ModelFnModule
+
+    if config.compile and isinstance(module, ModelFnModule):
+        logger.warning("RunConfig(compile=True) is ignored for a TF-style model_fn (it runs eagerly per batch)")
+    elif config.compile:
         # torch.compile(module) returns an OptimizedModule (an nn.Module); its stubs only describe functions.
         forward = cast(torch.nn.Module, torch.compile(forward))
     state.forward_module = distributed.wrap_model(forward, device)
     return state, history
+
+
+def _has_lazy(module: torch.nn.Module) -> bool:
+    return any(torch.nn.parameter.is_lazy(p) for p in module.parameters())
+
+
+def _first_rows(part: Any, n: int) -> Any:
+    """The first ``n`` rows of an input part (``features``, ``labels``, ``feature_names``)."""
+
+    def head(values: Any) -> Any:
+        if values is None:
+            return None
+        if isinstance(values, pd.DataFrame | pd.Series):
+            return values.iloc[:n]
+        if isinstance(values, dict):
+            return {k: head(v) for k, v in values.items()}
+        return values[:n]
+
+    return SimpleNamespace(features=head(part.features), labels=head(part.labels),
+                           feature_names=list(getattr(part, "feature_names", _keys(part.features))))
+
+
+def materialise(state: ModelState, checkpoint_model: dict[str, Any] | None, fit_on: Any) -> None:
+    """Give lazy modules and a TF-style model_fn's layers their parameters, before optimizers are built.
+
+    From a checkpoint's model state when there is one (lazy shapes; a model_fn module's kept first rows),
+    else by one forward pass (no gradient, eval mode) on the first rows of ``fit_on``.
+    """
+    from estlab.estimators.custom import ModeKeys
+    from estlab.estimators.tf_model_fn import EXAMPLE_ROWS, ModelFnModule
+
+    module = state.module
+    fn_module = module if isinstance(module, ModelFnModule) else None
+    if fn_module is None and not _has_lazy(module):
+        return
+    if checkpoint_model is not None:
+        if fn_module is not None:
+            fn_module.adopt_example(checkpoint_model)
+        else:
+            module.load_state_dict(checkpoint_model, strict=False)  # lazy parameters take the saved shapes
+    example = fn_module.example() if fn_module is not None else None
+    if example is None and (fn_module is not None or _has_lazy(module)):
+        part = next(iter(fit_on.one_pass()), None) if fit_on is not None else None
+        if part is None:
+            raise ValueError(f"{state.estimator}: the model has lazy layers and neither a checkpoint nor training "
+                             "input to build them from; call train() first")
+        features, labels, _ = state.encode(_first_rows(part, EXAMPLE_ROWS), with_labels=fn_module is not None)
+        example = features, labels
+        if fn_module is None:
+            module.eval()
+            try:
+                with torch.no_grad():
+                    state.forward_fn(ModeKeys.PREDICT)(features)
+            finally:
+                module.train()
+    if fn_module is not None and example is not None:
+        fn_module.materialise(*example)
 
 
 def restore(state: ModelState, path: Path, data: dict, restore_rng: bool) -> History | None:
@@ -269,17 +347,19 @@ def restore(state: ModelState, path: Path, data: dict, restore_rng: bool) -> His
     return History.from_dict(meta.get("history", {}))
 
 
-def warm_start(module: torch.nn.Module, source: str) -> None:
-    """Load variables with matching names and shapes from a model_dir or checkpoint file."""
-    path = Path(source)
+def warm_start(module: torch.nn.Module, source: Any) -> None:
+    """Load variables from a model_dir or checkpoint file: a path (matching names and shapes) or TF's
+    ``WarmStartSettings`` (``vars_to_warm_start`` regex, ``VocabInfo`` remapping, renamed variables)."""
+    from estlab.estimators.warm_start import WarmStartSettings, apply_warm_start
+
+    settings = source if isinstance(source, WarmStartSettings) else WarmStartSettings(str(source))
+    path = Path(settings.ckpt_to_initialize_from)
     loaded = checkpoints.load_latest(path) if path.is_dir() else (path, checkpoints.load_checkpoint(path))
     if loaded is None:
         raise ValueError(f"warm_start_from: no readable checkpoint in {str(path)!r}; pass a model_dir "
                          "that was trained, or a model.ckpt-<step>.pt file")
-    own = module.state_dict()
-    matching = {k: v for k, v in loaded[1]["model"].items() if k in own and own[k].shape == v.shape}
-    module.load_state_dict(matching, strict=False)
-    logger.info("Warm-started %d of %d variables from %s", len(matching), len(own), loaded[0])
+    count = apply_warm_start(module, loaded[1]["model"], settings)
+    logger.info("Warm-started %d of %d variables from %s", count, len(module.state_dict()), loaded[0])
 
 
 def load_from(checkpoint_path: str, latest_hint: str | None = None) -> tuple[Path, dict]:

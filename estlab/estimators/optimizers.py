@@ -1,10 +1,26 @@
-"""Optimizer names (TF's spellings) resolved through one dict to ``torch.optim`` factories.
+"""Optimizer specs (TF's names, classes, factories, instances) and learning rates (numbers or schedules).
 
-``"Ftrl"`` has no torch counterpart: it maps to ``torch.optim.Adagrad`` with
-``initial_accumulator_value=0.1`` (TF's FTRL default). FTRL-Proximal without L1/L2
-regularisation (TF's default ``l1=l2=0``, ``learning_rate_power=-0.5``) takes the same
-per-coordinate ``lr / sqrt(sum of squared gradients)`` steps as Adagrad, so this is TF's
-``LinearClassifier`` default without its sparsity-inducing L1 term.
+A PyTorch optimizer needs the parameters it trains, which a premade estimator creates only when it builds
+its module; so what the estimators accept is a *spec* that :func:`resolve_optimizer` turns into
+``factory(params) -> torch.optim.Optimizer``:
+
+- ``None``: TF's default for that estimator (:func:`tf_default_optimizer`);
+- a name, TF's spelling (case-insensitive): ``"Adagrad"``, ``"Adam"``, ``"Ftrl"``, ``"RMSProp"``, ``"SGD"``, ...
+  (:data:`OPTIMIZERS`); ``"Ftrl"`` is TF's FTRL-Proximal (:class:`estlab.estimators.ftrl.Ftrl`);
+- a ``torch.optim.Optimizer`` class, or a ``functools.partial`` of one binding its arguments (TF's
+  ``optimizer=tf.keras.optimizers.Ftrl(l1_regularization_strength=0.01)`` becomes
+  ``optimizer=partial(Ftrl, l1_regularization_strength=0.01)``); ``learning_rate`` sets its ``lr``;
+- any callable ``params -> Optimizer``;
+- an already-built optimizer instance, only where it is safe: when it was built on exactly the parameters
+  being trained (a custom ``model_fn`` that creates its module and optimizer together). A premade
+  estimator's module does not exist before training, so an instance cannot hold its parameters; that is
+  refused with the forms to use instead, rather than silently training nothing.
+
+``learning_rate`` is a positive number, or a schedule (see ``estlab.training.lr_schedule``): a callable
+``step -> rate`` (TF's ``tf.keras.optimizers.schedules.ExponentialDecay(0.1, 1000, 0.96)`` is
+``ExponentialDecay(0.1, 1000, 0.96)`` there, or ``lambda step: 0.1 * 0.96 ** (step / 1000)``), or a
+``torch.optim.lr_scheduler`` class / ``functools.partial`` of one. A schedule is applied at every
+optimizer step and its position is saved with the optimizer in checkpoints.
 
 Examples
 --------
@@ -17,24 +33,39 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import inspect
+import math
 from collections.abc import Callable, Iterable
-from functools import partial
 from typing import Any, TypeAlias
 
 import torch
 
 from estlab._util import did_you_mean
-from estlab.estimators.choices import OPTIMIZER_NAMES, OPTIMIZER_TABLE
+from estlab.estimators.choices import OPTIMIZER_NAMES, OPTIMIZER_TABLE, TF_DEFAULT_OPTIMIZERS
+from estlab.estimators.ftrl import Ftrl
+from estlab.training.lr_schedule import (
+    attach_schedule,
+    check_schedule,
+    initial_learning_rate,
+    is_scheduler_factory,
+)
 
 OptimizerFactory: TypeAlias = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
-#: A name, a ``torch.optim.Optimizer`` subclass (built as ``cls(params, lr=...)``) or a factory ``params -> Optimizer``.
-OptimizerSpec: TypeAlias = str | Callable[..., torch.optim.Optimizer]
+#: ``None`` (TF's default), a name, a ``torch.optim.Optimizer`` class or ``functools.partial`` of one, a factory
+#: ``params -> Optimizer``, or an optimizer built on exactly the parameters to train.
+OptimizerSpec: TypeAlias = str | Callable[..., torch.optim.Optimizer] | torch.optim.Optimizer | None
+#: A positive number, ``None`` (the optimizer's default), a callable ``step -> rate``, or a
+#: ``torch.optim.lr_scheduler`` class or ``functools.partial`` of one.
+LearningRate: TypeAlias = float | Callable[..., Any] | None
 
-#: name → (torch optimizer class, extra keyword arguments, default learning rate); the names and
-#: values are declared torch-free in :data:`estlab.estimators.choices.OPTIMIZER_TABLE`.
+_CLASSES: dict[str, type[torch.optim.Optimizer]] = {"Ftrl": Ftrl}
+
+#: name → (optimizer class, extra keyword arguments, default learning rate); the names and values are
+#: declared torch-free in :data:`estlab.estimators.choices.OPTIMIZER_TABLE`.
 OPTIMIZERS: dict[str, tuple[Callable[..., torch.optim.Optimizer], dict[str, Any], float]] = {
-    name: (getattr(torch.optim, cls_name), dict(extra), lr) for name, (cls_name, extra, lr) in OPTIMIZER_TABLE.items()
+    name: (_CLASSES.get(cls_name) or getattr(torch.optim, cls_name), dict(extra), lr)
+    for name, (cls_name, extra, lr) in OPTIMIZER_TABLE.items()
 }
 
 _BY_LOWER = {name.lower(): name for name in OPTIMIZERS}
@@ -68,53 +99,141 @@ def canonical_optimizer_name(name: str, parameter: str = "optimizer") -> str:
     return _BY_LOWER[key]
 
 
-def resolve_optimizer(
-    optimizer: OptimizerSpec, learning_rate: float | None = None, parameter: str = "optimizer"
-) -> OptimizerFactory:
-    """Turn an optimizer name, class or factory into ``factory(params) -> Optimizer``.
+def tf_default_optimizer(estimator: str, n_feature_columns: int | None = None) -> tuple[str, float]:
+    """TF's default ``(optimizer name, learning rate)`` for a premade estimator: what ``optimizer=None`` means.
 
     Parameters
     ----------
-    optimizer : str, type or callable
-        A name from :data:`OPTIMIZERS` (case-insensitive), a ``torch.optim.Optimizer`` subclass
-        (built with ``lr=learning_rate`` when given), or a callable ``params -> Optimizer`` (used as is;
-        ``learning_rate`` must then be ``None``).
-    learning_rate : float, optional
-        Learning rate; ``None`` takes the name's default from :data:`OPTIMIZERS`.
-    parameter : str
-        The constructor argument's name, used in error messages.
+    estimator : str
+        A key of :data:`estlab.estimators.choices.TF_DEFAULT_OPTIMIZERS` (``"LinearClassifier"``,
+        ``"DNNLinearCombinedClassifier.linear"``, ...).
+    n_feature_columns : int, optional
+        Number of feature columns; TF's linear models use ``min(rate, 1 / sqrt(n))``.
 
     Examples
     --------
-    >>> import torch
-    >>> resolve_optimizer(torch.optim.SGD, 0.1)([torch.nn.Parameter(torch.zeros(1))]).param_groups[0]["lr"]
-    0.1
+    >>> tf_default_optimizer("LinearClassifier", n_feature_columns=100)
+    ('Ftrl', 0.1)
+    >>> tf_default_optimizer("DNNClassifier")
+    ('Adagrad', 0.05)
     """
-    if learning_rate is not None:
-        if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or learning_rate <= 0:
-            raise ValueError(f"learning_rate must be a positive number; received {learning_rate!r}.")
+    if estimator not in TF_DEFAULT_OPTIMIZERS:
+        raise ValueError(f"tf_default_optimizer: unknown estimator {estimator!r}; known are "
+                         f"{sorted(TF_DEFAULT_OPTIMIZERS)}." + did_you_mean(estimator, TF_DEFAULT_OPTIMIZERS, n=1))
+    name, rate, capped = TF_DEFAULT_OPTIMIZERS[estimator]
+    if capped and n_feature_columns:
+        rate = min(rate, 1.0 / math.sqrt(n_feature_columns))
+    return name, rate
+
+
+def resolve_optimizer(
+    optimizer: OptimizerSpec, learning_rate: LearningRate = None, parameter: str = "optimizer", *,
+    default: tuple[str, float] | None = None,
+) -> OptimizerFactory:
+    """Turn an optimizer spec and a learning rate into ``factory(params) -> Optimizer`` (checked now).
+
+    Parameters
+    ----------
+    optimizer : None, str, type, functools.partial, callable or torch.optim.Optimizer
+        See the module docstring. ``None`` takes ``default``.
+    learning_rate : float, callable or scheduler class, optional
+        A positive number, or a schedule (callable ``step -> rate``, or a ``torch.optim.lr_scheduler`` class
+        or partial of one). ``None`` takes the name's (or ``default``'s, or the class's) default. A number
+        cannot be combined with a factory or an instance (set it there); a schedule can.
+    parameter : str
+        The constructor argument's name, used in error messages.
+    default : (str, float), optional
+        ``(name, learning rate)`` that ``optimizer=None`` means (see :func:`tf_default_optimizer`).
+
+    Examples
+    --------
+    >>> import functools, torch
+    >>> params = [torch.nn.Parameter(torch.zeros(1))]
+    >>> resolve_optimizer(torch.optim.SGD, 0.1)(params).param_groups[0]["lr"]
+    0.1
+    >>> type(resolve_optimizer(None, default=("Ftrl", 0.2))(params)).__name__
+    'Ftrl'
+    >>> resolve_optimizer(functools.partial(torch.optim.SGD, momentum=0.9), 0.3)(params).param_groups[0]["lr"]
+    0.3
+    """
+    schedule = _schedule_of(learning_rate)
+    rate: float | None = None
+    if schedule is None and learning_rate is not None:
+        rate = float(learning_rate)  # type: ignore[arg-type]  # a number: checked by _schedule_of
+    elif schedule is not None and not is_scheduler_factory(schedule):
+        rate = initial_learning_rate(schedule)
+    if optimizer is None:
+        if default is None:
+            raise ValueError(f"{parameter}=None: this estimator has no TF default optimizer; pass a name in "
+                             f"{optimizer_names()} or a callable params -> torch.optim.Optimizer.")
+        optimizer = default[0]
+        rate = default[1] if rate is None and schedule is None else rate
+    base = _base_factory(optimizer, rate, schedule is not None, parameter)
+    if schedule is None:
+        return base
+
+    def scheduled(params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+        return attach_schedule(base(params), schedule)
+
+    return scheduled
+
+
+def _schedule_of(learning_rate: LearningRate) -> Callable[..., Any] | None:
+    """The schedule in ``learning_rate`` (None for a number or None); a bad value raises ValueError."""
+    if learning_rate is None:
+        return None
+    if isinstance(learning_rate, bool) or not callable(learning_rate):
+        if isinstance(learning_rate, bool) or not isinstance(learning_rate, int | float) or not learning_rate > 0:
+            raise ValueError(f"learning_rate must be a positive number; received {learning_rate!r}. (A schedule is "
+                             "a callable step -> rate, or a torch.optim.lr_scheduler class or partial of one.)")
+        return None
+    check_schedule(learning_rate)
+    return learning_rate
+
+
+def _base_factory(optimizer: Any, rate: float | None, scheduled: bool, parameter: str) -> OptimizerFactory:
+    """The factory for ``optimizer`` at ``rate`` (None: its default)."""
     if isinstance(optimizer, str):
         cls, extra, default_lr = OPTIMIZERS[canonical_optimizer_name(optimizer, parameter)]
-        lr = float(learning_rate) if learning_rate is not None else default_lr
-        return partial(cls, lr=lr, **extra)
-    if _is_optimizer_class(optimizer):
-        return partial(optimizer, lr=float(learning_rate)) if learning_rate is not None else optimizer
+        return functools.partial(cls, lr=default_lr if rate is None else rate, **extra)
+    if _is_optimizer_class(optimizer) or _is_optimizer_partial(optimizer):
+        return functools.partial(optimizer, lr=rate) if rate is not None else optimizer
     if isinstance(optimizer, torch.optim.Optimizer):
-        raise ValueError(
-            f"{parameter} received an optimizer instance ({type(optimizer).__name__}); pass a name, the class, "
-            f"or a factory such as lambda params: torch.optim.{type(optimizer).__name__}(params, lr=...)."
-        )
+        if rate is not None and not scheduled:
+            raise ValueError(f"learning_rate={rate!r} cannot be combined with an optimizer instance; it has its "
+                             "learning rate already.")
+        return _instance_factory(optimizer, parameter)
     if callable(optimizer):
-        if learning_rate is not None:
+        if rate is not None and not scheduled:
             raise ValueError(
-                f"learning_rate={learning_rate!r} cannot be combined with a callable {parameter}; set the "
+                f"learning_rate={rate!r} cannot be combined with a callable {parameter}; set the "
                 "learning rate inside the factory."
             )
         return optimizer
     raise ValueError(
-        f"{parameter} must be a name in {optimizer_names()} or a callable params -> Optimizer; "
-        f"received {optimizer!r}."
+        f"{parameter} must be None, a name in {optimizer_names()}, a torch.optim.Optimizer class or "
+        f"functools.partial of one, or a callable params -> Optimizer; received {optimizer!r}."
     )
+
+
+def _instance_factory(instance: torch.optim.Optimizer, parameter: str) -> OptimizerFactory:
+    """A factory returning ``instance`` when asked for exactly the parameters it was built on."""
+
+    def factory(params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+        wanted = {id(p) for p in params}
+        held = {id(p) for group in instance.param_groups for p in group["params"]}
+        if wanted != held:
+            name = type(instance).__name__
+            raise ValueError(
+                f"{parameter} received a {name} instance built on other parameters than the {len(wanted)} this "
+                f"estimator trains ({len(held)} held, {len(wanted & held)} in common); a premade estimator creates "
+                f"its parameters when it builds its module, after the constructor. Pass the class "
+                f"(torch.optim.{name}), a functools.partial(torch.optim.{name}, lr=...), a name, or a factory "
+                "params -> Optimizer instead."
+            )
+        return instance
+
+    return factory
 
 
 def _is_optimizer_class(value: object) -> bool:
@@ -124,3 +243,21 @@ def _is_optimizer_class(value: object) -> bool:
     ``(params, defaults)`` signature, which the subclasses (``cls(params, lr=...)``) do not share.
     """
     return inspect.isclass(value) and issubclass(value, torch.optim.Optimizer)
+
+
+def _is_optimizer_partial(value: object) -> bool:
+    """Whether ``value`` is a ``functools.partial`` of an optimizer class (its ``lr`` can still be set)."""
+    return isinstance(value, functools.partial) and _is_optimizer_class(value.func)
+
+
+__all__ = [
+    "OPTIMIZERS",
+    "Ftrl",
+    "LearningRate",
+    "OptimizerFactory",
+    "OptimizerSpec",
+    "canonical_optimizer_name",
+    "optimizer_names",
+    "resolve_optimizer",
+    "tf_default_optimizer",
+]

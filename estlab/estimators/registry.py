@@ -197,6 +197,7 @@ def _static_parameters(node: ast.ClassDef) -> list[ParamInfo]:
     docs = _parameter_docs(ast.get_docstring(node, clean=False))
     args = init.args.args[1:]  # without self
     defaults = [None] * (len(args) - len(init.args.defaults)) + list(init.args.defaults)
+    args, defaults = [*args, *init.args.kwonlyargs], [*defaults, *init.args.kw_defaults]  # after the `*`
     out = []
     for arg, default_node in zip(args, defaults, strict=True):
         default = REQUIRED if default_node is None else ast.literal_eval(default_node)
@@ -312,7 +313,7 @@ def validate(name: str, **kwargs: Any) -> Any:
     >>> validate("baseline_regressor", learning_rate=-1)
     Traceback (most recent call last):
     ...
-    ValueError: learning_rate must be a positive number; received -1.
+    ValueError: learning_rate must be a positive number; received -1. (A schedule is a callable step -> rate, or a torch.optim.lr_scheduler class or partial of one.)
     """
     estimator = create(name, **kwargs)
     estimator._check()

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from estlab.export.functions import check_column_functions
 from estlab.export.heads import HeadSpec
 from estlab.export.layout import TRANSFORMER_FILE
 from estlab.export.spec import ServingInputReceiver, TensorSpec
@@ -107,6 +108,8 @@ def export_saved_model(
             "signature cannot be derived; pass serving_input_receiver_fn=estlab.export."
             "build_raw_serving_input_receiver_fn({'name': 'float32', ...}) declaring each input"
         )
+    if transformer is not None:
+        check_column_functions(transformer)  # a normalizer_fn torch.export can't capture fails here, named
     module = copy.deepcopy(run.module).cpu().eval()
     example = row_tensors if row_tensors is not None else _example_features(inputs, defaults, transformer)
     takes_mode = run.takes_mode

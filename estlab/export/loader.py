@@ -241,9 +241,12 @@ def _preprocessor(
 ) -> Callable[..., Features]:
     kind = config.get("kind")
     if kind == "feature_transformer":
+        from estlab.export.functions import check_loadable
         from estlab.features import FeatureTransformer
 
+        # the columns' functions are descriptions only (never imported); normalizer_fn is in the program
         transformer = FeatureTransformer.from_dict(read_json(directory / config["file"]))
+        check_loadable(transformer)
 
         def encode(columns: Mapping[str, np.ndarray]) -> Features:
             try:

@@ -6,7 +6,8 @@ the kind learns (``fitter``), how it encodes (``encode``), its number of ids (``
 dense width (``dense_width``), the raw serving inputs it reads (``raw_inputs``), how ``describe()``
 shows its state (``state_text``) and its own Python source (``to_source``) — is a method of the
 kind's class, so a new kind is one module plus one line in ``estlab.features.serialize.COLUMN_CLASSES``.
-Nothing here imports torch.
+Nothing here imports torch. The one part of an encoding that runs on tensors, inside the model
+(``numeric_column``'s ``normalizer_fn``, as in TF), is each kind's ``tensor_stage``.
 
 Examples
 --------
@@ -92,6 +93,14 @@ class FeatureColumn:
         """Encode ``ctx.data`` (numpy, vectorised); read parents through ``ctx(parent)``."""
         return ctx(self.leaf) if self.leaf is not self else _no_encoding(self)
 
+    def tensor_stage(self, value: Any, fitted: Fitted) -> Any:
+        """The part of the encoding that runs inside the model, on the encoded tensor (TF's graph part).
+
+        Default: none (the tensor as it is). ``numeric_column``'s ``normalizer_fn`` runs here, so any
+        callable works and an export captures it in its program; layers call it on every column they read.
+        """
+        return value
+
     def bucket_count(self, fitted: Fitted) -> int:
         """Number of distinct ids (categorical kinds)."""
         raise FeatureColumnError(f"num_buckets: {self!r} is not a categorical column.")
@@ -151,6 +160,14 @@ class CategoricalColumn(FeatureColumn):
 
     layer_role: ClassVar[str] = "ids"
 
+    def ids(self, ctx: EncodeContext) -> Any:
+        """int64 ids ``(N, K)`` as numpy, for kinds reading another's ids (crosses, weights).
+
+        The encoding itself except where part of it runs in the model (a bucketized column over a
+        ``normalizer_fn``), which is then computed here in numpy too.
+        """
+        return ctx(self).values
+
 
 # ----- rendering Python source --------------------------------------------------------------------
 def source_value(value: Any) -> str:
@@ -172,7 +189,7 @@ def source_value(value: Any) -> str:
 
 def _callable_path(fn: Callable) -> str:
     module, qualname = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
-    if not module or "<" in qualname:
+    if not module or not qualname or "<" in qualname:
         raise FeatureColumnError(
             f"{fn!r} has no importable name, so no source can be written for it; use a module-level "
             "function (def ...) instead of a lambda or a local function."

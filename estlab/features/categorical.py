@@ -33,7 +33,7 @@ from estlab.features._base import (
 )
 from estlab.features.encode import EncodeContext, Encoded, Fitted
 from estlab.features.errors import FeatureColumnError
-from estlab.features.raw import Ragged, get_values, to_ragged
+from estlab.features.raw import Ragged, get_values, padding_mask, to_ragged
 from estlab.features.stats import ValueCounts
 
 
@@ -112,6 +112,7 @@ def _lookup(ragged: Ragged, vocab: list | tuple, num_oov: int, default: int, col
     else:
         uid[unknown] = default
         missing_id = default
+    uid[padding_mask(uniques)] = -1  # TF drops '' / -1 before the lookup: no id, even if in the vocabulary
     flat = np.where(codes >= 0, uid[np.maximum(codes, 0)] if len(uid) else missing_id, missing_id)
     return ragged.pad(flat)
 
@@ -194,7 +195,8 @@ def categorical_column_with_vocabulary_list(
     A value at position ``i`` of ``vocabulary_list`` gets id ``i``. Out-of-vocabulary (and missing)
     values get ``default_value`` (``-1`` = no id: an all-zero indicator row, a zero embedding), or, with
     ``num_oov_buckets > 0``, an id in ``[len(vocabulary_list), len(vocabulary_list) + num_oov_buckets)``
-    chosen by a stable hash of the value (missing values take the first OOV id).
+    chosen by a stable hash of the value (missing values take the first OOV id). As in TF, ``''`` (strings)
+    and ``-1`` (integers) are padding: they get no id, even when in the vocabulary or with a default.
 
     Examples
     --------
@@ -335,7 +337,8 @@ class _VocabularyFitter:
         self.counts = ValueCounts()
 
     def update(self, chunk: Any, memo: dict[Any, Any]) -> None:
-        self.counts.update(to_ragged(get_values(chunk, self.column.key), self.column.key).values)
+        values = to_ragged(get_values(chunk, self.column.key), self.column.key).values
+        self.counts.update(values.loc[~padding_mask(values)])
 
     def finish(self, fitted: Fitted, n_rows: int) -> list:
         c = self.column
@@ -357,7 +360,8 @@ def categorical_column_with_learned_vocabulary(
     first (ties broken by value), at most ``max_tokens`` of them. Ids ``[0, len(vocab))`` are the
     vocabulary; unknown and missing values go to the reserved slot(s) ``[len(vocab), len(vocab) +
     num_oov_buckets)`` (hashed when there are several; missing values take the first). With
-    ``num_oov_buckets=0`` unknown values get no id (``-1``).
+    ``num_oov_buckets=0`` unknown values get no id (``-1``). TF's padding (``''``, ``-1``) is neither
+    learned nor given an id.
 
     Examples
     --------
@@ -405,10 +409,11 @@ class IdentityColumn(CategoricalColumn):
             raise FeatureColumnError(f"categorical_column_with_identity {self.key!r}: got a non-integer value "
                                      f"{bad!r}; identity columns need integer ids.")
         x = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        missing = np.isnan(x) | (x == -1)
+        padding = x == -1  # TF drops -1 before the lookup: no id, even with a default_value
+        missing = np.isnan(x)
         fill = -1 if self.default_value is None else self.default_value
-        ids = np.where(missing, fill, x)
-        bad = ~missing & ((ids < 0) | (ids >= self.num_buckets) | (ids != np.round(ids)))
+        ids = np.where(padding, -1, np.where(missing, fill, x))
+        bad = ~missing & ~padding & ((ids < 0) | (ids >= self.num_buckets) | (ids != np.round(ids)))
         if bad.any():
             if self.default_value is None:
                 first = x[np.flatnonzero(bad)[0]]
@@ -437,8 +442,8 @@ def categorical_column_with_identity(key: str, num_buckets: int, default_value: 
     """Integer values used as ids directly, as in TF.
 
     Values outside ``[0, num_buckets)`` get ``default_value`` if given, else ``transform`` raises an error
-    naming the column and the first bad value. Missing values (NaN/None, and ``-1`` padding as in TF)
-    get ``default_value`` if given, else no id (``-1``).
+    naming the column and the first bad value. ``-1`` is TF's padding: it gets no id, even with a
+    ``default_value``. Missing values (NaN/None) get ``default_value`` if given, else no id (``-1``).
 
     Examples
     --------
@@ -485,6 +490,7 @@ class HashedColumn(CategoricalColumn):
         codes, uniques = pd.factorize(ragged.values, use_na_sentinel=True)
         uid = (hashing.bucket(hashing.hash_strings(np.asarray(uniques)), self.hash_bucket_size) if len(uniques)
                else np.zeros(0, np.int64))
+        uid[padding_mask(pd.Index(uniques))] = -1  # TF's padding ('' / -1) is dropped, not hashed
         flat = np.where(codes >= 0, uid[np.maximum(codes, 0)] if len(uid) else -1, -1)
         return Encoded(ragged.pad(flat))
 
@@ -506,7 +512,8 @@ class HashedColumn(CategoricalColumn):
 def categorical_column_with_hash_bucket(key: str, hash_bucket_size: int, dtype: object = str) -> HashedColumn:
     """Ids from a stable hash of the value's string form, modulo ``hash_bucket_size``, as in TF.
 
-    The hash (SipHash with a fixed key) is the same in every process and platform. Missing values get
+    The hash (SipHash with a fixed key) is the same in every process and platform, but not TF's
+    (FarmHash Fingerprint64): ids differ from TF's. Missing values and TF's padding (``''``, ``-1``) get
     no id (``-1``); integers are hashed as their decimal strings.
 
     Examples
@@ -548,7 +555,7 @@ class WeightedCategoricalColumn(CategoricalColumn):
         return (self.categorical_column, self.weight_feature_key)
 
     def encode(self, ctx: EncodeContext) -> Encoded:
-        ids = ctx(self.categorical_column).values
+        ids = self.categorical_column.ids(ctx)
         key = self.weight_feature_key
         wr = to_ragged(get_values(ctx.data, key), key)
         w = numeric_series(wr.values).to_numpy(dtype=np.float32, na_value=np.nan)

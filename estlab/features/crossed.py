@@ -63,7 +63,7 @@ class CrossedColumn(CategoricalColumn):
             if isinstance(part, str):
                 ph, pv = _raw_hash(to_ragged(get_values(ctx.data, part), part))
             else:
-                ids = ctx(part).values
+                ids = part.ids(ctx)
                 ph, pv = hashing.fmix64(ids.astype(np.uint64) + np.uint64(1)), ids >= 0
             if h is None or valid is None:
                 h, valid = hashing.combine(np.full(ph.shape, seed, dtype=np.uint64), ph), pv

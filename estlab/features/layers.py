@@ -121,15 +121,19 @@ def _resolve_transformer(columns: Sequence[FeatureColumn], transformer: FeatureT
 def _sorted_columns(feature_columns: Sequence[FeatureColumn], who: str) -> list[FeatureColumn]:
     if isinstance(feature_columns, FeatureColumn):
         feature_columns = [feature_columns]
-    columns = list(dict.fromkeys(feature_columns))
+    columns = list(feature_columns)
     if not columns:
         raise FeatureColumnError(f"{who}: feature_columns is empty; give at least one column.")
     names: dict[str, FeatureColumn] = {}
     for c in columns:
         if not isinstance(c, FeatureColumn):
             raise FeatureColumnError(f"{who}: feature_columns must hold feature columns, got {c!r}.")
-        if c.name in names:
-            raise FeatureColumnError(f"{who}: duplicate feature column name {c.name!r} ({names[c.name]!r} and {c!r}).")
+        if c.name in names:  # TF's check and message (the same column twice included)
+            raise FeatureColumnError(
+                f"Duplicate feature column name found for columns: {c!r} and {names[c.name]!r}. This usually "
+                "means that these columns refer to same base feature. Either one must be discarded or a "
+                f"duplicated but renamed item must be inserted in features dict. ({who}: name {c.name!r})"
+            )
         names[c.name] = c
     return sorted(columns, key=lambda c: c.name)
 
@@ -263,6 +267,7 @@ class DenseFeatures(_FeatureLayer):
         value = encoded[key]
         if value.dim() == 1:  # a hand-made (N,) tensor: one value per row
             value = value.unsqueeze(1)
+        value = column.leaf.tensor_stage(value, self._bound()._fitted)  # normalizer_fn runs here, as in TF
         return _DENSE_BLOCKS[column.layer_role](self, column, value, encoded.get(key + WEIGHTS_SUFFIX))
 
     def _values_block(self, column: FeatureColumn, value: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
@@ -377,12 +382,13 @@ class LinearFeatures(_FeatureLayer):
             if c.layer_role == "ids":
                 key = transformer.encoded_key(c)
                 ids = encoded[key] if encoded[key].dim() == 2 else encoded[key].reshape(n, -1)
+                ids = c.leaf.tensor_stage(ids, transformer._fitted)
                 out = out + combine_embeddings(kernel, ids, encoded.get(key + WEIGHTS_SUFFIX), self.sparse_combiner)
             elif c.layer_role == "table":
                 assert self.embeddings is not None
                 out = out + self.embeddings._block(c, encoded) @ kernel
             else:  # values
-                value = encoded[transformer.encoded_key(c)]
+                value = c.leaf.tensor_stage(encoded[transformer.encoded_key(c)], transformer._fitted)
                 out = out + value.reshape(n, -1).float() @ kernel
         return out + self.bias if self.bias is not None else out
 

@@ -94,16 +94,54 @@ class NumericColumn(DenseColumn):
         return x
 
     def normalize(self, x: np.ndarray, fitted: Fitted) -> np.ndarray:
-        """Apply the learned affine normalizer and ``normalizer_fn``; returns float32 ``(N, *shape)``."""
+        """Apply the learned affine ``normalizer``; returns float32 ``(N, *shape)`` (``normalizer_fn`` runs later).
+
+        ``normalizer_fn`` is TF's function of tensors: it runs inside the model (:meth:`tensor_stage`, called
+        by ``DenseFeatures``/``LinearFeatures``), so an export captures it in its program.
+        """
         if self.normalizer is not None:
             params = fitted.learned(self, f"{self.normalizer} normalizer")
             x = (x - np.asarray(params["shift"])) / np.asarray(params["scale"])
-        out = x.astype(np.float32).reshape((x.shape[0], *self.shape))
-        if self.normalizer_fn is not None:
-            import torch  # normalizer_fn is TF's: a function of tensors
+        return x.astype(np.float32).reshape((x.shape[0], *self.shape))
 
-            out = np.asarray(self.normalizer_fn(torch.from_numpy(out)), dtype=np.float32)
-        return out
+    def apply_fn(self, values: np.ndarray) -> np.ndarray:
+        """``normalizer_fn`` on numpy values (through a CPU tensor), for the numpy consumers of its output.
+
+        Examples
+        --------
+        >>> numeric_column("x", normalizer_fn=lambda t: t * 2).apply_fn(np.ones((1, 1), np.float32)).tolist()
+        [[2.0]]
+        """
+        if self.normalizer_fn is None:
+            return values
+        import torch  # normalizer_fn is TF's: a function of tensors
+
+        out = self.normalizer_fn(torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32)))
+        if isinstance(out, torch.Tensor):
+            out = out.detach().cpu().numpy()
+        return self._fn_shape(np.asarray(out, dtype=np.float32), values.shape[0])
+
+    def _fn_shape(self, out: Any, n: int) -> Any:
+        if math.prod(out.shape) != n * self.num_elements:
+            raise FeatureColumnError(
+                f"numeric column {self.key!r}: normalizer_fn returned shape {tuple(out.shape)} for {n} rows of "
+                f"shape {self.shape}; it must keep the shape (an elementwise function of the tensor)."
+            )
+        return out.reshape((n, *self.shape))
+
+    def tensor_stage(self, value: Any, fitted: Fitted) -> Any:
+        """``normalizer_fn`` applied to the encoded float tensor ``(N, *shape)``, inside the model (as in TF).
+
+        Examples
+        --------
+        >>> import torch
+        >>> numeric_column("x", normalizer_fn=lambda t: t - 1).tensor_stage(torch.ones(2, 1), None).tolist()
+        [[0.0], [0.0]]
+        """
+        if self.normalizer_fn is None:
+            return value
+        n = value.shape[0]
+        return self._fn_shape(self.normalizer_fn(value.reshape((n, *self.shape))), n)
 
     def encode(self, ctx: EncodeContext) -> Encoded:
         return Encoded(self.normalize(self.filled(ctx.data, ctx.memo), ctx.fitted))
@@ -175,7 +213,9 @@ def numeric_column(
         Accepted for TF compatibility (a floating or integer dtype: its name such as ``"float32"``, or a
         torch/numpy dtype, stored by name); encodings are float32.
     normalizer_fn : callable, optional
-        Applied to the float tensor after ``default_value`` (and after ``normalizer``), as in TF.
+        Any function of the float tensor ``(N, *shape)`` (a lambda or closure too), applied after
+        ``default_value`` (and after ``normalizer``) inside the model, as in TF; an export captures it in
+        its program, so it must be written with torch operations (checked at export, naming the column).
     normalizer : {"zscore", "minmax", None}
         Learned from the training frame by ``FeatureTransformer.fit``.
 
@@ -245,12 +285,52 @@ class BucketizedColumn(DenseColumn, CategoricalColumn):
             return fitted.learned(self, f"boundaries ({self.boundaries})")
         return self.boundaries
 
+    @property
+    def in_model(self) -> bool:
+        """True when the source has a ``normalizer_fn``: then the ids are computed inside the model.
+
+        The encoding holds the source's values (float32 ``(N, num_elements)``), and :meth:`tensor_stage`
+        applies ``normalizer_fn`` and bucketizes on tensors, so an export captures both in its program.
+        """
+        return self.source_column.normalizer_fn is not None
+
+    def _bucketize(self, x: np.ndarray, fitted: Fitted) -> np.ndarray:
+        # TF compares float32 values with float32 boundaries: 0.69999999 is 0.7f, in the bucket above 0.7
+        bounds = np.asarray(self.boundaries_of(fitted), dtype=np.float32)
+        x = np.asarray(x, dtype=np.float32).reshape(x.shape[0], -1)
+        ids = np.searchsorted(bounds, x, side="right").astype(np.int64)
+        return ids + np.arange(x.shape[1], dtype=np.int64) * (len(bounds) + 1)
+
     def encode(self, ctx: EncodeContext) -> Encoded:
         x = ctx(self.source_column).values.reshape(-1, self.source_column.num_elements)
-        bounds = np.asarray(self.boundaries_of(ctx.fitted), dtype=np.float64)
-        ids = np.searchsorted(bounds, x, side="right").astype(np.int64)
-        ids += np.arange(x.shape[1], dtype=np.int64) * (len(bounds) + 1)
-        return Encoded(ids)
+        if self.in_model:
+            return Encoded(x.astype(np.float32))
+        return Encoded(self._bucketize(x, ctx.fitted))
+
+    def ids(self, ctx: EncodeContext) -> np.ndarray:
+        x = ctx(self.source_column).values
+        return self._bucketize(self.source_column.apply_fn(x), ctx.fitted) if self.in_model else ctx(self).values
+
+    def tensor_stage(self, value: Any, fitted: Fitted) -> Any:
+        """Ids from the source values when :attr:`in_model` (``normalizer_fn``, then float32 buckets).
+
+        Examples
+        --------
+        >>> import torch
+        >>> col = bucketized_column(numeric_column("x", normalizer_fn=lambda t: t * 10), [5.0])
+        >>> col.tensor_stage(torch.tensor([[0.1], [0.7]]), None).tolist()
+        [[0], [1]]
+        """
+        if not self.in_model or not value.is_floating_point():
+            return value
+        import torch
+
+        n, k = value.shape[0], self.source_column.num_elements
+        x = self.source_column.tensor_stage(value.reshape(n, k), fitted).reshape(n, k).to(torch.float32)
+        bounds = torch.tensor([float(b) for b in self.boundaries_of(fitted)], dtype=torch.float32, device=x.device)
+        ids = torch.bucketize(x, bounds, right=True)
+        offsets = torch.arange(k, dtype=torch.int64, device=x.device) * (len(bounds) + 1)
+        return ids.to(torch.int64) + offsets
 
     def fitter(self, sample_size: int | None) -> _QuantileFitter | None:
         return _QuantileFitter(self, sample_size) if self.needs_fit else None
@@ -282,7 +362,8 @@ class _QuantileFitter:
     def finish(self, fitted: Fitted, n_rows: int) -> list[float]:
         n_buckets = resolve_boundaries(str(self.column.boundaries), self.column.name)
         assert self.sample.rows is not None  # fit saw rows
-        values = self.column.source_column.normalize(self.sample.rows, fitted).ravel()
+        source = self.column.source_column
+        values = source.apply_fn(source.normalize(self.sample.rows, fitted)).ravel()
         edges = np.quantile(values.astype(np.float64), np.linspace(0.0, 1.0, n_buckets + 1)[1:-1])
         return np.unique(edges).tolist()
 

@@ -187,3 +187,31 @@ def to_ragged(values: Any, key: str) -> Ragged:
     slots = np.arange(len(rows)) - np.repeat(starts, lengths)
     flat = pd.Series(flat.to_numpy(), dtype=object).infer_objects()
     return Ragged(flat, rows, slots, len(series), max(int(lengths.max(initial=0)), 1))
+
+
+def padding_mask(values: Any) -> np.ndarray:
+    """True where a categorical value is TF's padding: ``''`` (strings) or ``-1`` (integers).
+
+    TF drops these before any lookup (``_to_sparse_input_and_drop_ignore_values``), so they get no id
+    whatever the vocabulary, ``default_value`` or OOV buckets say. Missing values (None/NaN) are not padding.
+
+    Examples
+    --------
+    >>> padding_mask(pd.Index(["a", "", None])).tolist(), padding_mask(pd.Index([3, -1])).tolist()
+    ([False, True, False], [False, True])
+    """
+    index = values if isinstance(values, pd.Index) else pd.Index(values)
+    if pd.api.types.is_bool_dtype(index.dtype):
+        return np.zeros(len(index), dtype=bool)
+    if pd.api.types.is_numeric_dtype(index.dtype):
+        return np.asarray(index == -1, dtype=bool)
+    return np.fromiter((_is_padding(v) for v in index), dtype=bool, count=len(index))
+
+
+def _is_padding(value: Any) -> bool:
+    if isinstance(value, str):
+        return value == ""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    return isinstance(value, (int, float, np.integer, np.floating)) and value == -1
+

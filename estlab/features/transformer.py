@@ -25,7 +25,7 @@ from estlab.features._base import DenseColumn, FeatureColumn, RawInputSpec
 from estlab.features.encode import STATE_SECTIONS, EncodeContext, Fitted
 from estlab.features.errors import FeatureColumnError, NotFittedError
 from estlab.features.raw import n_rows
-from estlab.features.serialize import column_from_dict, column_to_dict
+from estlab.features.serialize import column_from_dict, column_to_dict, comparable
 from estlab.features.stats import STREAM_SAMPLE_SIZE
 
 if TYPE_CHECKING:
@@ -90,6 +90,27 @@ def walk(columns: Iterable[FeatureColumn]) -> list[FeatureColumn]:
     for c in columns:
         visit(c)
     return list(seen)
+
+
+def _check_same_columns(saved: list[dict[str, Any]], columns: Sequence[FeatureColumn]) -> None:
+    """Raise unless the saved column dicts describe ``columns`` (functions compared by presence only)."""
+    ours = [comparable(column_to_dict(c)) for c in columns]
+    theirs = [comparable(c) for c in saved]
+    key = lambda d: json.dumps(d, sort_keys=True)  # noqa: E731 - a sort key
+    if sorted(map(key, ours)) == sorted(map(key, theirs)):
+        return
+    only_saved = [d for d in theirs if d not in ours]
+    only_code = [d for d in ours if d not in theirs]
+    raise FeatureColumnError(
+        f"the saved state doesn't fit the feature columns: it was fitted for {len(theirs)} column(s), the code "
+        f"builds {len(ours)}; only saved: {_describe(only_saved)}; only in the code: {_describe(only_code)}. "
+        "Build the estimator with the feature columns it was trained with, or use another model_dir."
+    )
+
+
+def _describe(specs: list[Any]) -> str:
+    text = "; ".join(json.dumps(d, sort_keys=True) for d in specs) or "none"
+    return text if len(text) <= 600 else text[:600] + " ..."
 
 
 class FeatureTransformer:
@@ -435,20 +456,42 @@ class FeatureTransformer:
         return out
 
     @classmethod
-    def from_dict(cls, spec: dict[str, Any]) -> FeatureTransformer:
-        """Rebuild a (fitted) transformer from :meth:`to_dict` output.
+    def from_dict(
+        cls, spec: dict[str, Any], feature_columns: Sequence[FeatureColumn] | None = None
+    ) -> FeatureTransformer:
+        """Rebuild a (fitted) transformer from :meth:`to_dict` output; with ``feature_columns``, only its state.
+
+        A file holds no code: a column's function (``normalizer_fn``, ``initializer``) comes back as a
+        :class:`~estlab.features.serialize.StoredFunction` that raises when called, and nothing is imported.
+        Pass ``feature_columns`` (the columns your code builds, lambdas included, as TF restores a
+        checkpoint) to load only the learned state into them; they must be the saved columns (functions
+        compared by presence only), else a :class:`FeatureColumnError` says how they differ.
 
         Examples
         --------
         >>> from estlab.features import numeric_column
         >>> FeatureTransformer.from_dict(FeatureTransformer([numeric_column("x")]).to_dict()).required_keys
         ['x']
+        >>> col = numeric_column("x", normalizer_fn=lambda t: t * 2)
+        >>> FeatureTransformer.from_dict(FeatureTransformer([col]).to_dict(), [col]).feature_columns == (col,)
+        True
         """
         if spec.get("format") != FORMAT:
             raise FeatureColumnError(f"from_dict: expected format {FORMAT!r}, got {spec.get('format')!r}.")
-        ft = cls([column_from_dict(c) for c in spec["columns"]])
+        if feature_columns is None:
+            ft = cls([column_from_dict(c) for c in spec["columns"]])
+        else:
+            ft = cls(feature_columns)
+            _check_same_columns(spec["columns"], ft.feature_columns)
         ft.state_ = {**{k: {} for k in STATE_SECTIONS}, **{k: dict(v) for k, v in spec["state"].items()}}
         ft.n_rows_seen_ = spec.get("n_rows_seen")
+        if feature_columns is not None:
+            for column in ft._all:
+                if column.needs_fit and ft._fitted.lookup(column.state_section, column) is None:
+                    raise FeatureColumnError(
+                        f"from_dict: the saved state has no {column.state_section} for column {column.name!r}; "
+                        "it was saved for other feature columns."
+                    )
         return ft
 
     def __repr__(self) -> str:

@@ -1,4 +1,5 @@
-"""estlab.inputs: TF-style input functions over whole in-memory data, batched by index.
+"""estlab.inputs: TF-style input functions over whole in-memory data (batched by index), parquet streams, and
+iterables of batches (generators, ``DataLoader``, ``IterableDataset``).
 
 Examples
 --------
@@ -9,6 +10,7 @@ Examples
 [2, 1]
 """
 
+from estlab.inputs.batched import BatchedInput, iterable_input_fn
 from estlab.inputs.batching import IndexBatcher, epoch_permutation, iter_batches
 from estlab.inputs.input_fn import InputFn
 from estlab.inputs.numpy_io import numpy_input_fn
@@ -17,11 +19,13 @@ from estlab.inputs.parquet import StreamingInput, parquet_input_fn
 from estlab.inputs.resolve import resolve_input
 
 __all__ = [
+    "BatchedInput",
     "IndexBatcher",
     "InputFn",
     "StreamingInput",
     "epoch_permutation",
     "iter_batches",
+    "iterable_input_fn",
     "numpy_input_fn",
     "pandas_input_fn",
     "parquet_input_fn",

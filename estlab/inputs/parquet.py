@@ -592,9 +592,13 @@ def fit_transformer(
 
 
 class _LiveMapping(Mapping):
-    """Read-only view of the current chunk's encoded features (what the loop indexes by row)."""
+    """Read-only view of the current chunk's encoded features (what the loop indexes by row).
 
-    def __init__(self, stream: TensorStream) -> None:
+    ``stream`` is a :class:`TensorStream` or an ``estlab.inputs.batched.BatchStream``: anything whose
+    ``_current`` is ``(features, labels, weights)`` of the chunk being trained on.
+    """
+
+    def __init__(self, stream: Any) -> None:
         self._stream = stream
 
     def __getitem__(self, key: str) -> Any:
@@ -610,7 +614,7 @@ class _LiveMapping(Mapping):
 class _LiveTensor:
     """Indexable view of one per-row tensor (labels, weights) of the current chunk."""
 
-    def __init__(self, stream: TensorStream, slot: int) -> None:
+    def __init__(self, stream: Any, slot: int) -> None:
         self._stream, self._slot = stream, slot
 
     def __getitem__(self, rows: Any) -> Any:

@@ -1,4 +1,5 @@
-"""Data sources: one protocol over in-memory inputs (``InputFn``) and streamed parquet (``StreamingInput``).
+"""Data sources: one protocol over in-memory inputs (``InputFn``), streamed parquet (``StreamingInput``) and
+iterables of batches (``BatchedInput``: generators, ``DataLoader``, ``IterableDataset``).
 
 Whoever trains, evaluates or predicts asks a source the same questions and never branches on its kind:
 does it have labels, which keys does it offer, fit a transformer on it, give every row once (for
@@ -22,6 +23,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from estlab.inputs.batched import ONE_BATCH_PER_PART, BatchedInput, BatchStream
 from estlab.inputs.batching import IndexBatcher
 from estlab.inputs.input_fn import InputFn
 from estlab.inputs.sharding import shard_indices
@@ -203,8 +205,54 @@ class StreamSource:
                          "streamed parquet input")
 
 
+class BatchStreamSource:
+    """An iterable of batches (``BatchedInput``): encoded batch by batch, never materialised.
+
+    Each batch of the iterable is one part of :meth:`one_pass` and one batch of evaluation and prediction
+    (``batch_size`` is unbounded so that no part is split). Under torchrun rank ``r`` takes batches
+    ``i % world_size == r``. See ``estlab.inputs.batched`` for epochs, fitting and resuming.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from estlab.inputs.batched import iterable_input_fn
+    >>> source = BatchStreamSource(iterable_input_fn([({"x": np.zeros(2)}, np.zeros(2)), ({"x": np.ones(1)}, [1])]))
+    >>> source.has_labels, source.feature_keys, [part.num_rows for part in source.one_pass()]
+    (True, ['x'], [2, 1])
+    """
+
+    def __init__(self, data: BatchedInput) -> None:
+        self.data = data
+        self.batch_size = ONE_BATCH_PER_PART
+
+    @property
+    def has_labels(self) -> bool:
+        return self.data.first_batch().labels is not None
+
+    @property
+    def feature_keys(self) -> list[str]:
+        return self.data.first_batch().feature_names
+
+    def fit(self, transformer: Any) -> Any:
+        check_keys(_required_keys(transformer), self.feature_keys)
+        return self.data.fit_transformer(transformer)
+
+    def one_pass(self, rank: int = 0, world_size: int = 1) -> Iterator[Any]:
+        for i, batch in enumerate(self.data.batches()):
+            if i % world_size == rank:
+                yield batch
+
+    def train_feed(self, encode: Encode, state: dict[str, Any] | None, rank: int, world_size: int) -> TrainFeed:
+        stream = _resumed(lambda: BatchStream(self.data, encode, rank, world_size), state)
+        return TrainFeed(stream, stream.features, stream.labels, stream.weights)
+
+    def whole(self, what: str) -> Any:
+        batch = self.data.whole()
+        return InputFn(batch.features, batch.labels, batch_size=max(batch.num_rows, 1))
+
+
 def as_source(data: Any) -> DataSource:
-    """Wrap a resolved input (``InputFn`` or ``StreamingInput``) as a :class:`DataSource`.
+    """Wrap a resolved input (``InputFn``, ``StreamingInput`` or ``BatchedInput``) as a :class:`DataSource`.
 
     Examples
     --------
@@ -214,17 +262,23 @@ def as_source(data: Any) -> DataSource:
     """
     if isinstance(data, InputFn):
         return MemorySource(data)
+    if isinstance(data, BatchedInput):
+        return BatchStreamSource(data)
     from estlab.inputs.parquet import StreamingInput
 
     if isinstance(data, StreamingInput):
         return StreamSource(data)
-    raise TypeError(f"expected an InputFn or a StreamingInput (see estlab.inputs.resolve_input), "
+    raise TypeError(f"expected an InputFn, a StreamingInput or a BatchedInput (see estlab.inputs.resolve_input), "
                     f"got {type(data).__name__}")
 
 
 def training_source(input_fn: Any, *, label: Any, batch_size: int, num_epochs: int | None, shuffle: bool,
-                    seed: int | None, bounded: bool) -> DataSource:
+                    seed: int | None, bounded: bool, input_fn_args: dict[str, Any] | None = None) -> DataSource:
     """The training input as a source with labels; a DataFrame or dict with no step bound trains one epoch.
+
+    An iterable of batches (or a function returning one) runs once per call unless ``num_epochs`` says more,
+    as TF called ``input_fn`` once per ``train`` call. A callable naming ``mode``/``params``/``config`` gets
+    them (``mode="train"`` plus ``input_fn_args``), as TF's Estimator passed them.
 
     Examples
     --------
@@ -238,7 +292,8 @@ def training_source(input_fn: Any, *, label: Any, batch_size: int, num_epochs: i
     if num_epochs is None and not bounded and isinstance(input_fn, pd.DataFrame | dict):
         num_epochs = 1  # a frame with no step bound trains one epoch instead of forever
     source = as_source(resolve_input(input_fn, label=label, batch_size=batch_size, num_epochs=num_epochs,
-                                     shuffle=shuffle, seed=seed))
+                                     shuffle=shuffle, seed=seed, input_fn_args={"mode": "train",
+                                                                                **(input_fn_args or {})}))
     if not source.has_labels:
         raise ValueError("train: the input has no labels; pass label='<target column>' with a DataFrame, "
                          "or an input_fn that returns (features, labels)")

@@ -3,66 +3,89 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass, field
 from typing import Any
 
 import torch
 
+from estlab._util import warn_ignored_arguments
+
 _MIXED_PRECISION = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
+
+#: TF's ``RunConfig`` parameters that have no PyTorch meaning: accepted, ignored with one warning.
+_IGNORED = ("session_config", "keep_checkpoint_every_n_hours", "train_distribute", "device_fn", "protocol",
+            "eval_distribute", "experimental_distribute", "experimental_max_worker_delay_secs",
+            "session_creation_timeout_secs", "checkpoint_save_graph_def")
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Run settings, as ``tf.estimator.RunConfig``.
+    """Run settings, as ``tf.estimator.RunConfig``, with TF's parameters in TF's order.
+
+    TF's parameters without a PyTorch meaning (``session_config``, ``keep_checkpoint_every_n_hours``,
+    ``train_distribute``, ``device_fn``, ``protocol``, ``eval_distribute``, ``experimental_distribute``,
+    ``experimental_max_worker_delay_secs``, ``session_creation_timeout_secs``, ``checkpoint_save_graph_def``)
+    are accepted and ignored with one warning naming those given; estlab's own parameters are keyword-only.
 
     Parameters
     ----------
     model_dir : str, optional
         Directory for checkpoints and TensorBoard events; ``None`` lets the Estimator make a temporary one.
+    tf_random_seed : int, optional
+        TF's name for ``random_seed`` (either may be given; both must then agree).
+    save_summary_steps : int
+        TensorBoard scalars (loss, learning rate) every N steps.
     save_checkpoints_steps : int, optional
         Save every N steps. Mutually exclusive with ``save_checkpoints_secs``.
     save_checkpoints_secs : float, optional
         Save every N seconds; defaults to 600 when neither cadence is given (TF's default).
     keep_checkpoint_max : int
         Newest checkpoints kept (older ones are deleted); ``None`` or 0 keeps all.
-    save_summary_steps : int
-        TensorBoard scalars (loss, learning rate) every N steps.
     log_step_count_steps : int
         Log line (``logging``) and ``global_step/sec`` every N steps.
     random_seed : int, optional
-        Seeds torch, numpy and ``random`` before the model is built; CPU runs become reproducible.
+        Keyword-only. Seeds torch, numpy and ``random`` before the model is built; CPU runs become reproducible.
     device : str
-        ``"auto"`` (CUDA, then MPS, then CPU), or any torch device string.
+        Keyword-only. ``"auto"`` (CUDA, then MPS, then CPU), or any torch device string.
     mixed_precision : str, optional
-        ``"bf16"`` or ``"fp16"`` (autocast; fp16 adds a gradient scaler on CUDA).
+        Keyword-only. ``"bf16"`` or ``"fp16"`` (autocast; fp16 adds a gradient scaler on CUDA).
     compile : bool
-        Wrap the module with ``torch.compile``.
+        Keyword-only. Wrap the module with ``torch.compile``.
     tensorboard : bool
-        Write TensorBoard event files.
-    tf_random_seed : int, optional
-        TF's name for ``random_seed`` (either may be given; both must then agree).
+        Keyword-only. Write TensorBoard event files.
 
     Examples
     --------
-    >>> config = RunConfig(model_dir="/tmp/run", save_checkpoints_steps=100)
-    >>> config.save_checkpoints_secs is None, config.replace(random_seed=1).random_seed
-    (True, 1)
+    >>> config = RunConfig("/tmp/run", 42, save_checkpoints_steps=100)
+    >>> config.random_seed, config.save_checkpoints_secs is None, config.replace(random_seed=1).random_seed
+    (42, True, 1)
     """
 
     model_dir: str | None = None
+    tf_random_seed: int | None = None
+    save_summary_steps: int = 100
     save_checkpoints_steps: int | None = None
     save_checkpoints_secs: float | None = None
+    session_config: InitVar[Any] = None
     keep_checkpoint_max: int | None = 5
-    save_summary_steps: int = 100
+    keep_checkpoint_every_n_hours: InitVar[Any] = None
     log_step_count_steps: int = 100
-    random_seed: int | None = None
-    device: str = "auto"
-    mixed_precision: str | None = None
-    compile: bool = False
-    tensorboard: bool = True
-    tf_random_seed: int | None = None
+    train_distribute: InitVar[Any] = None
+    device_fn: InitVar[Any] = None
+    protocol: InitVar[Any] = None
+    eval_distribute: InitVar[Any] = None
+    experimental_distribute: InitVar[Any] = None
+    experimental_max_worker_delay_secs: InitVar[Any] = None
+    session_creation_timeout_secs: InitVar[Any] = None
+    checkpoint_save_graph_def: InitVar[Any] = None
+    random_seed: int | None = field(default=None, kw_only=True)
+    device: str = field(default="auto", kw_only=True)
+    mixed_precision: str | None = field(default=None, kw_only=True)
+    compile: bool = field(default=False, kw_only=True)
+    tensorboard: bool = field(default=True, kw_only=True)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, *ignored: Any) -> None:
+        warn_ignored_arguments("RunConfig", dict(zip(_IGNORED, ignored, strict=True)))
         if self.tf_random_seed is not None and self.random_seed is not None and (
                 self.tf_random_seed != self.random_seed):
             raise ValueError(f"RunConfig: random_seed={self.random_seed} and tf_random_seed={self.tf_random_seed} "

@@ -1,12 +1,27 @@
-"""Early stopping: TF's ``stop_if_no_decrease_hook`` / ``stop_if_no_increase_hook`` and ``EarlyStopping``.
+"""Early stopping: TF's ``tf.estimator.experimental`` hooks and estlab's ``EarlyStopping``.
 
-Both read evaluation results; they stop training only through ``control.request_stop(reason)``.
+TF's family (``stop_if_higher_hook``, ``stop_if_lower_hook``, ``stop_if_no_increase_hook``,
+``stop_if_no_decrease_hook``, ``make_early_stopping_hook``) keeps TF's signatures and semantics: the hook
+calls its predicate after the first training step and then every ``run_every_steps`` steps (or every
+``run_every_secs`` seconds); the predicate reads the evaluation metrics by global step. As in TF's local
+``train_and_evaluate``, a check made at a step that is also evaluated sees that step's evaluation.
+
+Where the metrics come from (:func:`read_eval_metrics`): ``eval_dir=None`` (TF: ``estimator.eval_dir()``)
+and ``eval_dir`` = ``<model_dir>/eval`` or ``<model_dir>/eval_<name>`` read the estimator's ``History`` (the
+values estlab writes to that TensorBoard directory, in memory and restored from checkpoints); any other
+directory is read from its TensorBoard event files, as TF reads ``eval_dir``.
+
+All of them stop training only through ``control.request_stop(reason)``.
 """
 
 from __future__ import annotations
 
 import logging
 import operator
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from estlab.training.events import ORDER, Event, Listener
@@ -90,64 +105,307 @@ class EarlyStopping(Listener):
                 f"{max(self.patience, 1)} evaluation(s) (best {self.best:.6g})")
 
 
-class _StopIfNoImprovement(Listener):
-    """TF's ``stop_if_no_{decrease,increase}_hook``: reads the estimator's evaluation history."""
+
+class _Timer:
+    """TF's ``SecondOrStepTimer``: triggers at the first step seen, then every N steps or every N seconds."""
+
+    def __init__(self, every_secs: float | None, every_steps: int | None) -> None:
+        self.every_secs, self.every_steps = every_secs, every_steps
+        self.last_step: int | None = None
+        self._last_time = 0.0
+
+    def should_trigger_for_step(self, step: int) -> bool:
+        if self.last_step is None:
+            return True
+        if step == self.last_step:
+            return False
+        if self.every_steps is not None:
+            return step >= self.last_step + self.every_steps
+        return self.every_secs is not None and time.monotonic() >= self._last_time + self.every_secs
+
+    def update_last_triggered_step(self, step: int) -> None:
+        self.last_step, self._last_time = step, time.monotonic()
+
+
+class StopOnPredicateHook(Listener):
+    """The listener :func:`make_early_stopping_hook` returns: stops training when ``should_stop_fn()`` is true.
+
+    ``should_stop_fn`` is called after a step when the timer triggers (the first step of the hook's first
+    run, then every ``run_every_steps`` steps or ``run_every_secs`` seconds); when that step is also
+    evaluated, it is called again once the evaluation is recorded (TF evaluates in the checkpoint hook, which
+    runs before the user's hooks). ``should_stop()`` calls the predicate directly.
+
+    Examples
+    --------
+    >>> hook = StopOnPredicateHook(lambda: True, run_every_secs=None, run_every_steps=10)
+    >>> hook.should_stop()
+    True
+    """
 
     order = ORDER["monitors"]
 
-    def __init__(self, estimator: Any, metric_name: str, max_steps_without_improvement: int, better: Any,
-                 min_steps: int, run_every_steps: int, eval_name: str | None) -> None:
-        self.estimator, self.metric_name = estimator, metric_name
-        self.max_steps_without_improvement, self.better = int(max_steps_without_improvement), better
-        self.min_steps, self.run_every_steps, self.eval_name = int(min_steps), int(run_every_steps), eval_name
+    def __init__(self, should_stop_fn: Callable[[], bool], run_every_secs: float | None = 60,
+                 run_every_steps: int | None = None, reason: str = "early stopping: should_stop_fn returned True"
+                 ) -> None:
+        if not callable(should_stop_fn):
+            raise TypeError(f"should_stop_fn must be a callable taking no arguments, got {should_stop_fn!r}")
+        if run_every_steps is not None:
+            if isinstance(run_every_steps, bool) or not isinstance(run_every_steps, int) or run_every_steps <= 0:
+                raise ValueError(f"run_every_steps must be a positive int or None, got {run_every_steps!r}")
+            run_every_secs = None  # TF refuses both; estlab lets the step cadence win
+        elif run_every_secs is None:
+            raise ValueError("either run_every_secs or run_every_steps must be set (TF's rule)")
+        elif isinstance(run_every_secs, bool) or not isinstance(run_every_secs, int | float) or run_every_secs < 0:
+            raise ValueError(f"run_every_secs must be a number >= 0 or None, got {run_every_secs!r}")
+        self.should_stop_fn, self.reason = should_stop_fn, reason
+        self.run_every_secs, self.run_every_steps = run_every_secs, run_every_steps
+        self._timer = _Timer(run_every_secs, run_every_steps)
+        self._training = False
+        #: global steps at which the predicate was called during training (for inspection and tests).
+        self.checked_steps: list[int] = []
 
     def should_stop(self) -> bool:
-        """True when the best evaluation is ``max_steps_without_improvement`` steps behind the latest one."""
-        values = self.estimator.history.metric_history(self.metric_name, self.eval_name)
-        if not values:
-            return False
-        best_step, best = values[0]
-        for step, value in values[1:]:
-            if self.better(value, best):
-                best_step, best = step, value
-        last_step = values[-1][0]
-        return last_step >= self.min_steps and last_step - best_step >= self.max_steps_without_improvement
+        """Call the predicate now."""
+        return bool(self.should_stop_fn())
 
-    def _check(self) -> None:
-        if self.control is not None and self.should_stop():
-            self.control.request_stop(f"no improvement in {self.metric_name} for "
-                                      f"{self.max_steps_without_improvement} steps")
+    def _check(self, step: int) -> None:
+        control = self.control
+        if control is None or control.stop_requested:
+            return
+        self.checked_steps.append(step)
+        if self.should_stop():
+            logger.info("Requesting early stopping at global step %d", step)
+            control.request_stop(self.reason)
+
+    def on_train_begin(self, event: Event) -> None:
+        self._training = True
+
+    def on_train_end(self, event: Event) -> None:
+        self._training = False
 
     def on_step_end(self, event: Event) -> None:
-        if event["global_step"] % self.run_every_steps == 0:
-            self._check()
+        step = int(event["global_step"])
+        if self._timer.should_trigger_for_step(step):
+            self._timer.update_last_triggered_step(step)
+            self._check(step)
 
     def on_evaluate(self, event: Event) -> None:
-        self._check()
+        if self._training and self._timer.last_step == event["global_step"]:
+            self._check(int(event["global_step"]))
+
+
+def make_early_stopping_hook(estimator: Any, should_stop_fn: Callable[[], bool], run_every_secs: float | None = 60,
+                             run_every_steps: int | None = None) -> StopOnPredicateHook:
+    """A hook that stops training when ``should_stop_fn()`` returns True (TF's ``make_early_stopping_hook``).
+
+    Parameters
+    ----------
+    estimator : Estimator
+        The estimator being trained.
+    should_stop_fn : callable
+        ``() -> bool``, called at the cadence below.
+    run_every_secs : float, optional
+        Call it every this many seconds (TF's default 60); ignored when ``run_every_steps`` is given.
+    run_every_steps : int, optional
+        Call it every this many steps instead (TF requires ``run_every_secs=None`` with it; estlab does not).
+
+    Examples
+    --------
+    >>> hook = make_early_stopping_hook(est, lambda: est.global_step > 100, run_every_steps=10)  # doctest: +SKIP
+    >>> est.train(input_fn, hooks=[hook])  # doctest: +SKIP
+    """
+    _check_estimator(estimator, "make_early_stopping_hook")
+    return StopOnPredicateHook(should_stop_fn, run_every_secs, run_every_steps)
+
+
+def _check_estimator(estimator: Any, owner: str) -> None:
+    if estimator is None or not hasattr(estimator, "model_dir"):
+        raise TypeError(f"{owner}: estimator must be an estlab Estimator, got {type(estimator).__name__}")
+
+
+def read_eval_metrics(estimator: Any, eval_dir: str | os.PathLike | None = None,
+                      eval_name: str | None = None) -> dict[int, dict[str, float]]:
+    """Evaluation metrics by global step, in step order (TF's ``read_eval_metrics``).
+
+    ``eval_dir=None`` reads the estimator's evaluations called ``eval_name`` (TF: ``estimator.eval_dir()``);
+    ``<model_dir>/eval`` and ``<model_dir>/eval_<name>`` read the evaluations of that name from the
+    estimator's ``History``; any other directory is read from its TensorBoard event files.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from estlab.training.history import History
+    >>> h = History()
+    >>> h.dispatch({"type": "evaluate", "global_step": 5, "time": 0.0, "name": None, "metrics": {"loss": 1.0}})
+    >>> read_eval_metrics(SimpleNamespace(history=h, model_dir="/tmp/m"))
+    {5: {'loss': 1.0}}
+    """
+    if eval_dir is not None:
+        path = Path(eval_dir).expanduser().resolve()
+        model_dir = getattr(estimator, "model_dir", None)
+        inside = model_dir is not None and path.parent == Path(model_dir).expanduser().resolve()
+        if inside and (path.name == "eval" or path.name.startswith("eval_")):
+            eval_name = None if path.name == "eval" else path.name[len("eval_"):]
+        else:
+            return _read_event_files(path)
+    rows = sorted((r for r in estimator.history.evaluations if r["name"] == eval_name),
+                  key=lambda r: r["global_step"])
+    return {int(r["global_step"]): dict(r["metrics"]) for r in rows}
+
+
+def _read_event_files(path: Path) -> dict[int, dict[str, float]]:
+    if not path.is_dir():
+        return {}
+    from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
+
+    accumulator = EventAccumulator(str(path), size_guidance={SCALARS: 0})
+    accumulator.Reload()
+    found: dict[int, dict[str, float]] = {}
+    for tag in accumulator.Tags().get("scalars", []):
+        for scalar in accumulator.Scalars(tag):
+            found.setdefault(int(scalar.step), {})[tag] = float(scalar.value)
+    return dict(sorted(found.items()))
+
+
+def _metric(metrics: dict[str, float], metric_name: str, step: int) -> float:
+    if metric_name not in metrics:
+        raise ValueError(f"early stopping: metric {metric_name!r} is not in the evaluation of step {step}, "
+                         f"which has {sorted(metrics)}; pass one of them")
+    return metrics[metric_name]
+
+
+def _threshold_hook(estimator: Any, metric_name: str, threshold: float, higher: bool, eval_dir: Any,
+                    min_steps: int, run_every_secs: float | None, run_every_steps: int | None,
+                    eval_name: str | None, owner: str) -> StopOnPredicateHook:
+    _check_estimator(estimator, owner)
+    crossed = operator.gt if higher else operator.lt
+
+    def stop_if_threshold_crossed() -> bool:
+        for step, metrics in read_eval_metrics(estimator, eval_dir, eval_name).items():
+            if step >= min_steps and crossed(_metric(metrics, metric_name, step), threshold):
+                return True
+        return False
+
+    word = "higher" if higher else "lower"
+    return StopOnPredicateHook(stop_if_threshold_crossed, run_every_secs, run_every_steps,
+                               f"early stopping: {metric_name} {word} than {threshold}")
+
+
+def _no_improvement_hook(estimator: Any, metric_name: str, max_steps: int, higher: bool, eval_dir: Any,
+                         min_steps: int, run_every_secs: float | None, run_every_steps: int | None,
+                         eval_name: str | None, owner: str) -> StopOnPredicateHook:
+    _check_estimator(estimator, owner)
+    better = operator.gt if higher else operator.lt
+
+    def stop_if_no_improvement() -> bool:
+        best: float | None = None
+        best_step = 0
+        for step, metrics in read_eval_metrics(estimator, eval_dir, eval_name).items():
+            if step < min_steps:
+                continue
+            value = _metric(metrics, metric_name, step)
+            if best is None or better(value, best):
+                best, best_step = value, step
+            if step - best_step >= max_steps:
+                return True
+        return False
+
+    word = "increase" if higher else "decrease"
+    return StopOnPredicateHook(stop_if_no_improvement, run_every_secs, run_every_steps,
+                               f"early stopping: no {word} in {metric_name} for {max_steps} steps")
+
+
+def stop_if_higher_hook(estimator: Any, metric_name: str, threshold: float, eval_dir: str | os.PathLike | None = None,
+                        min_steps: int = 0, run_every_secs: float | None = 60, run_every_steps: int | None = None,
+                        *, eval_name: str | None = None) -> StopOnPredicateHook:
+    """Stop training once an evaluation at step ``>= min_steps`` has ``metric_name > threshold`` (TF's hook).
+
+    Parameters
+    ----------
+    estimator : Estimator
+        The estimator being trained (its evaluations are read).
+    metric_name : str
+        Evaluation metric key (``"accuracy"``, ``"loss"``, ...).
+    threshold : float
+        Stop when the metric is strictly higher.
+    eval_dir : str, optional
+        Where the evaluations are read (see the module docstring); default the estimator's own.
+    min_steps : int
+        Evaluations before this global step are not considered.
+    run_every_secs, run_every_steps : float, int, optional
+        Check cadence (see :func:`make_early_stopping_hook`).
+    eval_name : str, optional
+        estlab: read the evaluations called this (``EvalSpec(name=)``) when ``eval_dir`` is None.
+
+    Examples
+    --------
+    >>> hook = stop_if_higher_hook(est, "accuracy", 0.9, run_every_secs=None, run_every_steps=10)  # doctest: +SKIP
+    """
+    return _threshold_hook(estimator, metric_name, threshold, True, eval_dir, min_steps, run_every_secs,
+                           run_every_steps, eval_name, "stop_if_higher_hook")
+
+
+def stop_if_lower_hook(estimator: Any, metric_name: str, threshold: float, eval_dir: str | os.PathLike | None = None,
+                       min_steps: int = 0, run_every_secs: float | None = 60, run_every_steps: int | None = None,
+                       *, eval_name: str | None = None) -> StopOnPredicateHook:
+    """Stop training once an evaluation at step ``>= min_steps`` has ``metric_name < threshold`` (TF's hook).
+
+    Parameters are those of :func:`stop_if_higher_hook`.
+
+    Examples
+    --------
+    >>> hook = stop_if_lower_hook(est, "loss", 0.1, run_every_secs=None, run_every_steps=10)  # doctest: +SKIP
+    """
+    return _threshold_hook(estimator, metric_name, threshold, False, eval_dir, min_steps, run_every_secs,
+                           run_every_steps, eval_name, "stop_if_lower_hook")
 
 
 def stop_if_no_decrease_hook(estimator: Any, metric_name: str, max_steps_without_decrease: int,
-                             min_steps: int = 0, run_every_steps: int = 100,
-                             eval_name: str | None = None) -> Listener:
-    """Stop training when ``metric_name`` has not decreased for ``max_steps_without_decrease`` steps.
+                             eval_dir: str | os.PathLike | None = None, min_steps: int = 0, run_every_secs: float | None = 60,
+                             run_every_steps: int | None = None, *,
+                             eval_name: str | None = None) -> StopOnPredicateHook:
+    """Stop training when ``metric_name`` has not decreased for ``max_steps_without_decrease`` steps (TF's hook).
+
+    The evaluations (from step ``min_steps`` on) are walked in step order; training stops when one is
+    ``max_steps_without_decrease`` or more global steps after the best (lowest) value so far.
+
+    Parameters
+    ----------
+    estimator : Estimator
+        The estimator being trained (its evaluations are read).
+    metric_name : str
+        Evaluation metric key.
+    max_steps_without_decrease : int
+        Global steps without a new lowest value after which training stops.
+    eval_dir : str, optional
+        Where the evaluations are read (see the module docstring); default the estimator's own.
+    min_steps : int
+        Evaluations before this global step are not considered.
+    run_every_secs, run_every_steps : float, int, optional
+        Check cadence (see :func:`make_early_stopping_hook`).
+    eval_name : str, optional
+        estlab: read the evaluations called this (``EvalSpec(name=)``) when ``eval_dir`` is None.
 
     Examples
     --------
     >>> hook = stop_if_no_decrease_hook(estimator, "loss", 1000)  # doctest: +SKIP
     >>> estimator.train(train_df, label="y", hooks=[hook])  # doctest: +SKIP
     """
-    return _StopIfNoImprovement(estimator, metric_name, max_steps_without_decrease, operator.lt, min_steps,
-                                run_every_steps, eval_name)
+    return _no_improvement_hook(estimator, metric_name, max_steps_without_decrease, False, eval_dir, min_steps,
+                                run_every_secs, run_every_steps, eval_name, "stop_if_no_decrease_hook")
 
 
 def stop_if_no_increase_hook(estimator: Any, metric_name: str, max_steps_without_increase: int,
-                             min_steps: int = 0, run_every_steps: int = 100,
-                             eval_name: str | None = None) -> Listener:
-    """Stop training when ``metric_name`` has not increased for ``max_steps_without_increase`` steps.
+                             eval_dir: str | os.PathLike | None = None, min_steps: int = 0, run_every_secs: float | None = 60,
+                             run_every_steps: int | None = None, *,
+                             eval_name: str | None = None) -> StopOnPredicateHook:
+    """Stop training when ``metric_name`` has not increased for ``max_steps_without_increase`` steps (TF's hook).
+
+    Parameters are those of :func:`stop_if_no_decrease_hook`, with "highest" for "lowest".
 
     Examples
     --------
     >>> hook = stop_if_no_increase_hook(estimator, "auc", 1000)  # doctest: +SKIP
     """
-    return _StopIfNoImprovement(estimator, metric_name, max_steps_without_increase, operator.gt, min_steps,
-                                run_every_steps, eval_name)
+    return _no_improvement_hook(estimator, metric_name, max_steps_without_increase, True, eval_dir, min_steps,
+                                run_every_secs, run_every_steps, eval_name, "stop_if_no_increase_hook")

@@ -71,6 +71,20 @@ HEAD_METRICS: Mapping[str, HeadMetrics] = MappingProxyType({
         directions={**_COMMON, "rmse": False, "mae": False},
         preferred=("rmse", "mae", "average_loss"),
     ),
+    # ``accuracy``/``precision``/``recall`` cover ``<metric>/positive_threshold_<t>``
+    "multilabel": HeadMetrics(
+        directions={"loss": False, "average_loss": False, "auc": True, "auc_precision_recall": True,
+                    "accuracy": True, "precision": True, "recall": True},
+        preferred=("auc", "average_loss"),
+    ),
+    "poisson_regression": HeadMetrics(
+        directions={**_COMMON, "rmse": False, "mae": False},
+        preferred=("average_loss", "rmse", "mae"),
+    ),
+    "logistic_regression": HeadMetrics(
+        directions={**_COMMON, "rmse": False, "mae": False},
+        preferred=("average_loss", "rmse", "mae"),
+    ),
 })
 
 #: Metrics no head reports that tables and charts show (sklearn-style names, throughput).
@@ -87,6 +101,9 @@ TASK_HEADS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "multiclass": ("multiclass",),
     "regression": ("regression",),
     "classification": ("binary", "multiclass"),
+    "multilabel": ("multilabel",),
+    "poisson_regression": ("poisson_regression",),
+    "logistic_regression": ("logistic_regression",),
 })
 
 
@@ -101,7 +118,7 @@ def _directions() -> dict[str, bool]:
 
 #: Every known metric key → higher is better (all heads merged with :data:`OTHER_METRICS`).
 DIRECTIONS: Mapping[str, bool] = MappingProxyType(_directions())
-_PER_CLASS = re.compile(r"^(?P<base>.+)/class_[^/]+$")
+_PER_CLASS = re.compile(r"^(?P<base>.+)/(class|positive_threshold)_[^/]+$")
 
 
 def metric_key(label: str) -> str:

@@ -1,11 +1,15 @@
 """``train_and_evaluate`` with ``TrainSpec`` / ``EvalSpec``, as tf.estimator, evaluating inside one training run.
 
-Evaluation happens every ``EvalSpec.every_n_steps`` steps, or (TF's rule) after a checkpoint once
-``start_delay_secs`` have passed and at most every ``throttle_secs``, and once more when training ends
-(unless the last step was just evaluated). Each evaluation is preceded by a checkpoint, runs through the
-training session (``control.evaluate``), which emits one ``evaluate`` event on the session's bus (so
-``EarlyStopping`` can stop the run and every listener, ``EvalSpec.hooks`` included, sees it once), and is
-followed by the exporters. The final evaluation runs while the listeners are still attached.
+As TF's local loop: evaluation follows each new checkpoint when ``throttle_secs`` allows (the first
+checkpoint always, then one at least ``throttle_secs`` after the previous evaluation began; with
+``throttle_secs=0`` every checkpoint), and once more when training ends (unless the last step was just
+evaluated). ``start_delay_secs`` given as a number delays the first evaluation by that many seconds from the
+start of training; left at ``None`` there is no delay (TF's local loop never waits for it either). With
+``EvalSpec(every_n_steps=N)`` evaluation follows every N training steps instead of the checkpoints. Each
+evaluation is preceded by a checkpoint, runs through the training session (``control.evaluate``), which emits
+one ``evaluate`` event on the session's bus (so ``EarlyStopping`` can stop the run and every listener,
+``EvalSpec.hooks`` included, sees it once), and is followed by the exporters. The final evaluation runs while
+the listeners are still attached.
 """
 
 from __future__ import annotations
@@ -16,33 +20,52 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from estlab._util import warn_ignored_arguments
 from estlab.training.events import ORDER, Event, Listener
 
 
 @dataclass(frozen=True)
 class TrainSpec:
-    """Training input, absolute ``max_steps`` and extra listeners (``label`` for a DataFrame input).
+    """Training input, absolute ``max_steps`` and extra listeners, in TF's order.
+
+    Parameters
+    ----------
+    input_fn : InputFn, DataFrame or callable
+        Training data.
+    max_steps : int, optional
+        Train until this global step (absolute, as TF); ``None`` trains one pass for a frame or until the
+        input ends.
+    hooks : sequence of Listener, optional
+        Extra listeners of the training run.
+    saving_listeners : optional
+        TF's ``CheckpointSaverListener`` objects: accepted and ignored with a warning (use a ``Listener``'s
+        ``on_checkpoint``).
+    label : str, optional
+        Keyword-only (estlab): the target column when ``input_fn`` is a DataFrame.
 
     Examples
     --------
-    >>> TrainSpec(input_fn=lambda: None, max_steps=100).max_steps
+    >>> TrainSpec(lambda: None, 100).max_steps
     100
     """
 
     input_fn: Any
     max_steps: int | None = None
-    hooks: Sequence[Listener] = field(default_factory=tuple)
-    label: Any = None
+    hooks: Sequence[Listener] | None = ()
+    saving_listeners: Sequence[Any] | None = None
+    label: Any = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
         if self.max_steps is not None and (isinstance(self.max_steps, bool) or int(self.max_steps) <= 0):
             raise ValueError(f"TrainSpec: max_steps must be a positive int or None, got {self.max_steps!r}")
-        object.__setattr__(self, "hooks", tuple(self.hooks))
+        object.__setattr__(self, "hooks", tuple(self.hooks or ()))
+        warn_ignored_arguments("TrainSpec", {"saving_listeners": self.saving_listeners or None},
+                               "use a Listener's on_checkpoint instead")
 
 
 @dataclass(frozen=True)
 class EvalSpec:
-    """Evaluation input and cadence.
+    """Evaluation input and cadence, in TF's order.
 
     Parameters
     ----------
@@ -52,44 +75,57 @@ class EvalSpec:
         Batches per evaluation; ``None`` (default) evaluates the whole input (TF defaulted to 100 batches).
     name : str, optional
         Evaluation name (TensorBoard directory ``eval_<name>``).
-    hooks : sequence of Listener
+    hooks : sequence of Listener, optional
         Listeners receiving the ``evaluate`` events.
-    exporters : sequence
+    exporters : exporter or sequence, optional
         Objects with ``name`` and ``export(estimator, export_path, checkpoint_path, eval_result,
         is_the_final_export)``; called after every evaluation.
-    start_delay_secs, throttle_secs : float
-        Time-based cadence (used when ``every_n_steps`` is None).
+    start_delay_secs : float, optional
+        Seconds from the start of training before the first evaluation; ``None`` (default): no delay, as
+        TF's local loop (TF's default of 120 s applied only to its separate evaluator process).
+    throttle_secs : float
+        Evaluate a new checkpoint only when at least this many seconds passed since the previous evaluation
+        began; 0 evaluates every checkpoint.
     every_n_steps : int, optional
-        Evaluate every N training steps.
+        Keyword-only (estlab): evaluate every N training steps instead of after checkpoints.
     label : str, optional
-        Target column when ``input_fn`` is a DataFrame (default: the training label).
+        Keyword-only (estlab): target column when ``input_fn`` is a DataFrame (default: the training label).
 
     Examples
     --------
-    >>> EvalSpec(input_fn=lambda: None, every_n_steps=50).every_n_steps
+    >>> EvalSpec(lambda: None, 10, "val").name
+    'val'
+    >>> EvalSpec(lambda: None, every_n_steps=50).every_n_steps
     50
     """
 
     input_fn: Any
     steps: int | None = None
     name: str | None = None
-    hooks: Sequence[Listener] = field(default_factory=tuple)
-    exporters: Sequence[Any] = field(default_factory=tuple)
-    start_delay_secs: float = 120
+    hooks: Sequence[Listener] | None = ()
+    exporters: Any = ()
+    start_delay_secs: float | None = None
     throttle_secs: float = 600
-    every_n_steps: int | None = None
-    label: Any = None
+    every_n_steps: int | None = field(default=None, kw_only=True)
+    label: Any = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
         if self.every_n_steps is not None and (isinstance(self.every_n_steps, bool) or self.every_n_steps <= 0):
             raise ValueError(f"EvalSpec: every_n_steps must be a positive int or None, got {self.every_n_steps!r}")
-        exporters = tuple(self.exporters) if isinstance(self.exporters, list | tuple) else (self.exporters,)
+        for name in ("start_delay_secs", "throttle_secs"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
+                raise ValueError(f"EvalSpec: {name} must be a number of seconds >= 0, got {value!r}")
+        if self.throttle_secs is None:
+            raise ValueError("EvalSpec: throttle_secs must be a number of seconds >= 0, got None")
+        given = () if self.exporters is None else self.exporters
+        exporters = tuple(given) if isinstance(given, list | tuple) else (given,)
         for exporter in exporters:
             if not callable(getattr(exporter, "export", None)):
                 raise TypeError(f"EvalSpec: exporter {exporter!r} has no export(estimator, export_path, "
                                 "checkpoint_path, eval_result, is_the_final_export) method")
         object.__setattr__(self, "exporters", exporters)
-        object.__setattr__(self, "hooks", tuple(self.hooks))
+        object.__setattr__(self, "hooks", tuple(self.hooks or ()))
 
 
 class Evaluator(Listener):
@@ -133,8 +169,10 @@ class Evaluator(Listener):
             self.evaluate(final=True)
 
     def on_checkpoint(self, event: Event) -> None:
+        """TF's local loop: evaluate a new checkpoint when the start delay and ``throttle_secs`` allow."""
         now = time.monotonic()
-        if (self.spec.every_n_steps is None and now - self._start >= self.spec.start_delay_secs
+        delay = self.spec.start_delay_secs or 0.0
+        if (self.spec.every_n_steps is None and now - self._start >= delay
                 and now - self._last_time >= self.spec.throttle_secs and self.last_step != event["global_step"]):
             self.evaluate(checkpoint_path=event["path"])
 
@@ -147,9 +185,9 @@ class Evaluator(Listener):
             control.save_checkpoint()
         checkpoint_path = checkpoint_path or self.estimator.latest_checkpoint()
         spec = self.spec
+        self._last_time = time.monotonic()  # the throttle counts from the start of an evaluation, as TF's timer
         result = control.evaluate(spec.input_fn, steps=spec.steps, name=spec.name, label=spec.label,
                                   hooks=spec.hooks)
-        self._last_time = time.monotonic()
         self.last_step, self.last_result = result["global_step"], result
         self.export(checkpoint_path, final)
         return result
@@ -181,13 +219,13 @@ def train_and_evaluate(estimator: Any, train_spec: TrainSpec, eval_spec: EvalSpe
         raise TypeError(f"train_and_evaluate: expected TrainSpec and EvalSpec, got {type(train_spec).__name__} and "
                         f"{type(eval_spec).__name__}")
     evaluator = Evaluator(estimator, eval_spec)
-    estimator.train(train_spec.input_fn, hooks=[*train_spec.hooks, evaluator], max_steps=train_spec.max_steps,
+    estimator.train(train_spec.input_fn, hooks=[*(train_spec.hooks or ()), evaluator], max_steps=train_spec.max_steps,
                     label=train_spec.label)
     result = evaluator.last_result
     if result is None or evaluator.last_step != estimator.global_step:
         # training was skipped (max_steps already reached): evaluate the model as it is, once
-        result = estimator.evaluate(eval_spec.input_fn, steps=eval_spec.steps, hooks=[*train_spec.hooks,
-                                    *eval_spec.hooks], name=eval_spec.name, label=eval_spec.label)
+        result = estimator.evaluate(eval_spec.input_fn, steps=eval_spec.steps, hooks=[*(train_spec.hooks or ()),
+                                    *(eval_spec.hooks or ())], name=eval_spec.name, label=eval_spec.label)
         evaluator.last_step, evaluator.last_result = result["global_step"], result
         evaluator.export(estimator.latest_checkpoint(), final=True)
     return result, evaluator.export_results

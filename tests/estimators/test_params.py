@@ -30,9 +30,10 @@ def test_get_params_follows_the_signature() -> None:
     config = RunConfig(random_seed=3)
     est = LinearClassifier([X], n_classes=3, config=config)
     params = est.get_params()
+    # TF's order (TF 2.15's LinearClassifier), then estlab's keyword-only learning_rate
     assert list(params) == ["feature_columns", "model_dir", "n_classes", "weight_column", "label_vocabulary",
-                            "optimizer", "learning_rate", "sparse_combiner", "loss_reduction", "warm_start_from",
-                            "config"]
+                            "optimizer", "config", "warm_start_from", "loss_reduction", "sparse_combiner",
+                            "learning_rate"]
     assert params["feature_columns"] == [X] and params["n_classes"] == 3
     assert params["model_dir"] is None and params["config"] is config
     assert est.get_params(deep=False) == params  # no argument has parameters of its own

@@ -97,15 +97,30 @@ def test_callable_with_misaligned_index_gets_tf_error(tiny_frame):
         resolve_input(input_fn)
 
 
+def test_generators_are_batched_inputs_not_refused():
+    # issue 10 item 3: generators were refused ("Return the whole data, not a dataset or generator"); they are
+    # batched inputs now, read lazily (nothing is pulled by resolving)
+    from estlab.inputs.batched import BatchedInput
+
+    pulled = []
+
+    def make():
+        pulled.append(1)
+        yield {"a": np.arange(2)}
+
+    assert isinstance(resolve_input(x for x in range(3)), BatchedInput)
+    data = resolve_input(make)
+    assert isinstance(data, BatchedInput) and pulled == []
+    assert [b.features["a"].tolist() for b in data.batches()] == [[0, 1]]
+
+
 def test_unsupported_inputs():
-    with pytest.raises(TypeError, match=r"got an iterator \(generator\)"):
-        resolve_input(x for x in range(3))
     with pytest.raises(TypeError, match=r"input must be an InputFn, a DataFrame, .*; got int"):
         resolve_input(3)
-    with pytest.raises(TypeError, match=r"input function 'make' must return .*; got generator"):
+    with pytest.raises(TypeError, match=r"input function 'make' must return .*; got int"):
 
         def make():
-            yield {"a": np.arange(2)}
+            return 3
 
         resolve_input(make)
     with pytest.raises(TypeError, match=r"label must be a column name or a non-empty list of names; got 3"):

@@ -92,3 +92,60 @@ def test_throttle_secs_spaces_evaluations_out(make_estimator, binary_frame):
     train_and_evaluate(est, TrainSpec(binary_frame, max_steps=10, label="y"),
                        EvalSpec(binary_frame, start_delay_secs=0, throttle_secs=3600))
     assert [r["global_step"] for r in est.history.evaluations] == [3, 10]  # first checkpoint, then the final one
+
+
+def test_throttle_zero_evaluates_each_new_checkpoint_once_with_tf_defaults(make_estimator, binary_frame):
+    # TF's local loop: no start delay, every checkpoint evaluated when throttle_secs=0 (issue 10, item 9)
+    est = make_estimator(save_checkpoints_steps=2)
+    result, _ = train_and_evaluate(est, TrainSpec(binary_frame, 7, label="y"), EvalSpec(binary_frame, throttle_secs=0))
+    evaluated = [r["global_step"] for r in est.history.evaluations]
+    saved = [checkpoints.step_of(p) for p in checkpoints.list_checkpoints(est.model_dir)]
+    assert saved == [2, 4, 6, 7] and evaluated == [2, 4, 6, 7]  # one evaluation per checkpoint, the final one too
+    assert {step: evaluated.count(step) for step in saved} == {2: 1, 4: 1, 6: 1, 7: 1}
+    assert result["global_step"] == 7 and EvalSpec(binary_frame).start_delay_secs is None
+
+
+def test_an_explicit_start_delay_holds_evaluation_back(make_estimator, binary_frame):
+    est = make_estimator(save_checkpoints_steps=2)
+    train_and_evaluate(est, TrainSpec(binary_frame, 7, label="y"),
+                       EvalSpec(binary_frame, start_delay_secs=3600, throttle_secs=0))
+    assert [r["global_step"] for r in est.history.evaluations] == [7]  # only the final evaluation
+
+
+def test_evaluation_hooks_see_each_checkpoint_evaluation(make_estimator, binary_frame):
+    from estlab.training.events import Listener
+
+    class Count(Listener):
+        def __init__(self):
+            self.steps = []
+
+        def on_evaluate(self, event):
+            self.steps.append(event["global_step"])
+
+    counter = Count()
+    est = make_estimator(save_checkpoints_steps=3)
+    train_and_evaluate(est, TrainSpec(binary_frame, 9, label="y"),
+                       EvalSpec(binary_frame, None, "val", [counter], None, 0, 0))  # TF's positional order
+    assert counter.steps == [3, 6, 9]  # step 9 is a checkpoint and the last step: evaluated once
+    assert [r["name"] for r in est.history.evaluations] == ["val"] * 3
+
+
+def test_spec_arguments_bind_in_tf_order_and_ignore_saving_listeners():
+    from estlab._util import IgnoredArgumentWarning
+
+    hook = EarlyStopping("loss")
+    spec = TrainSpec("data", 100, [hook])
+    assert (spec.input_fn, spec.max_steps, spec.hooks, spec.label) == ("data", 100, (hook,), None)
+    with pytest.warns(IgnoredArgumentWarning, match=r"TrainSpec: ignoring saving_listeners") as caught:
+        TrainSpec("data", 100, None, [object()])
+    assert len(caught) == 1
+    exporter = RecordingExporter()
+    spec = EvalSpec("data", 10, "val", None, exporter, 5, 30)
+    assert (spec.steps, spec.name, spec.hooks, spec.exporters, spec.start_delay_secs, spec.throttle_secs) == (
+        10, "val", (), (exporter,), 5, 30)
+    with pytest.raises(TypeError):
+        EvalSpec("data", 10, "val", None, None, 5, 30, 7)  # every_n_steps is keyword-only
+    with pytest.raises(TypeError):
+        TrainSpec("data", 100, None, None, "y")  # label is keyword-only
+    with pytest.raises(ValueError, match="throttle_secs must be a number of seconds >= 0, got -1"):
+        EvalSpec("data", throttle_secs=-1)
