@@ -40,7 +40,7 @@ def measure(steps: int = 3000, eval_every: int = 500, batch_size: int = 256) -> 
     os.environ.pop("ESTLAB_MAX_STEPS", None)
     from estlab.datasets import load_adult
     from estlab.widgets import Lab, RunSpec
-    from estlab.widgets._estimator_job import EstimatorJob
+    from estlab.runner.job import EstimatorJob
 
     train, test = load_adult()
     lab = Lab(train, test, label="income_bracket", model_dir_root=tempfile.mkdtemp(prefix="bench-drawing-"),

@@ -28,12 +28,17 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "estlab.export": ("estlab.widgets",),
     # widgets → viz, never back
     "estlab.viz": ("estlab.widgets",),
+    # widgets → runner → estimators: the runner executes runs and knows no UI
+    "estlab.runner": ("estlab.widgets", "estlab.viz"),
 }
 
 #: modules the notebook UI loads; each must import in a fresh interpreter with torch blocked.
 TORCH_FREE = (
     "estlab.widgets",
     "estlab.viz",
+    "estlab.runner",
+    "estlab.runner.pool",
+    "estlab.runner.experiment",
     "estlab.training.events",
     "estlab.training.history",
     "estlab.estimators.registry",

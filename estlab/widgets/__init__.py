@@ -2,8 +2,8 @@
 
 Importable, and a ``Lab`` with all its panels buildable, without torch: the widgets read plain events, a
 ``History`` per run, the registry's parameter info and ``metric_info``; torch and the estimators are imported
-only when a run starts (``_estimator_job.py``). Training runs in a worker thread; one UI thread per lab owns
-the widgets (see ``runs.py``).
+only when a run starts, in a worker process (``estlab.runner``: an experiment directory, a pool of warm
+workers, sweeps). One UI thread per lab owns the widgets (see ``runs.py``).
 
 Examples
 --------

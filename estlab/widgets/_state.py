@@ -13,88 +13,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from estlab.runner.predictions import load_predictions
+from estlab.runner.spec import RunSpec
 from estlab.training.events import EVENT_TYPES
 from estlab.training.history import History
-from estlab.widgets._predictions import load_predictions
 
 #: Statuses of a run whose worker is busy with it (Stop applies, elapsed time ticks).
 RUNNING = ("starting", "running")
 #: Step rows the lab keeps per run (History thins evenly past it; the first and newest rows stay).
 CURVE_CAPACITY = 1000
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """Everything that defines a run; two runs with equal specs are duplicates.
-
-    Parameters
-    ----------
-    estimator
-        Registry name, e.g. ``"dnn_classifier"``.
-    params
-        Constructor keyword arguments as sorted ``(name, value)`` pairs (use :meth:`create`).
-    feature_columns
-        Dense feature columns (frozen dataclasses): what DNNs, trees and the deep part read.
-    linear_columns
-        Columns of linear models and of the wide part (default: ``feature_columns``).
-    label
-        Label column.
-    max_steps
-        Absolute step to train to.
-    eval_every
-        Evaluate every N steps (None: only at the end).
-    feature_set
-        Short human description of the feature columns, shown in the leaderboard.
-
-    Examples
-    --------
-    >>> a = RunSpec.create("linear_classifier", {"learning_rate": 0.1}, max_steps=50)
-    >>> a == RunSpec.create("linear_classifier", {"learning_rate": 0.1}, max_steps=50)
-    True
-    >>> a.kwargs
-    {'learning_rate': 0.1}
-    """
-
-    estimator: str
-    params: tuple[tuple[str, Any], ...] = ()
-    feature_columns: tuple[Any, ...] = ()
-    linear_columns: tuple[Any, ...] = ()
-    label: str = ""
-    max_steps: int = 1000
-    eval_every: int | None = None
-    feature_set: str = ""
-
-    @classmethod
-    def create(cls, estimator: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> RunSpec:
-        """Build a spec from a params mapping (sorted, lists turned into tuples)."""
-        items = tuple(sorted((k, _freeze(v)) for k, v in (params or {}).items()))
-        for key in ("feature_columns", "linear_columns"):
-            if key in kwargs:
-                kwargs[key] = tuple(kwargs[key])
-        return cls(estimator=estimator, params=items, **kwargs)
-
-    @property
-    def kwargs(self) -> dict[str, Any]:
-        """The params as a dict (tuples stay tuples)."""
-        return dict(self.params)
-
-    def key(self) -> str:
-        """A stable text identity of the configuration (duplicates have equal keys)."""
-        return repr((self.estimator, self.params, tuple(map(repr, self.feature_columns)),
-                     tuple(map(repr, self.linear_columns)), self.label,
-                     self.max_steps, self.eval_every))
-
-    def params_text(self) -> str:
-        """``name=value`` pairs, comma separated."""
-        return ", ".join(f"{k}={v!r}" for k, v in self.params)
-
-
-def _freeze(value: Any) -> Any:
-    if isinstance(value, list | tuple):
-        return tuple(_freeze(v) for v in value)
-    if isinstance(value, dict):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
-    return value
 
 
 class Curve:
@@ -184,6 +111,9 @@ class RunState:
     checkpoint: str = ""
     released: bool = False
     predictions_path: str = ""
+    fingerprint: str = ""
+    data_fingerprint: str = ""
+    worker: int | None = None
     record: History = field(default_factory=lambda: History(max_step_rows=CURVE_CAPACITY), repr=False)
     steps_per_sec: float | None = None
     _rate_anchor: tuple[float, int] | None = field(default=None, repr=False)
@@ -260,6 +190,7 @@ def apply_event(state: RunState, event: Mapping[str, Any]) -> None:
     if kind == "starting":  # the worker picked the run up: wall time counts from here (build, fit, train)
         state.status = "starting"
         state.start_time = now
+        state.worker = event.get("worker", state.worker)
     elif kind == "train_begin":
         state.status = "running"
         state.start_time = state.start_time or now

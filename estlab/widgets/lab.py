@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import warnings
 import weakref
 from collections.abc import Mapping
@@ -14,12 +13,16 @@ import ipywidgets as widgets
 import pandas as pd
 
 from estlab._util import MAX_STEPS_ENV, env_max_steps
+from estlab.runner.executor import Executor, Job, ThreadExecutor
+from estlab.runner.experiment import DEFAULT_ROOT, Experiment
+from estlab.runner.pool import WorkerPool
+from estlab.runner.sweep import trials_of
 from estlab.widgets._html import esc, message, with_fallback
 from estlab.widgets._state import RunSpec, RunState
 from estlab.widgets.columns import ColumnBuilder
 from estlab.widgets.leaderboard import RunsView
 from estlab.widgets.picker import EstimatorPicker
-from estlab.widgets.runs import Job, RunManager
+from estlab.widgets.runs import DuplicateRunError, RunManager
 from estlab.widgets.tensorboard import TensorBoardPanel
 from estlab.widgets.training import TrainingPanel
 
@@ -57,7 +60,7 @@ def default_device() -> str:
 
 
 class Lab:
-    """Build feature columns, queue premade estimators, train them in the background and compare them.
+    """Build feature columns, queue premade estimators, train them in worker processes and compare them.
 
     Parameters
     ----------
@@ -65,10 +68,21 @@ class Lab:
         Training and evaluation frames (with the label column).
     label
         The label column.
+    experiment
+        The experiment directory (default ``estlab-experiments/<label>`` under the working directory): one
+        folder per run (its model_dir, ``run.json``, ``events.jsonl``). A new ``Lab`` on the same directory,
+        after a kernel restart too, shows every earlier run.
     model_dir_root
-        One ``model_dir`` per run is created below it (a temporary directory by default).
+        Same as ``experiment`` (the earlier name).
     batch_size, seed
         Training batch size and random seed of every run.
+    workers
+        Runs that train at once (worker processes); default: CPU cores // ``threads_per_worker``.
+    threads_per_worker
+        Torch threads of each worker.
+    executor
+        ``"process"`` (warm worker processes, the default) or ``"thread"`` (one run at a time in a thread of
+        the kernel, no extra process).
 
     Examples
     --------
@@ -78,8 +92,9 @@ class Lab:
     >>> lab.queue("dnn_classifier", hidden_units=[32, 16]); lab.train()  # doctest: +SKIP
     """
 
-    def __init__(self, train_df: pd.DataFrame, eval_df: pd.DataFrame, label: str,
-                 model_dir_root: str | None = None, batch_size: int = 256, seed: int = 0) -> None:
+    def __init__(self, train_df: pd.DataFrame, eval_df: pd.DataFrame, label: str, experiment: str | None = None,
+                 model_dir_root: str | None = None, batch_size: int = 256, seed: int = 0,
+                 workers: int | None = None, threads_per_worker: int = 1, executor: str = "process") -> None:
         for name, frame in (("train_df", train_df), ("eval_df", eval_df)):
             if not isinstance(frame, pd.DataFrame) or label not in frame.columns:
                 got = list(frame.columns) if isinstance(frame, pd.DataFrame) else type(frame).__name__
@@ -88,9 +103,12 @@ class Lab:
         if busy:
             warnings.warn(f"another Lab is still training {busy}; stop or close it (old_lab.close()) unless both "
                           "should train at once", stacklevel=2)
+        if executor not in ("process", "thread"):
+            raise ValueError(f"executor: must be 'process' or 'thread', got {executor!r}")
         self.train_df, self.eval_df = train_df, eval_df
-        self.model_dir_root = str(model_dir_root or tempfile.mkdtemp(prefix="estlab-lab-"))
-        os.makedirs(self.model_dir_root, exist_ok=True)
+        path = experiment or model_dir_root or os.path.join(DEFAULT_ROOT, str(label))
+        self.experiment = Experiment.create(str(path), train_df, eval_df, label)
+        self.model_dir_root = self.experiment.path
         self.batch_size, self.seed = batch_size, seed
         self.step_cap = step_cap_from_env()
         self.columns = ColumnBuilder(train_df, label=label)
@@ -98,7 +116,9 @@ class Lab:
         if self.step_cap is not None:
             self.picker.max_steps.value = min(self.picker.max_steps.value, self.step_cap)
             self.picker.eval_every.value = max(1, min(self.picker.eval_every.value, self.step_cap // 2))
-        self.manager = RunManager(job_factory=self._make_job)
+        runner: Executor = (WorkerPool(size=workers, threads_per_worker=threads_per_worker) if executor == "process"
+                            else ThreadExecutor(self._make_job, capacity=workers or 1))
+        self.manager = RunManager(executor=runner, experiment=self.experiment)
         self.training = TrainingPanel(self.manager, plan=self.plan, device=default_device())
         self.runs_view = RunsView(self.manager)
         self.tensorboard = TensorBoardPanel(self.model_dir_root, manager=self.manager)
@@ -108,8 +128,8 @@ class Lab:
                     if self.step_cap is not None else "")
         header = widgets.HTML(
             f'<div style="font-size:14px"><b>estlab lab</b> · {len(train_df):,} training rows, {len(eval_df):,} '
-            f"evaluation rows · device <b>{esc(self.training.device)}</b> · runs in "
-            f"<code>{esc(self.model_dir_root)}</code></div>"
+            f"evaluation rows · device <b>{esc(self.training.device)}</b> · {runner.capacity} run(s) at once · "
+            f"experiment <code>{esc(self.model_dir_root)}</code></div>"
             + cap_note)
         self.tabs = widgets.Tab(children=[self.columns.box, self.picker.box, self.training.box, self.runs_view.box,
                                           self.tensorboard.box], titles=TAB_TITLES)
@@ -154,11 +174,52 @@ class Lab:
         if self.step_cap is not None:  # the estimator caps at ESTLAB_MAX_STEPS too; say so once, here
             max_steps = min(max_steps, self.step_cap)
         eval_every = min(self.picker.eval_every.value, max_steps)
+        return [self._spec(name, params, max_steps, eval_every) for name, params in self.picker.queue]
+
+    def _spec(self, estimator: str, params: Mapping[str, Any], max_steps: int, eval_every: int) -> RunSpec:
         dense, linear = tuple(self.columns.feature_columns), tuple(self.columns.linear_columns)
-        feature_set = self.columns.describe()
-        return [RunSpec.create(name, params, feature_columns=dense, linear_columns=linear, label=self.columns.label,
-                               max_steps=max_steps, eval_every=eval_every, feature_set=feature_set)
-                for name, params in self.picker.queue]
+        return RunSpec.create(estimator, params, feature_columns=dense, linear_columns=linear,
+                              label=str(self.columns.label), max_steps=max_steps, eval_every=eval_every,
+                              feature_set=self.columns.describe(), task=self.columns.task,
+                              batch_size=self.batch_size, seed=self.seed)
+
+    def sweep(self, estimator: str, trials: int | None = None, search: str = "auto", seed: int = 0,
+              **space: Any) -> list[str]:
+        """Queue one run per parameter set of a grid or random search; returns the new run names at once.
+
+        Each keyword is a dimension: a list gives the values to try (write a list-valued parameter as a list
+        of lists), :func:`~estlab.runner.sweep.loguniform` / ``uniform`` / ``randint`` are sampled, anything
+        else is fixed. Every trial is checked by the estimator before anything is queued; steps come from the
+        form (``picker.max_steps``, ``picker.eval_every``). A trial identical to a finished run is not trained
+        again (a warning names it).
+
+        Examples
+        --------
+        >>> from estlab.runner import loguniform
+        >>> lab.sweep("dnn_classifier", hidden_units=[[64, 32], [128, 64]],
+        ...           learning_rate=loguniform(1e-4, 1e-2), trials=12)  # doctest: +SKIP
+        """
+        if self.columns.label is None:
+            raise ValueError("label: pick the label column in the Columns tab first")
+        parameter_sets = trials_of(space, trials=trials, search=search, seed=seed)
+        managed = self._validation_kwargs(estimator)
+        for params in parameter_sets:
+            try:
+                self.picker.registry.validate(estimator, **managed, **params)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"sweep: trial {params} is invalid: {exc}") from exc
+        max_steps = self.picker.max_steps.value
+        if self.step_cap is not None:
+            max_steps = min(max_steps, self.step_cap)
+        eval_every = min(self.picker.eval_every.value, max_steps)
+        names = []
+        for params in parameter_sets:
+            try:
+                names.append(self.manager.launch(self._spec(estimator, params, max_steps, eval_every)).name)
+            except DuplicateRunError as exc:
+                warnings.warn(str(exc), stacklevel=2)
+        self.manager.notify(f"sweep of {estimator}: queued {len(names)} run(s)")
+        return names
 
     def train(self) -> list[str]:
         """Queue every planned run (as the Train button); returns at once with the new run names.
@@ -182,26 +243,29 @@ class Lab:
         """Block until run ``name`` (default: all) ended and the widgets caught up."""
         return self.manager.wait(name, timeout=timeout)
 
-    def close(self) -> None:
-        """Stop training and TensorBoard, end the lab's threads, close the widgets."""
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop training and TensorBoard, end the worker processes and the lab's threads, close the widgets.
+
+        Returns within about ``timeout`` seconds (a run still training then is stopped with its worker);
+        every run's record stays in the experiment.
+        """
         _LABS.discard(self)
+        self.manager.close(timeout=timeout)
         self.tensorboard.close()
         self.training.close()
         self.runs_view.close()
-        self.manager.close()
         self.columns.close()
         self.picker.close()
         self.box.close()
 
     # ---- wiring ----------------------------------------------------------------------------
     def _make_job(self, spec: RunSpec, name: str) -> Job:
-        from estlab.widgets._estimator_job import EstimatorJob
+        from estlab.runner.job import EstimatorJob
 
-        return EstimatorJob(spec, os.path.join(self.model_dir_root, name), self.train_df, self.eval_df,
-                            task=self.columns.task, batch_size=self.batch_size, seed=self.seed)
+        return EstimatorJob(spec, self.experiment.run_dir(name), self.train_df, self.eval_df)
 
     def _validation_kwargs(self, estimator: str) -> dict[str, Any]:
-        from estlab.widgets._estimator_job import lab_managed_kwargs
+        from estlab.runner.job import lab_managed_kwargs
 
         label = self.columns.label
         return lab_managed_kwargs(estimator, self.picker.parameter_names(estimator), self.columns.feature_columns,

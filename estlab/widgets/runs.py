@@ -1,50 +1,47 @@
-"""``RunManager``: queues runs, trains them one at a time in a worker thread, and owns the UI thread.
+"""``RunManager``: queues runs, hands them to an executor as slots free up, keeps their records, owns the UI thread.
 
-Threads
--------
-* The **worker** runs jobs in order. It never prints or touches widgets: it only puts plain
-  event dicts on ``RunManager.events`` (a ``queue.Queue``).
-* The **UI owner thread** drains that queue, coalesces events, applies them to the run records
-  and, at most ``max_rate`` times a second, asks every attached view to render (views assign their
-  traits inside ``hold_sync()``). Button handlers never touch views either: they post to the queue.
+Threads and processes
+---------------------
+* An **executor** trains: by default the lab's :class:`~estlab.runner.pool.WorkerPool` (warm worker processes,
+  several runs at once); :class:`~estlab.runner.executor.ThreadExecutor` runs in-process jobs (tests). It only
+  reports plain event dicts, which go on ``RunManager.events`` (a ``queue.Queue``).
+* The **UI owner thread** drains that queue, coalesces events, applies them to the run records, writes them to
+  the experiment (``run.json`` and ``events.jsonl`` of each run) and, at most ``max_rate`` times a second, asks
+  every attached view to render (views assign their traits inside ``hold_sync()``). Button handlers never touch
+  views either: they post to the queue.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import queue
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import pandas as pd
 
+from estlab.runner.executor import Executor, Job, RunRequest, ThreadExecutor
+from estlab.runner.experiment import ACTIVE, Experiment, RunRecord
+from estlab.training.events import EVENT_TYPES
 from estlab.training.metric_info import higher_is_better
 from estlab.widgets._state import RUNNING, RunSpec, RunState, apply_event
 
 Emit = Callable[[dict[str, Any]], None]
-_STOP = object()
 _HIDDEN_METRIC_PREFIXES = ("label/", "prediction/")
 #: The leaderboard's columns before the metrics.
 FIXED_COLUMNS = ("run", "estimator", "params", "features", "status", "device", "steps", "wall_time_s")
+#: Lab events that change what ``run.json`` says.
+_RECORD_EVENTS = ("queued", "starting", "train_begin", "evaluate", "train_end", "predictions", "cancelled",
+                  "released")
+#: Owner tokens of the managers alive in this process (a run owned by a dead one was interrupted).
+_LIVE_OWNERS: set[str] = set()
 
-
-class Job(Protocol):
-    """One training run, executed on the worker thread.
-
-    ``run(emit)`` blocks until training ends and reports through ``emit``: the training session's
-    plain events, plus an optional ``{"type": "predictions", "path": ...}`` naming the eval-set
-    predictions file it wrote (see ``_predictions.py``); ``request_stop()`` may be called from any
-    thread, also before ``run`` (the run then stops before its first step); ``release()`` frees the model.
-    """
-
-    def run(self, emit: Emit) -> None: ...
-
-    def request_stop(self) -> None: ...
-
-    def release(self) -> None: ...
+__all__ = ["FIXED_COLUMNS", "DuplicateRunError", "Job", "RunManager", "View"]
 
 
 class View(Protocol):
@@ -58,14 +55,20 @@ class DuplicateRunError(RuntimeError):
 
 
 class RunManager:
-    """Queue, run, stop and release runs; keep their records; drive the views.
+    """Queue, run, stop and release runs; keep their records (in the experiment, if any); drive the views.
 
     Parameters
     ----------
     job_factory
-        ``spec, run_name -> Job``; the lab passes one that builds a real estimator.
+        ``spec, run_name -> Job``: run in-process jobs, one at a time (a :class:`ThreadExecutor`).
     max_rate
         Most view updates per second.
+    executor
+        What trains (overrides ``job_factory``): e.g. a :class:`~estlab.runner.pool.WorkerPool`; as many runs
+        train at once as its ``capacity``.
+    experiment
+        Where runs live: each run's record and event log are written there, earlier runs are shown, and a
+        finished run with the same fingerprint (configuration and data) is reused instead of trained again.
 
     Examples
     --------
@@ -75,8 +78,14 @@ class RunManager:
     >>> manager.close()
     """
 
-    def __init__(self, job_factory: Callable[[RunSpec, str], Job], max_rate: float = 5.0) -> None:
-        self.job_factory = job_factory
+    def __init__(self, job_factory: Callable[[RunSpec, str], Job] | None = None, max_rate: float = 5.0,
+                 executor: Executor | None = None, experiment: Experiment | None = None) -> None:
+        if executor is None:
+            if job_factory is None:
+                raise ValueError("RunManager: pass job_factory or executor")
+            executor = ThreadExecutor(job_factory)
+        self.executor = executor
+        self.experiment = experiment
         self.max_rate = max_rate
         self.events: queue.Queue = queue.Queue()
         self.runs: dict[str, RunState] = {}
@@ -85,26 +94,51 @@ class RunManager:
         self.render_count = 0
         self.render_seconds = 0.0
         self.errors: list[str] = []
-        self._jobs: dict[str, Job] = {}
-        self._phase: dict[str, str] = {}  # queued → started → done, or cancelled: the worker-side truth
-        self._stop_wanted: set[str] = set()
-        self._todo: queue.Queue = queue.Queue()
+        self._phase: dict[str, str] = {}  # queued → started → done, or cancelled: the executor-side truth
+        self._waiting: list[str] = []  # queued, in order
+        self._log: dict[str, list[dict[str, Any]]] = {}  # events to append to each run's log (UI thread)
         self._lock = threading.RLock()
         self._counter = itertools.count(1)
         self._closed = False
+        token = uuid.uuid4().hex
+        self.owner: dict[str, Any] = {"pid": os.getpid(), "token": token}
+        _LIVE_OWNERS.add(token)
+        if experiment is not None:
+            self._load(experiment)
         self._ui = threading.Thread(target=self._ui_loop, name="estlab-ui", daemon=True)
-        self._worker = threading.Thread(target=self._work_loop, name="estlab-worker", daemon=True)
         self._ui.start()
-        self._worker.start()
+
+    def _load(self, experiment: Experiment) -> None:
+        """Show the experiment's earlier runs: records as saved, curves replayed from their event logs."""
+        interrupted = []
+        for record in experiment.records():
+            state = RunState(name=record.name, spec=record.spec)
+            for event in experiment.events(record.name):
+                apply_event(state, event)
+            _restore(state, record)
+            if record.status in ACTIVE and not _owner_alive(record.owner):
+                state.status, state.reason = "interrupted", "its lab closed or its kernel exited before it ended"
+                state.end_time = state.end_time or time.time()
+                interrupted.append(record.name)
+                experiment.save_record(_record(state, record.owner))
+            self.runs[record.name] = state
+            self._phase[record.name] = "done"
+        if self.runs:
+            text = f"experiment {experiment.path}: {len(self.runs)} earlier run(s)"
+            if interrupted:
+                text += f"; interrupted before they ended: {', '.join(interrupted)}"
+            self.notice = (text, "info")
 
     # ---- kernel-thread API -----------------------------------------------------------------
     def launch(self, spec: RunSpec, name: str | None = None) -> RunState:
-        """Queue ``spec``; returns its record at once (training happens in the worker).
+        """Queue ``spec``; returns its record at once (training happens in the executor).
 
-        Raises ``DuplicateRunError`` when the same configuration is already queued or running.
+        Raises ``DuplicateRunError`` when the same configuration is already queued or running, or (with an
+        experiment) finished on the same data: that run's results are shown instead of training again.
         """
         if self._closed:
             raise RuntimeError("RunManager is closed; create a new lab to train again")
+        fingerprint = self.experiment.fingerprint(spec) if self.experiment is not None else ""
         with self._lock:
             for state in self.runs.values():
                 phase = self._phase[state.name]
@@ -114,14 +148,26 @@ class RunManager:
                         f"run {state.name!r} with the same configuration is still {word}; "
                         f"wait for it, stop it (stop({state.name!r})) or change a parameter"
                     )
-            name = name or f"{spec.estimator}-{next(self._counter)}"
+                if fingerprint and state.fingerprint == fingerprint and state.status == "finished":
+                    raise DuplicateRunError(
+                        f"run {state.name!r} already trained this configuration on the same data (fingerprint "
+                        f"{fingerprint}); its results are in the leaderboard: change a parameter or the seed "
+                        "to train again"
+                    )
+            if name is None:
+                name = (self.experiment.new_name(spec.estimator) if self.experiment is not None
+                        else f"{spec.estimator}-{next(self._counter)}")
             if name in self.runs:
                 raise ValueError(f"name: a run called {name!r} exists already; pick another name")
-            state = RunState(name=name, spec=spec)
+            state = RunState(name=name, spec=spec, fingerprint=fingerprint)
+            if self.experiment is not None:
+                state.data_fingerprint = self.experiment.data_fingerprint or ""
+                state.model_dir = self.experiment.run_dir(name)
+                self.experiment.save_record(_record(state, self.owner))  # on disk before it can start
             self.runs[name] = state
             self._phase[name] = "queued"
-        self.events.put({"type": "queued", "lab_run": name})
-        self._todo.put(name)
+            self._waiting.append(name)
+        self.events.put({"type": "queued", "lab_run": name})  # the UI thread hands it to the executor
         return state
 
     def stop(self, name: str | None = None) -> None:
@@ -134,13 +180,11 @@ class RunManager:
             phase = self._phase[name]
             if phase == "queued":
                 self._phase[name] = "cancelled"
+                self._waiting.remove(name)
                 self.events.put({"type": "cancelled", "lab_run": name, "time": time.time()})
-            elif phase == "started":
-                job = self._jobs.get(name)
-                if job is None:
-                    self._stop_wanted.add(name)
-                else:
-                    job.request_stop()
+                return
+        if phase == "started":
+            self.executor.stop(name)
 
     def release(self, name: str) -> None:
         """Free the model of a run that ended (its record and metrics stay)."""
@@ -150,9 +194,7 @@ class RunManager:
             if phase not in ("done", "cancelled"):
                 word = "queued" if phase == "queued" else "running"
                 raise RuntimeError(f"run {name!r} is {word}; stop it first (stop({name!r})), then release it")
-            job = self._jobs.pop(name, None)
-        if job is not None:
-            job.release()
+        self.executor.release(name)
         self.events.put({"type": "released", "lab_run": name, "time": time.time()})
         if threading.current_thread() is not self._ui:
             self.flush()  # so the record says "released" when this returns
@@ -199,7 +241,7 @@ class RunManager:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"timeout: runs {names} still active after {timeout} s")
             time.sleep(0.02)
-        self.flush()
+        self.flush(max(10.0, deadline - time.monotonic()))
         return self.runs[names[-1]] if names else None
 
     def current_name(self) -> str | None:
@@ -237,17 +279,21 @@ class RunManager:
             frame = frame.sort_values(sort_by, ascending=ascending, na_position="last", kind="stable")
         return frame.reset_index(drop=True)
 
-    def close(self) -> None:
-        """Stop the running job, cancel queued ones and end both threads."""
+    def close(self, timeout: float = 1.0) -> None:
+        """Cancel queued runs, stop running ones and end the executor and the UI thread (about ``timeout`` s)."""
         if self._closed:
             return
         self._closed = True
-        for name in list(self.runs):
-            self.stop(name)
-        self._todo.put(_STOP)
-        self._worker.join(timeout=30)
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            waiting, self._waiting = list(self._waiting), []
+        for name in waiting:
+            self._phase[name] = "cancelled"
+            self.events.put({"type": "cancelled", "lab_run": name, "time": time.time()})
+        self.executor.close(timeout=max(deadline - time.monotonic() - 0.1, 0.2))
         self.events.put({"type": "close"})
-        self._ui.join(timeout=5)
+        self._ui.join(max(deadline - time.monotonic(), 0.5))
+        _LIVE_OWNERS.discard(self.owner["token"])
 
     def _get(self, name: str) -> RunState:
         try:
@@ -255,48 +301,41 @@ class RunManager:
         except KeyError:
             raise KeyError(f"name: no run called {name!r}; runs: {list(self.runs)}") from None
 
-    # ---- worker thread ---------------------------------------------------------------------
-    def _work_loop(self) -> None:
+    # ---- dispatch (any thread) -------------------------------------------------------------
+    def _dispatch(self) -> None:
+        """Hand queued runs to the executor while it has free slots."""
         while True:
-            name = self._todo.get()
-            if name is _STOP:
-                return
             with self._lock:
-                if self._phase[name] != "queued":
-                    continue
+                busy = sum(1 for p in self._phase.values() if p == "started")
+                if self._closed or not self._waiting or busy >= self.executor.capacity:
+                    return
+                name = self._waiting.pop(0)
                 self._phase[name] = "started"
+                state = self.runs[name]
+            request = self._request(name, state)
             try:
-                self._run_one(name, self.runs[name].spec)
-            finally:
-                with self._lock:
-                    self._phase[name] = "done"
-                    self._stop_wanted.discard(name)
+                self.executor.start(name, request, self._emitter(name), self._done)
+            except Exception as exc:  # the executor refused (closed, broken): the run fails, visibly
+                self.events.put({"type": "train_end", "lab_run": name, "status": "failed", "time": time.time(),
+                                 "reason": "error", "error": f"{type(exc).__name__}: {exc}"})
+                self._done(name)
 
-    def _run_one(self, name: str, spec: RunSpec) -> None:
-        ended = threading.Event()
+    def _request(self, name: str, state: RunState) -> RunRequest:
+        if self.experiment is None:
+            return RunRequest(state.spec)
+        train_path, eval_path = self.experiment.data_paths()
+        return RunRequest(state.spec, self.experiment.run_dir(name), train_path, eval_path)
 
+    def _emitter(self, name: str) -> Emit:
         def emit(event: dict[str, Any]) -> None:
-            if event.get("type") == "train_end":
-                ended.set()
             self.events.put({**event, "lab_run": name})
 
-        self.events.put({"type": "starting", "lab_run": name, "time": time.time()})
-        try:
-            job = self.job_factory(spec, name)
-            with self._lock:
-                self._jobs[name] = job
-                if name in self._stop_wanted:
-                    job.request_stop()
-            job.run(emit)
-        except Exception as exc:  # reported in the views, never raised in the worker
-            if not ended.is_set():
-                self.events.put({"type": "train_end", "lab_run": name, "status": "failed", "time": time.time(),
-                                 "reason": "error", "error": f"{type(exc).__name__}: {exc}",
-                                 "traceback": traceback.format_exc()})
-        else:
-            if not ended.is_set():
-                self.events.put({"type": "train_end", "lab_run": name, "status": "finished", "time": time.time(),
-                                 "reason": "job returned", "error": None})
+        return emit
+
+    def _done(self, name: str) -> None:
+        with self._lock:
+            self._phase[name] = "done"
+        self._dispatch()
 
     # ---- UI owner thread -------------------------------------------------------------------
     def _ui_loop(self) -> None:
@@ -324,6 +363,9 @@ class RunManager:
                     flushes.append(event["done"])
                 else:
                     self._apply(event, dirty)
+            self._persist()
+            if not closing:
+                self._dispatch()
             ticking = any(s.status in RUNNING for s in self.runs.values())
             if batch or ticking:  # a quiet running run still needs its elapsed time and ETA updated
                 self._render(dirty)
@@ -344,14 +386,36 @@ class RunManager:
         dirty.add(name)
         if kind in ("queued", "refresh"):
             return
+        state = self.runs[name]
         with self._lock:
-            apply_event(self.runs[name], event)
+            apply_event(state, event)
+        if self.experiment is not None:
+            log = self._log.setdefault(name, [])
+            if kind in EVENT_TYPES:
+                plain = {k: v for k, v in event.items() if k not in ("lab_run", "traceback")}
+                log.append({**plain, "global_step": plain.get("global_step", state.global_step),
+                            "time": plain.get("time") or time.time()})
+            if kind in _RECORD_EVENTS:
+                log.append({"type": "_record"})
         if kind == "train_end" and event.get("status") == "failed":
             self.notice = (f"run {name!r} failed: {event.get('error')}", "error")
         elif kind == "train_end" and event.get("status") == "stopped":
             self.notice = (f"run {name!r} stopped at step {self.runs[name].global_step}", "info")
         elif kind == "train_end":
             self.notice = (f"run {name!r} finished at step {self.runs[name].global_step}", "info")
+
+    def _persist(self) -> None:
+        """Append this batch's events to each run's log and rewrite the records that changed (UI thread)."""
+        if self.experiment is None or not self._log:
+            return
+        pending, self._log = self._log, {}
+        for name, events in pending.items():
+            try:
+                self.experiment.append_events(name, [e for e in events if e["type"] != "_record"])
+                if any(e["type"] == "_record" for e in events):
+                    self.experiment.save_record(_record(self.runs[name], self.owner))
+            except OSError:  # a full disk must not kill the UI thread; the views still show the run
+                self.errors.append(traceback.format_exc())
 
     def _render(self, dirty: set[str]) -> None:
         start = time.perf_counter()
@@ -377,3 +441,42 @@ def _row(state: RunState) -> dict[str, Any]:
     }
     row.update({k: v for k, v in sorted(state.metrics.items()) if not k.startswith(_HIDDEN_METRIC_PREFIXES)})
     return row
+
+
+def _record(state: RunState, owner: dict[str, Any]) -> RunRecord:
+    """The run record (``run.json``) of a run, from what the lab knows."""
+    metrics = {k: float(v) for k, v in state.metrics.items()}
+    return RunRecord(name=state.name, spec=state.spec, fingerprint=state.fingerprint,
+                     data_fingerprint=state.data_fingerprint,
+                     status=state.status, reason=state.reason, error=state.error, queued_time=state.queued_time,
+                     start_time=state.start_time, end_time=state.end_time, global_step=state.global_step,
+                     metrics=metrics, device=state.device, predictions_path=state.predictions_path,
+                     released=state.released, worker=state.worker, owner=dict(owner))
+
+
+def _restore(state: RunState, record: RunRecord) -> None:
+    """Put a saved record's fields back on a state rebuilt from its event log (the record has the last word)."""
+    state.fingerprint, state.data_fingerprint = record.fingerprint, record.data_fingerprint
+    state.status, state.reason, state.error = record.status, record.reason, record.error
+    state.queued_time, state.start_time, state.end_time = record.queued_time, record.start_time, record.end_time
+    state.global_step = max(state.global_step, record.global_step)
+    state.device = record.device or state.device
+    state.predictions_path = record.predictions_path or state.predictions_path
+    state.released, state.worker = record.released, record.worker
+
+
+def _owner_alive(owner: dict[str, Any]) -> bool:
+    """True when the manager that owns a run may still be running it (its process lives, and in this process
+    its token is live)."""
+    pid = owner.get("pid")
+    if not isinstance(pid, int):
+        return False
+    if pid == os.getpid():
+        return owner.get("token") in _LIVE_OWNERS
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

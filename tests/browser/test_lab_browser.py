@@ -38,12 +38,21 @@ def test_lab_notebook_in_jupyterlab(jupyter, page):
     assert board.text_content().count("finished") == 4
     _shot(lab, "01-lab-columns.png")
 
-    # Estimators tab: one linear model, 200 steps as set by the notebook.
+    # Estimators tab: one linear model, 150 steps.
     _tab(lab, "2 · Estimators")
     lab.locator(".estlab-clear").click()
     lab.locator(".estlab-estimator select").select_option(label="linear_classifier (LinearClassifier)")
     lab.locator(".estlab-add").click()
     page.wait_for_function("() => document.querySelector('.estlab-lab .estlab-queue-list select').options.length === 1")
+    # 200 steps would repeat the notebook's finished linear run on the same data (same fingerprint): the lab
+    # would show that run instead of training again. 150 steps is a new configuration, hence a new run.
+    steps = lab.locator(".estlab-max-steps input")
+    steps.click()
+    steps.press("Control+A")
+    steps.press_sequentially("150")
+    steps.press("Tab")
+    page.wait_for_function("() => document.querySelector('.estlab-lab .estlab-plan').textContent"
+                           ".includes('× 150 steps')", timeout=10_000)
     _shot(lab, "02-lab-estimators.png")
 
     # Train tab: click Train; the curve image changes and the leaderboard gets the new run.
@@ -61,7 +70,6 @@ def test_lab_notebook_in_jupyterlab(jupyter, page):
 
     # A second run, long this time: Stop ends it after its current step.
     _tab(lab, "2 · Estimators")
-    steps = lab.locator(".estlab-max-steps input")
     steps.click()
     steps.press("Control+A")
     steps.press_sequentially("100000")

@@ -65,9 +65,8 @@ def test_stop_duplicate_release(lab):
     lab.wait(timeout=60)
     assert state.status == "stopped" and 5 <= state.global_step < 1_000_000
     assert state.checkpoint and os.path.exists(state.checkpoint)
-    job = lab.manager._jobs[first[0]]
-    lab.release(first[0])
-    assert job.estimator is None
+    lab.release(first[0])  # the worker process dropped the model when the run ended; the record says so
+    assert lab.runs[first[0]].released
     assert lab.leaderboard()["status"].tolist() == ["stopped (released)"]
 
 

@@ -1,0 +1,215 @@
+"""``EstimatorJob``: one real training run (registry estimator + ``train_and_evaluate``), run by a worker.
+
+Torch and the estimators are imported only inside :meth:`EstimatorJob.run`. What reaches the lab is the
+training session's plain events, forwarded as they are, plus one plain record: the path of the eval-set
+predictions file the job writes into the run's model_dir (see ``_predictions.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from estlab.runner.predictions import PREDICTIONS_FILE, save_predictions
+from estlab.runner.spec import RunSpec
+from estlab.training.events import ORDER, Listener
+
+#: Loss values the UI wants: every step at first, then about 40 a second (each one syncs the device).
+_LOSS_EVERY_SECONDS = 0.025
+_PREDICTION_ROWS = 20_000
+
+
+class QueueListener(Listener):
+    """Forward every training event, as it is, to ``emit`` (the lab's queue); ask for the loss ~40 times a second.
+
+    Examples
+    --------
+    >>> seen = []
+    >>> listener = QueueListener(seen.append)
+    >>> listener.dispatch({"type": "checkpoint", "global_step": 1, "time": 0.0, "path": "p"})
+    >>> seen[0]["path"]
+    'p'
+    """
+
+    order = ORDER["ui"]
+
+    def __init__(self, emit: Callable[[dict[str, Any]], None]) -> None:
+        self.emit = emit
+        self._last_loss = 0.0
+
+    def wants_loss(self, global_step: int) -> bool:
+        now = time.monotonic()
+        if global_step <= 100 or now - self._last_loss >= _LOSS_EVERY_SECONDS:
+            self._last_loss = now
+            return True
+        return False
+
+    def dispatch(self, event: dict[str, Any]) -> None:
+        """Send a copy of ``event`` to the lab (every type: the bus only carries plain events)."""
+        self.emit(dict(event))
+
+
+def label_kwargs(labels: pd.Series, task: str) -> dict[str, Any]:
+    """``n_classes`` and ``label_vocabulary`` for a classification label column ({} for regression).
+
+    Examples
+    --------
+    >>> label_kwargs(pd.Series(["b", "a", "b"]), "classification")
+    {'n_classes': 2, 'label_vocabulary': ['a', 'b']}
+    """
+    if task != "classification":
+        return {}
+    values = sorted(pd.unique(labels.dropna()).tolist(), key=str)
+    if pd.api.types.is_numeric_dtype(labels) and all(float(v).is_integer() and v >= 0 for v in values):
+        return {"n_classes": max(int(max(values)) + 1, 2)}
+    return {"n_classes": max(len(values), 2), "label_vocabulary": [str(v) for v in values]}
+
+
+def lab_managed_kwargs(estimator: str, accepted: Sequence[str] | set[str], dense: Sequence[Any],
+                       linear: Sequence[Any], labels: pd.Series | None = None,
+                       task: str = "classification") -> dict[str, Any]:
+    """The arguments the lab fills in for ``estimator``: its feature columns and label settings, if it takes them.
+
+    Linear models (and the wide part) read ``linear`` columns, everything else ``dense`` ones; only names in
+    ``accepted`` (the constructor's parameters) are returned.
+
+    Examples
+    --------
+    >>> lab_managed_kwargs("linear_classifier", {"feature_columns", "n_classes"}, ["d"], ["l"],
+    ...                    pd.Series([0, 1, 2]))
+    {'feature_columns': ['l'], 'n_classes': 3}
+    """
+    kwargs: dict[str, Any] = {
+        "feature_columns": list(linear if estimator.startswith("linear") else dense),
+        "linear_feature_columns": list(linear),
+        "dnn_feature_columns": list(dense),
+    }
+    if labels is not None:
+        kwargs.update(label_kwargs(labels, task))
+    return {k: v for k, v in kwargs.items() if k in accepted}
+
+
+class EstimatorJob:
+    """Build ``spec.estimator`` from the registry, train it with periodic evaluation, write its predictions.
+
+    Parameters
+    ----------
+    spec
+        The run's configuration.
+    model_dir
+        Where this run writes checkpoints, TensorBoard events and ``eval_predictions.npz``.
+    train_df, eval_df
+        Frames holding the features and ``spec.label``.
+    task, batch_size, seed
+        Override the spec's ``task``, ``batch_size`` and ``seed`` (None: the spec's).
+
+    Examples
+    --------
+    >>> job = EstimatorJob(RunSpec.create("linear_classifier", label="y"), "/tmp/run", pd.DataFrame({"y": [0]}),
+    ...                    pd.DataFrame({"y": [0]}))
+    >>> job.request_stop()  # before the estimator exists: the run stops before its first step
+    >>> job.stop_requested
+    True
+    """
+
+    def __init__(self, spec: RunSpec, model_dir: str, train_df: pd.DataFrame, eval_df: pd.DataFrame,
+                 task: str | None = None, batch_size: int | None = None, seed: int | None = None) -> None:
+        self.spec = spec
+        self.model_dir = model_dir
+        self.train_df = train_df
+        self.eval_df = eval_df
+        self.task = spec.task if task is None else task
+        self.batch_size = spec.batch_size if batch_size is None else batch_size
+        self.seed = spec.seed if seed is None else seed
+        self.estimator: Any = None
+        self.stop_requested = False  # a request, handed to the estimator (whose session holds the one flag)
+        self._lock = threading.Lock()
+
+    def build(self) -> Any:
+        """Create the estimator (``registry.create``) with the lab-managed arguments filled in."""
+        from estlab.estimators import registry
+        from estlab.training.config import RunConfig
+
+        spec = self.spec
+        accepted = {p.name for p in registry.info(spec.estimator).parameters}
+        kwargs = dict(spec.kwargs)
+        kwargs.update(lab_managed_kwargs(spec.estimator, accepted, spec.feature_columns,
+                                         spec.linear_columns or spec.feature_columns,
+                                         self.train_df[spec.label], self.task))
+        checkpoint_every = max(spec.eval_every or spec.max_steps, 1)
+        config = RunConfig(model_dir=self.model_dir, save_checkpoints_steps=checkpoint_every,
+                           random_seed=self.seed, save_summary_steps=max(1, min(100, spec.max_steps // 20)))
+        return registry.create(spec.estimator, config=config, **kwargs)
+
+    def run(self, emit: Callable[[dict[str, Any]], None]) -> None:
+        """Train to ``spec.max_steps`` with an evaluation every ``spec.eval_every`` steps (in a worker).
+
+        ``emit`` receives the session's events as they are (the final evaluation included) and, at the end,
+        ``{"type": "predictions", "path": ...}``: where the eval-set predictions were written.
+        """
+        from estlab.inputs import pandas_input_fn
+        from estlab.training.train_and_evaluate import EvalSpec, TrainSpec, train_and_evaluate
+
+        os.makedirs(self.model_dir, exist_ok=True)
+        estimator = self.build()
+        with self._lock:
+            self.estimator = estimator
+            stop_first = self.stop_requested
+        if stop_first:  # requested while the estimator was being built: stop before the first step
+            estimator.request_stop()
+        label = self.spec.label
+        train_fn = pandas_input_fn(self.train_df.drop(columns=[label]), self.train_df[label],
+                                   batch_size=self.batch_size, num_epochs=None, shuffle=True, seed=self.seed)
+        eval_fn = pandas_input_fn(self.eval_df.drop(columns=[label]), self.eval_df[label],
+                                  batch_size=2048, num_epochs=1, shuffle=False)
+        every = self.spec.eval_every or self.spec.max_steps
+        train_and_evaluate(
+            estimator,
+            TrainSpec(train_fn, max_steps=self.spec.max_steps, hooks=[QueueListener(emit)]),
+            EvalSpec(eval_fn, every_n_steps=every),
+        )
+        path = save_predictions(os.path.join(self.model_dir, PREDICTIONS_FILE), self.predictions())
+        emit({"type": "predictions", "run": self.model_dir, "time": time.time(), "path": path})
+
+    def predictions(self) -> dict[str, Any]:
+        """Eval-set labels and predictions as plain arrays (what ``estlab.viz`` plots)."""
+        frame = self.eval_df.iloc[:_PREDICTION_ROWS]
+        label = self.spec.label
+        out = self.estimator.predict_frame(frame.drop(columns=[label]))
+        y_true = frame[label].to_numpy()
+        if self.task == "regression":
+            return {"task": "regression", "y_true": y_true.astype(float), "y_pred": out["predictions"].to_numpy()}
+        vocabulary = label_kwargs(self.train_df[label], self.task).get("label_vocabulary")
+        prob_columns = sorted((c for c in out.columns if c.startswith("probabilities_")),
+                              key=lambda c: int(c.rsplit("_", 1)[1]))
+        probabilities = out[prob_columns].to_numpy()
+        if vocabulary is None:  # integer labels 0..n-1
+            classes: list[Any] = list(range(probabilities.shape[1]))
+            y_true = y_true.astype(np.int64)
+        else:
+            classes = list(vocabulary)
+            y_true = y_true.astype(str)
+        y_pred = np.asarray(classes)[probabilities.argmax(axis=1)]
+        return {"task": "classification", "y_true": y_true, "probabilities": probabilities, "classes": classes,
+                "y_pred": y_pred}
+
+    def request_stop(self) -> None:
+        """Stop after the current step (the estimator writes a final checkpoint); before it exists, at its start."""
+        with self._lock:
+            self.stop_requested = True
+            estimator = self.estimator
+        if estimator is not None:
+            estimator.request_stop()
+
+    def release(self) -> None:
+        """Free the model (``Estimator.close()`` also empties the CUDA cache)."""
+        with self._lock:
+            estimator, self.estimator = self.estimator, None
+        if estimator is not None:
+            estimator.close()

@@ -1,0 +1,57 @@
+"""Lab on an experiment directory with worker processes: a sweep fills the board; a new Lab shows every run."""
+
+from __future__ import annotations
+
+import pytest
+
+from estlab.datasets import load_adult
+from estlab.runner import loguniform
+from estlab.widgets import Lab
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def adult():
+    train, test = load_adult()
+    columns = ["age", "hours_per_week", "education", "income_bracket"]
+    return train[columns].sample(500, random_state=0), test[columns].sample(200, random_state=0)
+
+
+def test_sweep_of_eight_trials_then_a_new_lab_shows_every_run(adult, tmp_path, monkeypatch):
+    monkeypatch.delenv("ESTLAB_MAX_STEPS", raising=False)
+    path = str(tmp_path / "adult")
+    lab = Lab(*adult, label="income_bracket", experiment=path, workers=2, batch_size=32)
+    try:
+        lab.picker.max_steps.value = 6
+        lab.picker.eval_every.value = 6
+        names = lab.sweep("dnn_classifier", hidden_units=[[8], [8, 4]], learning_rate=loguniform(1e-3, 1e-1),
+                          trials=8, seed=3)
+        assert names == [f"dnn_classifier-{i}" for i in range(1, 9)]
+        lab.wait(timeout=600)
+        board = lab.leaderboard(sort_by="accuracy")
+        assert sorted(board["run"]) == sorted(names)
+        assert board["status"].tolist() == ["finished"] * 8 and board["steps"].tolist() == [6] * 8
+        assert board["accuracy"].between(0, 1).all() and board["accuracy"].is_monotonic_decreasing
+        rates = {lab.runs[n].spec.kwargs["learning_rate"] for n in names}
+        assert len(rates) == 8 and all(1e-3 <= r <= 1e-1 for r in rates)
+        curves = {n: lab.runs[n].curves[("eval", "accuracy")].points() for n in names}
+    finally:
+        lab.close()
+
+    again = Lab(*adult, label="income_bracket", experiment=path, workers=1, batch_size=32)  # "kernel restart"
+    try:
+        assert list(again.runs) == names
+        assert [again.runs[n].status for n in names] == ["finished"] * 8
+        assert {n: again.runs[n].curves[("eval", "accuracy")].points() for n in names} == curves
+        assert again.leaderboard(sort_by="accuracy")["run"].tolist() == board["run"].tolist()
+        again.manager.flush()
+        assert "8 earlier run(s)" in again.training.message.value
+        trial = again.runs[names[0]].spec.kwargs
+        again.picker.max_steps.value = 6
+        again.picker.eval_every.value = 6
+        with pytest.warns(UserWarning, match="already trained this configuration on the same data"):
+            assert again.sweep("dnn_classifier", hidden_units=[list(trial["hidden_units"])],
+                               learning_rate=[trial["learning_rate"]]) == []
+    finally:
+        again.close()
