@@ -39,8 +39,8 @@ def measure(steps: int = 3000, eval_every: int = 500, batch_size: int = 256) -> 
     """Run plain and lab training once each; return the figures (seconds and ratios)."""
     os.environ.pop("ESTLAB_MAX_STEPS", None)
     from estlab.datasets import load_adult
-    from estlab.widgets import Lab, RunSpec
     from estlab.runner.job import EstimatorJob
+    from estlab.widgets import Lab, RunSpec
 
     train, test = load_adult()
     lab = Lab(train, test, label="income_bracket", model_dir_root=tempfile.mkdtemp(prefix="bench-drawing-"),
