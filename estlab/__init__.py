@@ -25,7 +25,7 @@ _SUBMODULES = (
     "viz", "widgets",
 )
 
-__all__ = ["__version__", *_SUBMODULES]
+__all__ = ["__version__", "check", *_SUBMODULES]
 
 if TYPE_CHECKING:  # for type checkers and IDEs only; at run time each loads on first access
     from estlab import (  # noqa: F401
@@ -43,12 +43,21 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; at run time each loads on 
     )
 
 
+#: functions served as attributes of ``estlab``: name → (module, attribute), imported on first use.
+_FUNCTIONS = {"check": ("estlab.datacheck", "check")}
+
+
 def __getattr__(name: str) -> Any:
-    """Import ``estlab.<name>`` on first access (``estlab.estimator``, ``estlab.feature_column``, ...)."""
+    """Import ``estlab.<name>`` on first access (``estlab.estimator``, ``estlab.feature_column``, ``estlab.check``)."""
+    if name in _FUNCTIONS:
+        module, attribute = _FUNCTIONS[name]
+        value = getattr(importlib.import_module(module), attribute)
+        globals()[name] = value
+        return value
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")  # the import binds it in this module too
     raise AttributeError(f"module 'estlab' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_SUBMODULES})
+    return sorted({*globals(), *_SUBMODULES, "check"})

@@ -2,11 +2,13 @@
 
 ``estlab demo`` (Adult by default) infers feature columns, trains baseline, linear, DNN, wide-and-deep
 and boosted-trees models with their default hyper-parameters and prints a leaderboard on the test split.
+``estlab serve`` serves an export over TensorFlow Serving's REST API; ``estlab --version`` prints the version.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import sys
 import tempfile
@@ -19,6 +21,33 @@ QUICK_ROWS = 3000
 QUICK_STEPS = 200
 MIN_STEPS = 300
 BATCH_SIZE = 128
+#: model families that need an extra, with the module that extra provides
+EXTRA_OF = {"boosted_trees": ("lightgbm", "boosted")}
+
+DESCRIPTION = """\
+TensorFlow's Estimator workflow on PyTorch.
+
+commands:
+  demo    train the premade estimators on a bundled dataset and print a leaderboard
+  serve   serve an export over TensorFlow Serving's REST API
+
+examples:
+  estlab demo                                   # Adult, every premade estimator, about 10 s
+  estlab demo --dataset penguins --quick        # multi-class, a run of seconds
+  estlab serve exports/adult --model-name adult --port 8501
+  estlab --version
+"""
+
+DEMO_DESCRIPTION = f"""\
+Infer feature columns from a bundled dataset, train the premade estimators with their default
+hyper-parameters (at least {MIN_STEPS} steps, batch {BATCH_SIZE}) and print a leaderboard on its test split.
+A model whose extra is not installed (boosted trees need `pip install estlab[boosted]`) is skipped with a note.
+
+examples:
+  estlab demo
+  estlab demo --dataset diamonds --epochs 2
+  estlab demo --quick --models linear,dnn
+"""
 
 
 def _estimator(family: str, task: str, columns: list, vocabulary: list[str] | None, model_dir: str,
@@ -69,11 +98,15 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"feature columns (infer_columns): {', '.join(c.name for c in columns)}")
     epochs = max(args.epochs, math.ceil(MIN_STEPS * BATCH_SIZE / len(train)))  # small sets: >= MIN_STEPS steps
     schedule = f"max_steps={max_steps}" if max_steps is not None else f"{epochs} epoch(s)"
-    print(f"training {len(args.models)} premade estimators with default hyper-parameters, {schedule}, batch {BATCH_SIZE}\n")
+    models = _available(args.models)
+    if not models:
+        print("no model to train: install the extras named above")
+        return 1
+    print(f"training {len(models)} premade estimators with default hyper-parameters, {schedule}, batch {BATCH_SIZE}\n")
     shown, key, ascending = _score_columns(data.task)
     rows = []
     root = tempfile.mkdtemp(prefix="estlab_demo_")
-    for family in args.models:
+    for family in models:
         est = _estimator(family, data.task, columns, data.label_vocabulary, f"{root}/{family}", args.quick)
         start = time.perf_counter()
         if max_steps is not None:
@@ -95,6 +128,25 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _available(families: list[str], quiet: bool = False) -> list[str]:
+    """The families whose extra is installed; each one skipped gets a one-line note (unless ``quiet``)."""
+    kept = []
+    for family in families:
+        module, extra = EXTRA_OF.get(family, (None, None))
+        if module is not None and importlib.util.find_spec(module) is None:
+            if not quiet:
+                print(f"  skipping {family}: needs {module} (pip install 'estlab[{extra}]')")
+            continue
+        kept.append(family)
+    return kept
+
+
+def _version() -> str:
+    from estlab import __version__
+
+    return f"estlab {__version__}"
+
+
 def _models(text: str) -> list[str]:
     names = [m.strip() for m in text.split(",") if m.strip()]
     unknown = [m for m in names if m not in FAMILIES]
@@ -110,9 +162,17 @@ def main(argv: list[str] | None = None) -> int:
     --------
     >>> main(["demo", "--dataset", "penguins", "--quick"])  # doctest: +SKIP
     """
-    parser = argparse.ArgumentParser(prog="estlab", description=(__doc__ or "estlab").splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="train and compare the premade estimators on a bundled dataset")
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] in (["--version"], ["-V"]):  # answered before the serve command's imports (torch)
+        print(_version())
+        return 0
+    parser = argparse.ArgumentParser(prog="estlab", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-V", "--version", action="version", version=_version())
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{demo,serve}")
+    demo = commands.add_parser("demo", help="train and compare the premade estimators on a bundled dataset",
+                               description=DEMO_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--dataset", default="adult", help="adult (default), penguins or diamonds")
     demo.add_argument("--max-steps", type=int, default=None,
                       help="train each model to this global step (default: --epochs over the data)")

@@ -1,7 +1,10 @@
 """``BoostedTreesClassifier`` / ``BoostedTreesRegressor``: gradient-boosted trees trained by LightGBM.
 
 Training happens once, on the whole transformed training input (the loop's ``_fit_full_batch``
-seam): ``DenseFeatures`` output → ``lightgbm.train``. The trees are then copied into a
+seam): :class:`~estlab.estimators.tree_features.TreeFeatures` output → ``lightgbm.train``. Columns are read as
+TF's BoostedTrees read them: a bucketized column is one ordered feature (its bucket index, so a split is a
+threshold between buckets), a categorical or indicator column one categorical feature (its id), a numeric
+column its values (``docs/boosted-trees.md``). The trees are then copied into a
 :class:`~estlab.estimators.tree_ensemble.TreeEnsemble` of plain tensors, so checkpoints,
 ``evaluate``/``predict`` (same heads and metrics as every estimator) and export work unchanged.
 LightGBM is imported lazily: ``pip install estlab[boosted]``.
@@ -27,11 +30,27 @@ from torch import nn
 from estlab._util import warn_ignored_arguments
 from estlab.estimators._premade import PremadeEstimator, check_feature_columns, check_number
 from estlab.estimators.tree_ensemble import TreeEnsemble
+from estlab.estimators.tree_features import TreeFeatures
 from estlab.training.config import RunConfig
 
 #: TF's ``pruning_mode`` values; LightGBM pre-prunes (a split needs a gain of ``tree_complexity``).
 PRUNING_MODES = ("none", "pre", "post")
 _TF_EPSILON = 0.01
+#: LightGBM's default ``min_sum_hessian_in_leaf``, kept as a floor so a leaf never divides by a zero Hessian
+_MIN_HESSIAN = 1e-3
+
+
+def _min_child_samples(value: int | None, n_rows: int | None) -> int:
+    """Rows a leaf needs: ``value``, or (``None``) scaled to the data: ``n_rows // 100`` within ``[1, 20]``.
+
+    Examples
+    --------
+    >>> _min_child_samples(None, 275), _min_child_samples(None, 43152), _min_child_samples(7, 275)
+    (2, 20, 7)
+    """
+    if value is not None:
+        return int(value)
+    return 20 if n_rows is None else min(20, max(1, int(n_rows) // 100))
 
 
 def import_lightgbm() -> Any:
@@ -67,7 +86,7 @@ def _dense_for_trees(column: Any) -> Any:
 
 
 class BoostedTreesModule(nn.Module):
-    """``DenseFeatures`` → :class:`TreeEnsemble` logits.
+    """:class:`TreeFeatures` → :class:`TreeEnsemble` logits.
 
     Examples
     --------
@@ -102,12 +121,6 @@ def _initial_score(labels: np.ndarray, weights: np.ndarray | None, task: str) ->
     return float(np.log(mean / (1.0 - mean)))
 
 
-def _column_name(column: Any) -> str:
-    """TF's name for a column in explanations: an indicator column answers with its categorical column's name."""
-    categorical = getattr(column, "categorical_column", None)
-    return str(categorical.name) if categorical is not None else str(column.name)
-
-
 class _BoostedTreesBase(PremadeEstimator):
     trains_full_batch = True
 
@@ -119,13 +132,13 @@ class _BoostedTreesBase(PremadeEstimator):
     train_in_memory: bool
     n_trees: int
     max_depth: int | None
-    num_leaves: int
+    num_leaves: int | None
     learning_rate: float
     l1_regularization: float
     l2_regularization: float
     tree_complexity: float
     min_node_weight: float
-    min_child_samples: int
+    min_child_samples: int | None
     subsample: float
     feature_fraction: float
     num_threads: int | None
@@ -158,13 +171,15 @@ class _BoostedTreesBase(PremadeEstimator):
         check_number(self.n_trees, "n_trees", 1, integer=True)
         if self.max_depth is not None:
             check_number(self.max_depth, "max_depth", 1, integer=True)
-        check_number(self.num_leaves, "num_leaves", 2, integer=True)
+        if self.num_leaves is not None:
+            check_number(self.num_leaves, "num_leaves", 2, integer=True)
         check_number(self.learning_rate, "learning_rate", 0.0, inclusive=False)
         check_number(self.l1_regularization, "l1_regularization", 0.0)
         check_number(self.l2_regularization, "l2_regularization", 0.0)
         check_number(self.tree_complexity, "tree_complexity", 0.0)
         check_number(self.min_node_weight, "min_node_weight", 0.0)
-        check_number(self.min_child_samples, "min_child_samples", 1, integer=True)
+        if self.min_child_samples is not None:
+            check_number(self.min_child_samples, "min_child_samples", 1, integer=True)
         if not (isinstance(self.subsample, (int, float)) and 0.0 < self.subsample <= 1.0):
             raise ValueError(f"subsample must be in (0, 1]; received {self.subsample!r}.")
         if not (isinstance(self.feature_fraction, (int, float)) and 0.0 < self.feature_fraction <= 1.0):
@@ -182,12 +197,17 @@ class _BoostedTreesBase(PremadeEstimator):
         return []  # trained by LightGBM, not by gradient steps
 
     def _build_module(self, transformer: Any) -> nn.Module:
-        from estlab.features import DenseFeatures
-
-        features = DenseFeatures(self._feature_columns(), transformer)
+        features = TreeFeatures(self._feature_columns(), transformer)
         return BoostedTreesModule(features, self._build_head().logits_dimension)
 
-    def _lightgbm_params(self) -> dict[str, Any]:
+    def _num_leaves(self) -> int:
+        """``num_leaves``, or (``None``) as many as a depth-wise tree of ``max_depth`` holds (TF's), at most 1024."""
+        if self.num_leaves is not None:
+            return int(self.num_leaves)
+        return 31 if self.max_depth is None else min(2 ** int(self.max_depth), 1024)
+
+    def _lightgbm_params(self, n_rows: int | None = None) -> dict[str, Any]:
+        """LightGBM's parameters for ``n_rows`` training rows (TF's per-instance values times ``n_rows``)."""
         head = self._build_head()
         if head.task == "binary":
             objective: dict[str, Any] = {"objective": "binary"}
@@ -196,16 +216,19 @@ class _BoostedTreesBase(PremadeEstimator):
         else:
             objective = {"objective": "regression"}
         seed = getattr(self.config, "random_seed", None)
+        n = 1 if n_rows is None else max(int(n_rows), 1)
+        min_rows = _min_child_samples(self.min_child_samples, n_rows)
         return {
             **objective,
             "learning_rate": float(self.learning_rate),
-            "num_leaves": int(self.num_leaves),
+            "num_leaves": self._num_leaves(),
             "max_depth": -1 if self.max_depth is None else int(self.max_depth),
-            "lambda_l1": float(self.l1_regularization),
-            "lambda_l2": float(self.l2_regularization),
-            "min_gain_to_split": float(self.tree_complexity),
-            "min_sum_hessian_in_leaf": float(self.min_node_weight),
-            "min_data_in_leaf": int(self.min_child_samples),
+            "lambda_l1": float(self.l1_regularization) * n,
+            "lambda_l2": float(self.l2_regularization) * n,
+            "min_gain_to_split": float(self.tree_complexity) * n,
+            "min_sum_hessian_in_leaf": max(float(self.min_node_weight) * n, _MIN_HESSIAN),
+            "min_data_in_leaf": min_rows,
+            "min_data_per_group": min(100, min_rows * 5),
             "boost_from_average": bool(self.center_bias),
             "bagging_fraction": float(self.subsample),
             "bagging_freq": 1 if self.subsample < 1.0 else 0,
@@ -222,13 +245,15 @@ class _BoostedTreesBase(PremadeEstimator):
     ) -> None:
         assert isinstance(module, BoostedTreesModule)  # built by _build_module
         lgb = import_lightgbm()
+        assert isinstance(module.features, TreeFeatures)  # built by _build_module
         with torch.no_grad():
             x = module.features(encoded).detach().cpu().double().numpy()
         y = labels.detach().cpu().numpy().reshape(len(x), -1)[:, 0]
         w = None if weights is None else weights.detach().cpu().numpy().reshape(-1).astype(np.float64)
-        data = lgb.Dataset(x, label=y, weight=w, free_raw_data=True)
+        categorical = module.features.categorical_features()
+        data = lgb.Dataset(x, label=y, weight=w, categorical_feature=categorical or "auto", free_raw_data=True)
         device = module.trees.feature.device
-        booster = lgb.train(self._lightgbm_params(), data, num_boost_round=int(self.n_trees))
+        booster = lgb.train(self._lightgbm_params(len(x)), data, num_boost_round=int(self.n_trees))
         trees = module.trees.load_lightgbm(booster)
         if self.center_bias and trees.logits_dimension == 1 and trees.num_trees and int(trees.left[0, 0]) != 0:
             # LightGBM writes node values to 6 digits; the first root is the initial score it started from, exactly
@@ -247,14 +272,9 @@ class _BoostedTreesBase(PremadeEstimator):
 
     @staticmethod
     def _feature_names(module: BoostedTreesModule, transformer: Any) -> list[str]:
-        """The feature column name of every ``DenseFeatures`` output (one-hot and multi-dim columns repeat it)."""
-        from estlab.features import DenseFeatures
-
-        assert isinstance(module.features, DenseFeatures)  # built by _build_module
-        names: list[str] = []
-        for column in module.features.feature_columns:
-            names += [_column_name(column)] * int(transformer.column_width(column))
-        return names
+        """The feature column name of every tree input (multi-dimensional and count columns repeat it)."""
+        assert isinstance(module.features, TreeFeatures)  # built by _build_module
+        return module.features.names()
 
     def experimental_feature_importances(self, normalize: bool = False) -> collections.OrderedDict[str, float]:
         """TF's gain-based feature importances: feature column name → summed split gain, largest first.
@@ -372,14 +392,15 @@ class BoostedTreesClassifier(_BoostedTreesBase):
 
     Trains in one ``train`` call on the whole input (``steps``/``max_steps`` do not apply); the fitted
     trees become tensors. Parameters in TF's order; those TF does not have are keyword-only. Defaults:
-    200 trees, ``learning_rate=0.1``, ``max_depth=6``, 31 leaves, 20 rows per leaf (TF's defaults are
-    100 trees of depth 6 at 0.1).
+    200 trees (TF: 100), ``learning_rate=0.1``, ``max_depth=6`` with up to 64 leaves, TF's
+    ``min_node_weight=0`` and a minimum of rows per leaf scaled to the data (1 per 100 rows, 1 to 20).
 
     Parameters
     ----------
     feature_columns : list
-        Feature columns, read through ``DenseFeatures`` (numeric, bucketized and indicator columns
-        suit trees; embedding columns are not trained and should be avoided).
+        Numeric, bucketized, categorical and indicator columns, read as TF's trees read them: a bucketized
+        column is one ordered feature (its bucket index), a categorical/indicator column one categorical
+        feature (its id), a numeric column its values (``docs/boosted-trees.md``). Embeddings are refused.
     n_batches_per_layer : float, optional
         TF's batches of statistics per layer. Every layer here sees the whole training input (TF with
         ``train_in_memory=True``), so any positive value trains the same trees.
@@ -398,13 +419,15 @@ class BoostedTreesClassifier(_BoostedTreesBase):
     learning_rate : float
         Shrinkage applied to each tree's output.
     l1_regularization : float
-        L1 penalty on leaf values.
+        L1 penalty on leaf values, per instance as TF's (LightGBM's ``lambda_l1`` = value x training rows).
     l2_regularization : float
-        L2 penalty on leaf values.
+        L2 penalty on leaf values, per instance as TF's (LightGBM's ``lambda_l2`` = value x training rows).
     tree_complexity : float
-        Minimum loss reduction (gain) to make a split.
+        Minimum loss reduction (gain) to make a split, per instance as TF's (``min_gain_to_split`` = value x
+        training rows).
     min_node_weight : float
-        Minimum sum of Hessians in a leaf.
+        Minimum Hessian of a leaf, per instance as TF's: compared with the leaf's Hessian sum divided by the
+        training rows (``min_sum_hessian_in_leaf`` = value x rows, at least LightGBM's 0.001). TF's default 0.
     config : RunConfig, optional
         Run configuration; ``random_seed`` seeds LightGBM.
     center_bias : bool
@@ -418,10 +441,12 @@ class BoostedTreesClassifier(_BoostedTreesBase):
         with a warning.
     train_in_memory : bool
         TF's in-memory training; estlab always trains on the whole input in memory.
-    num_leaves : int
-        Maximum number of leaves per tree (LightGBM grows trees leaf-wise). Keyword-only, as the rest.
-    min_child_samples : int
-        Minimum number of training rows in a leaf.
+    num_leaves : int, optional
+        Maximum number of leaves per tree (LightGBM grows trees leaf-wise). ``None``: ``2 ** max_depth`` (at
+        most 1024), what TF's depth-wise tree can hold; 31 without ``max_depth``. Keyword-only, as the rest.
+    min_child_samples : int, optional
+        Minimum number of training rows in a leaf (TF has none). ``None``: scaled to the data, one per 100
+        training rows, between 1 and 20 (LightGBM's 20).
     subsample : float
         Fraction of rows sampled for each tree (1.0 = all).
     feature_fraction : float
@@ -457,15 +482,15 @@ class BoostedTreesClassifier(_BoostedTreesBase):
         l1_regularization: float = 0.0,
         l2_regularization: float = 0.0,
         tree_complexity: float = 0.0,
-        min_node_weight: float = 0.001,
+        min_node_weight: float = 0.0,
         config: RunConfig | None = None,
         center_bias: bool = False,
         pruning_mode: str = "none",
         quantile_sketch_epsilon: float = 0.01,
         train_in_memory: bool = False,
         *,
-        num_leaves: int = 31,
-        min_child_samples: int = 20,
+        num_leaves: int | None = None,
+        min_child_samples: int | None = None,
         subsample: float = 1.0,
         feature_fraction: float = 1.0,
         num_threads: int | None = None,
@@ -507,8 +532,9 @@ class BoostedTreesRegressor(_BoostedTreesBase):
     Parameters
     ----------
     feature_columns : list
-        Feature columns, read through ``DenseFeatures`` (numeric, bucketized and indicator columns
-        suit trees; embedding columns are not trained and should be avoided).
+        Numeric, bucketized, categorical and indicator columns, read as TF's trees read them: a bucketized
+        column is one ordered feature (its bucket index), a categorical/indicator column one categorical
+        feature (its id), a numeric column its values (``docs/boosted-trees.md``). Embeddings are refused.
     n_batches_per_layer : float, optional
         TF's batches of statistics per layer. Every layer here sees the whole training input (TF with
         ``train_in_memory=True``), so any positive value trains the same trees.
@@ -525,13 +551,15 @@ class BoostedTreesRegressor(_BoostedTreesBase):
     learning_rate : float
         Shrinkage applied to each tree's output.
     l1_regularization : float
-        L1 penalty on leaf values.
+        L1 penalty on leaf values, per instance as TF's (LightGBM's ``lambda_l1`` = value x training rows).
     l2_regularization : float
-        L2 penalty on leaf values.
+        L2 penalty on leaf values, per instance as TF's (LightGBM's ``lambda_l2`` = value x training rows).
     tree_complexity : float
-        Minimum loss reduction (gain) to make a split.
+        Minimum loss reduction (gain) to make a split, per instance as TF's (``min_gain_to_split`` = value x
+        training rows).
     min_node_weight : float
-        Minimum sum of Hessians in a leaf.
+        Minimum Hessian of a leaf, per instance as TF's: compared with the leaf's Hessian sum divided by the
+        training rows (``min_sum_hessian_in_leaf`` = value x rows, at least LightGBM's 0.001). TF's default 0.
     config : RunConfig, optional
         Run configuration; ``random_seed`` seeds LightGBM.
     center_bias : bool
@@ -543,10 +571,12 @@ class BoostedTreesRegressor(_BoostedTreesBase):
         TF's quantile error; a value other than 0.01 is ignored with a warning (LightGBM bins itself).
     train_in_memory : bool
         TF's in-memory training; estlab always trains on the whole input in memory.
-    num_leaves : int
-        Maximum number of leaves per tree (LightGBM grows trees leaf-wise). Keyword-only, as the rest.
-    min_child_samples : int
-        Minimum number of training rows in a leaf.
+    num_leaves : int, optional
+        Maximum number of leaves per tree (LightGBM grows trees leaf-wise). ``None``: ``2 ** max_depth`` (at
+        most 1024), what TF's depth-wise tree can hold; 31 without ``max_depth``. Keyword-only, as the rest.
+    min_child_samples : int, optional
+        Minimum number of training rows in a leaf (TF has none). ``None``: scaled to the data, one per 100
+        training rows, between 1 and 20 (LightGBM's 20).
     subsample : float
         Fraction of rows sampled for each tree (1.0 = all).
     feature_fraction : float
@@ -581,15 +611,15 @@ class BoostedTreesRegressor(_BoostedTreesBase):
         l1_regularization: float = 0.0,
         l2_regularization: float = 0.0,
         tree_complexity: float = 0.0,
-        min_node_weight: float = 0.001,
+        min_node_weight: float = 0.0,
         config: RunConfig | None = None,
         center_bias: bool = False,
         pruning_mode: str = "none",
         quantile_sketch_epsilon: float = 0.01,
         train_in_memory: bool = False,
         *,
-        num_leaves: int = 31,
-        min_child_samples: int = 20,
+        num_leaves: int | None = None,
+        min_child_samples: int | None = None,
         subsample: float = 1.0,
         feature_fraction: float = 1.0,
         num_threads: int | None = None,

@@ -31,6 +31,7 @@ from estlab.training.history import History
 from estlab.training.lock import ModelDirLock
 from estlab.training.loop import LoopResult
 from estlab.training.session import TrainingSession, plan_target
+from estlab.training.threads import training_threads
 
 logger = logging.getLogger(__name__)
 
@@ -211,7 +212,8 @@ class Estimator(ModelFnHooks):
                                          bounded=steps is not None or max_steps is not None,
                                          input_fn_args=self._input_fn_args())
                 distributed.init_distributed(resolve_device(self.config.device))
-                with ModelDirLock(self.model_dir) if distributed.is_chief() else contextlib.nullcontext():
+                with (ModelDirLock(self.model_dir) if distributed.is_chief() else contextlib.nullcontext(),
+                      training_threads(self.config)):  # intra-op threads for this run (training/threads.py)
                     return self._train_in_model_dir(source, hooks, steps, max_steps, label)
             finally:
                 self._stop_event.clear()  # a stop asked before this call stopped it; none leaks into the next
@@ -290,14 +292,22 @@ class Estimator(ModelFnHooks):
 
     def predict_frame(self, input_fn: Any, predict_keys: Sequence[str] | str | None = None,
                       checkpoint_path: str | None = None, *, batch_size: int = 512) -> pd.DataFrame:
-        """Predictions as a DataFrame: one row per example; vector outputs become ``<key>_<i>`` columns.
+        """Predictions as a DataFrame: one row per example, with the input frame's index.
+
+        Vector outputs become ``<key>_<i>`` columns, except the per-class ones, which are named by class:
+        ``probabilities_<class>`` (and multi-class ``logits_<class>``), the class being the label vocabulary's
+        string or ``0..K-1``. A DataFrame (or Series) input keeps its index; other inputs get ``0..N-1``.
 
         Examples
         --------
-        >>> est.predict_frame(test_df)[["class_ids", "probabilities_1"]]  # doctest: +SKIP
+        >>> est.predict_frame(test_df)[["classes", "probabilities_>50K"]]  # doctest: +SKIP
         """
-        return predictions_to_frame(self.predict(input_fn, predict_keys, checkpoint_path=checkpoint_path,
-                                                 yield_single_examples=False, batch_size=batch_size))
+        keys = [predict_keys] if isinstance(predict_keys, str) else predict_keys
+        index = input_fn.index if isinstance(input_fn, pd.DataFrame | pd.Series) else None
+        # every prediction is computed (all_classes names the columns); ``keys`` picks what the frame shows
+        batches = self.predict(input_fn, None, checkpoint_path=checkpoint_path, yield_single_examples=False,
+                               batch_size=batch_size)
+        return predictions_to_frame(batches, index=index, keys=keys)
 
     def export_saved_model(self, export_dir_base: str, *args: Any, **kwargs: Any) -> str:
         """Export for serving (delegates to ``estlab.export.export_saved_model``)."""

@@ -5,7 +5,7 @@ concatenated logits turned into probabilities/predictions. Every value is a plai
 
 Conventions (documented differences from TF):
 
-* ``auc`` is the exact weighted ROC AUC (``sklearn.metrics.roc_auc_score``), not TF's
+* ``auc`` is the exact weighted ROC AUC (numpy; equal to ``sklearn.metrics.roc_auc_score``), not TF's
   200-threshold approximation; ``auc_precision_recall`` is sklearn's ``average_precision_score``.
   Both are ``nan`` when the labels hold a single class.
 * ``precision``/``recall``/``accuracy`` use the 0.5 probability threshold, as TF's binary head.
@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn import metrics as skm
 
 
 def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
@@ -36,6 +35,51 @@ def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
     if total <= 0.0:
         return float("nan")
     return float(np.sum(values * weights) / total)
+
+
+
+# Exact weighted ROC AUC, average precision, precision and recall in numpy: the same numbers as
+# sklearn.metrics (roc_auc_score, average_precision_score, precision_score/recall_score with
+# zero_division=0), pinned by tests/estimators/test_metrics.py; scikit-learn is not a core dependency.
+def _binary_curve(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted true and false positives at each distinct score, highest score first (sklearn's ``_binary_clf_curve``)."""
+    order = np.argsort(scores, kind="mergesort")[::-1]
+    scores, labels, weights = scores[order], labels[order], weights[order]
+    last = np.r_[np.flatnonzero(np.diff(scores)), labels.size - 1]
+    tps = np.cumsum(labels * weights)[last]
+    fps = np.cumsum((1.0 - labels) * weights)[last]
+    return tps, fps
+
+
+def roc_auc_score(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> float:
+    """Exact weighted area under the ROC curve (both classes must carry weight)."""
+    tps, fps = _binary_curve(np.asarray(labels, np.float64) > 0, np.asarray(scores, np.float64),
+                             np.asarray(weights, np.float64))
+    tpr = np.r_[0.0, tps / tps[-1]]
+    fpr = np.r_[0.0, fps / fps[-1]]
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1])) / 2.0)
+
+
+def average_precision_score(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> float:
+    """Weighted average precision: ``sum_n (R_n - R_{n-1}) P_n`` over the distinct scores (no interpolation)."""
+    tps, fps = _binary_curve(np.asarray(labels, np.float64) > 0, np.asarray(scores, np.float64),
+                             np.asarray(weights, np.float64))
+    predicted = tps + fps
+    precision = np.divide(tps, predicted, out=np.zeros_like(tps), where=predicted != 0)
+    recall = tps / tps[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def precision_score(labels: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> float:
+    """Weighted precision of 0/1 predictions; 0 when nothing is predicted positive."""
+    y, p, w = np.asarray(labels) > 0, np.asarray(predicted) > 0, np.asarray(weights, np.float64)
+    denominator = float(np.sum(w * p))
+    return float(np.sum(w * (y & p))) / denominator if denominator != 0 else 0.0
+
+
+def recall_score(labels: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> float:
+    """Weighted recall of 0/1 predictions; 0 when no example is positive."""
+    return precision_score(predicted, labels, weights)
 
 
 def binary_metrics(
@@ -83,8 +127,8 @@ def binary_metrics(
     label_mean = _weighted_mean(labels, weights)
     two_classes = np.unique(labels[weights > 0]).size == 2
     if two_classes:
-        auc = float(skm.roc_auc_score(labels, probabilities, sample_weight=weights))
-        auc_pr = float(skm.average_precision_score(labels, probabilities, sample_weight=weights))
+        auc = roc_auc_score(labels, probabilities, weights)
+        auc_pr = average_precision_score(labels, probabilities, weights)
     else:
         auc = auc_pr = float("nan")
     return {
@@ -95,9 +139,9 @@ def binary_metrics(
         "average_loss": loss_total / weight_total if weight_total > 0 else float("nan"),
         "label/mean": label_mean,
         "loss": float(loss),
-        "precision": float(skm.precision_score(labels, predicted, sample_weight=weights, zero_division=0)),  # pyright: ignore[reportArgumentType]  # sklearn is untyped: pyright guesses str from 'warn'
+        "precision": precision_score(labels, predicted, weights),
         "prediction/mean": _weighted_mean(probabilities, weights),
-        "recall": float(skm.recall_score(labels, predicted, sample_weight=weights, zero_division=0)),  # pyright: ignore[reportArgumentType]  # sklearn is untyped: pyright guesses str from 'warn'
+        "recall": recall_score(labels, predicted, weights),
     }
 
 
@@ -209,8 +253,8 @@ def multilabel_metrics(
     y = np.asarray(labels, dtype=np.float64).reshape(-1)
     w = np.repeat(np.asarray(weights, dtype=np.float64).reshape(-1), n_classes)
     if np.unique(y[w > 0]).size == 2:
-        auc = float(skm.roc_auc_score(y, p, sample_weight=w))
-        auc_pr = float(skm.average_precision_score(y, p, sample_weight=w))
+        auc = roc_auc_score(y, p, w)
+        auc_pr = average_precision_score(y, p, w)
     else:
         auc = auc_pr = float("nan")
     result = {
@@ -223,8 +267,8 @@ def multilabel_metrics(
         predicted = (p > threshold).astype(np.float64)
         key = _threshold_key(threshold)
         result[f"accuracy/positive_threshold_{key}"] = _weighted_mean((predicted == y).astype(np.float64), w)
-        result[f"precision/positive_threshold_{key}"] = float(skm.precision_score(y, predicted, sample_weight=w, zero_division=0))  # pyright: ignore[reportArgumentType]  # sklearn is untyped
-        result[f"recall/positive_threshold_{key}"] = float(skm.recall_score(y, predicted, sample_weight=w, zero_division=0))  # pyright: ignore[reportArgumentType]  # sklearn is untyped
+        result[f"precision/positive_threshold_{key}"] = precision_score(y, predicted, w)
+        result[f"recall/positive_threshold_{key}"] = recall_score(y, predicted, w)
     return result
 
 
@@ -382,13 +426,13 @@ def _absolute_error(labels: np.ndarray, predictions: np.ndarray, weights: np.nda
 def _precision(labels: np.ndarray, predictions: np.ndarray, weights: np.ndarray | None = None) -> float:
     y, p = labels.reshape(-1) > 0, predictions.reshape(-1) > 0
     w = _flat_weights(weights, len(y))
-    return float(skm.precision_score(y, p, sample_weight=w, zero_division=0))  # pyright: ignore[reportArgumentType]  # sklearn is untyped
+    return precision_score(y, p, w)
 
 
 def _recall(labels: np.ndarray, predictions: np.ndarray, weights: np.ndarray | None = None) -> float:
     y, p = labels.reshape(-1) > 0, predictions.reshape(-1) > 0
     w = _flat_weights(weights, len(y))
-    return float(skm.recall_score(y, p, sample_weight=w, zero_division=0))  # pyright: ignore[reportArgumentType]  # sklearn is untyped
+    return recall_score(y, p, w)
 
 
 def _auc(curve: str) -> Any:
@@ -397,8 +441,8 @@ def _auc(curve: str) -> Any:
         w = _flat_weights(weights, len(y))
         if np.unique(y[w > 0]).size != 2:
             return float("nan")
-        score = skm.roc_auc_score if curve == "ROC" else skm.average_precision_score
-        return float(score(y, p, sample_weight=w))
+        score = roc_auc_score if curve == "ROC" else average_precision_score
+        return score(y, p, w)
 
     return auc_value
 

@@ -6,6 +6,8 @@ once, one level per iteration (``depth`` iterations). Leaves point to themselves
 reached a leaf stay there. Checkpoints, ``predict`` and export see ordinary buffers. Every node's
 value (``node_value``) and every split's gain (``split_gain``) are kept too, for TF's explanations:
 :meth:`TreeEnsemble.explain` (directional feature contributions) and :meth:`TreeEnsemble.gain_importances`.
+LightGBM's categorical splits (``id in {...}`` goes left) are a row of a membership table (``cat_left``) per
+split, looked up by the integer id, so the program stays gathers and comparisons (export, ONNX).
 
 Examples
 --------
@@ -27,9 +29,11 @@ from torch import nn
 # missing_type codes (LightGBM's "None", "Zero", "NaN")
 _MISSING = {"None": 0, "Zero": 1, "NaN": 2}
 _BUFFERS = ("feature", "threshold", "left", "right", "value", "default_left", "missing_type", "tree_class",
-            "depth_steps", "node_value", "split_gain")
+            "depth_steps", "node_value", "split_gain", "cat_index", "cat_left")
 #: buffers a checkpoint written before they existed may lack (filled with NaN: explanations then refuse)
 _OPTIONAL = ("node_value", "split_gain")
+#: categorical-split buffers a checkpoint from before them lacks (its trees have numerical splits only)
+_CATEGORICAL = ("cat_index", "cat_left")
 
 
 class TreeEnsemble(nn.Module):
@@ -42,7 +46,10 @@ class TreeEnsemble(nn.Module):
     ``depth_steps`` whose length is the deepest tree's depth (a shape, so exported programs unroll it),
     ``node_value`` (T, M) float64 (each node's output had it been a leaf: LightGBM's ``internal_value``,
     shrinkage and the first tree's initial score included; at leaves, ``value``) and ``split_gain`` (T, M)
-    float64 (the loss reduction of each split, 0 at leaves).
+    float64 (the loss reduction of each split, 0 at leaves). Categorical splits: ``cat_index`` (T, M) int64,
+    the row of ``cat_left`` (S, C) bool a categorical split reads (``-1`` for a numerical split or a leaf);
+    a row goes left when its feature is an id ``0 <= id < C`` whose ``cat_left`` entry is True, and right
+    otherwise (a negative id, NaN under missing type "NaN", or an id no split saw), as LightGBM decides.
 
     Examples
     --------
@@ -62,6 +69,8 @@ class TreeEnsemble(nn.Module):
     depth_steps: torch.Tensor
     node_value: torch.Tensor
     split_gain: torch.Tensor
+    cat_index: torch.Tensor
+    cat_left: torch.Tensor
 
     def __init__(self, logits_dimension: int = 1) -> None:
         super().__init__()
@@ -72,7 +81,8 @@ class TreeEnsemble(nn.Module):
             value=torch.zeros(0, 1), default_left=torch.zeros(0, 1, dtype=torch.bool),
             missing_type=torch.zeros(0, 1, dtype=torch.int64), tree_class=torch.zeros(0, dtype=torch.int64),
             depth_steps=torch.zeros(0), node_value=torch.zeros(0, 1, dtype=torch.float64),
-            split_gain=torch.zeros(0, 1, dtype=torch.float64),
+            split_gain=torch.zeros(0, 1, dtype=torch.float64), cat_index=torch.zeros(0, 1, dtype=torch.int64),
+            cat_left=torch.zeros(0, 1, dtype=torch.bool),
         )
 
     def _set(self, **buffers: torch.Tensor) -> None:
@@ -93,12 +103,19 @@ class TreeEnsemble(nn.Module):
                 stored, current = state_dict[key], self._buffers[name]
                 assert current is not None  # every name in _BUFFERS is registered as a tensor in __init__
                 self._buffers[name] = torch.empty(stored.shape, dtype=stored.dtype, device=current.device)
-        absent = [name for name in _OPTIONAL if prefix + name not in state_dict and prefix + "feature" in state_dict]
+        absent = [name for name in _OPTIONAL + _CATEGORICAL
+                  if prefix + name not in state_dict and prefix + "feature" in state_dict]
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                       error_msgs)
+        shape = tuple(state_dict[prefix + "feature"].shape) if absent else (0, 1)
         for name in absent:  # an older checkpoint: predictions work, explanations say why they cannot
-            shape = state_dict[prefix + "feature"].shape
-            self._buffers[name] = torch.full(shape, float("nan"), dtype=torch.float64, device=self.feature.device)
+            device = self.feature.device
+            if name == "cat_index":  # numerical splits only
+                self._buffers[name] = torch.full(shape, -1, dtype=torch.int64, device=device)
+            elif name == "cat_left":
+                self._buffers[name] = torch.zeros(0, 1, dtype=torch.bool, device=device)
+            else:
+                self._buffers[name] = torch.full(shape, float("nan"), dtype=torch.float64, device=device)
             missing_keys.remove(prefix + name)
 
     def _leaves(self, x: torch.Tensor) -> torch.Tensor:
@@ -119,7 +136,23 @@ class TreeEnsemble(nn.Module):
         use_default = ((kind == 1) & (values.abs() <= 1e-35)) | ((kind == 2) & is_nan)
         go_left = torch.where(use_default, self.default_left.reshape(-1)[flat],
                               values <= self.threshold.reshape(-1)[flat])
+        if self.cat_left.shape[0] > 0:  # a shape: ensembles without categorical splits trace as before
+            go_left = torch.where(self.cat_index.reshape(-1)[flat] >= 0,
+                                  self._categorical_left(values, is_nan & (kind == 2), flat), go_left)
         return torch.where(go_left, self.left.reshape(-1)[flat], self.right.reshape(-1)[flat])
+
+    def _categorical_left(self, values: torch.Tensor, nan_right: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
+        """LightGBM's categorical decision: left when the (truncated) id is in the split's set.
+
+        NaN goes right under missing type "NaN" and is id 0 otherwise (``values`` already holds 0 there);
+        negative ids and ids at or past the table's width go right.
+        """
+        width = self.cat_left.shape[1]
+        ids = torch.where(torch.isnan(values), torch.zeros_like(values), values).trunc()
+        known = (ids >= 0) & (ids < width) & ~nan_right
+        row = self.cat_index.reshape(-1)[flat].clamp(min=0)
+        column = ids.clamp(0, width - 1).to(torch.int64)
+        return known & self.cat_left.reshape(-1)[row * width + column]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
@@ -206,7 +239,7 @@ class TreeEnsemble(nn.Module):
                              "from before estlab kept them); train it again for explanations and importances.")
 
     def load_lightgbm(self, booster: Any) -> TreeEnsemble:
-        """Replace the trees with those of a trained ``lightgbm.Booster`` (numerical splits only).
+        """Replace the trees with those of a trained ``lightgbm.Booster`` (numerical and categorical splits).
 
         Examples
         --------
@@ -233,6 +266,16 @@ class TreeEnsemble(nn.Module):
             rows = [t[key] + list(range(len(t[key]), width)) for t in trees]
             return torch.as_tensor(np.asarray(rows, dtype=np.int64).reshape(len(trees), width))
 
+        rows: list[set[int]] = []  # each categorical split's left ids, in tree then node order
+        cat_index = np.full((len(trees), width), -1, dtype=np.int64)
+        for t, tree in enumerate(trees):
+            for n, categories in enumerate(tree["categories"]):
+                if categories is not None:
+                    cat_index[t, n] = len(rows)
+                    rows.append(categories)
+        cat_left = np.zeros((len(rows), max((max(r, default=-1) + 1 for r in rows), default=1)), dtype=np.bool_)
+        for i, categories in enumerate(rows):
+            cat_left[i, sorted(categories)] = True
         self._set(
             feature=stack("feature", np.int64, 0),
             threshold=stack("threshold", np.float64, 0.0),
@@ -246,6 +289,8 @@ class TreeEnsemble(nn.Module):
             node_value=torch.where(leaf, stack("value", np.float32, 0.0).to(torch.float64),
                                    stack("node_value", np.float64, 0.0)),
             split_gain=stack("split_gain", np.float64, 0.0),
+            cat_index=torch.as_tensor(cat_index),
+            cat_left=torch.as_tensor(cat_left),
         )
         return self
 
@@ -253,7 +298,7 @@ class TreeEnsemble(nn.Module):
 def _flatten(root: dict) -> dict[str, Any]:
     """LightGBM's nested tree dict → node arrays (node 0 is the root; leaves point to themselves)."""
     nodes: dict[str, list] = {k: [] for k in ("feature", "threshold", "left", "right", "value", "default_left",
-                                              "missing_type", "node_value", "split_gain")}
+                                              "missing_type", "node_value", "split_gain", "categories")}
     depth = 0
     stack: list[tuple[dict, int, int]] = [(root, 0, 0)]  # (node dict, its index, its depth)
     _new(nodes)
@@ -264,14 +309,16 @@ def _flatten(root: dict) -> dict[str, Any]:
             nodes["left"][index] = nodes["right"][index] = index
             depth = max(depth, level)
             continue
-        if node.get("decision_type", "<=") != "<=":
-            raise ValueError(
-                f"tree split decision_type={node.get('decision_type')!r} is not supported; only numerical "
-                "('<=') splits convert (train without LightGBM categorical_feature)."
-            )
+        decision = node.get("decision_type", "<=")
+        if decision not in ("<=", "=="):
+            raise ValueError(f"tree split decision_type={decision!r} is not supported; only numerical ('<=') and "
+                             "categorical ('==') splits convert.")
         left, right = _new(nodes), _new(nodes)
         nodes["feature"][index] = int(node["split_feature"])
-        nodes["threshold"][index] = float(node["threshold"])
+        if decision == "==":  # categorical: "1||3||5" are the ids that go left
+            nodes["categories"][index] = {int(c) for c in str(node["threshold"]).split("||") if c != ""}
+        else:
+            nodes["threshold"][index] = float(node["threshold"])
         nodes["default_left"][index] = bool(node.get("default_left", True))
         nodes["missing_type"][index] = _MISSING.get(str(node.get("missing_type", "None")), 0)
         nodes["node_value"][index] = float(node.get("internal_value", 0.0))
@@ -285,6 +332,7 @@ def _flatten(root: dict) -> dict[str, Any]:
 def _new(nodes: dict[str, list]) -> int:
     index = len(nodes["feature"])
     for key, pad in (("feature", 0), ("threshold", 0.0), ("left", index), ("right", index), ("value", 0.0),
-                     ("default_left", True), ("missing_type", 0), ("node_value", 0.0), ("split_gain", 0.0)):
+                     ("default_left", True), ("missing_type", 0), ("node_value", 0.0), ("split_gain", 0.0),
+                     ("categories", None)):
         nodes[key].append(pad)
     return index

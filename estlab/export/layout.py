@@ -17,8 +17,10 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -33,6 +35,7 @@ TRANSFORMER_FILE = "feature_transformer.json"
 PROGRAM_FILE = "model.pt2"
 TORCHSCRIPT_FILE = "model.ts"
 ONNX_FILE = "model.onnx"
+TEMP_PREFIX = ".tmp-export-"
 
 
 def is_version_dir_name(name: str) -> bool:
@@ -94,6 +97,104 @@ def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def file_digests(directory: Path) -> dict[str, dict[str, Any]]:
+    """``{relative/name: {"sha256", "bytes"}}`` of every file under ``directory`` but ``export.json``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()); _ = (d / "a.json").write_text("{}")
+    >>> file_digests(d)["a.json"]["bytes"]
+    2
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for file in sorted(p for p in directory.rglob("*") if p.is_file()):
+        name = file.relative_to(directory).as_posix()
+        if name != EXPORT_FILE:
+            out[name] = {"sha256": _sha256(file), "bytes": file.stat().st_size}
+    return out
+
+
+def verify_digests(directory: Path, files: Any) -> None:
+    """Check each file listed in ``export.json``'s ``files`` against its size and SHA-256.
+
+    Raises ``ValueError`` naming the damaged or missing file (``files`` absent: an export of estlab 0.1,
+    nothing to check).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()); _ = (d / "a.json").write_text("{}")
+    >>> verify_digests(d, file_digests(d))
+    """
+    if files is None:
+        return
+    if not isinstance(files, dict):
+        raise ValueError(f"export {str(directory)!r}: export.json 'files' is not a mapping")
+    for name, expected in files.items():
+        if not isinstance(expected, dict) or not isinstance(name, str) or name.startswith("/") or any(
+            part in ("", ".", "..") for part in name.split("/")
+        ):
+            raise ValueError(f"export {str(directory)!r}: export.json files[{name!r}] is not a file of the export")
+        path = directory / name
+        if not path.is_file():
+            raise ValueError(f"export {str(directory)!r}: {name} is missing (listed in export.json 'files')")
+        size = path.stat().st_size
+        if size != expected.get("bytes") or _sha256(path) != expected.get("sha256"):
+            raise ValueError(
+                f"export {str(directory)!r}: {name} is damaged ({size} bytes, checksum differs from the one "
+                "recorded in export.json 'files'); re-export or restore it from a copy"
+            )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def clean_stale_temp_dirs(base: Path) -> list[Path]:
+    """Remove ``.tmp-export-<pid>-*`` folders of processes that are gone (left by a kill mid-export).
+
+    Folders of the older ``.tmp-export-*`` form (no pid) are removed after an hour.
+
+    Examples
+    --------
+    >>> clean_stale_temp_dirs(Path("/nonexistent"))
+    []
+    """
+    removed: list[Path] = []
+    if not base.is_dir():
+        return removed
+    for path in base.iterdir():
+        if not (path.name.startswith(TEMP_PREFIX) and path.is_dir()):
+            continue
+        match = re.match(rf"^{re.escape(TEMP_PREFIX)}(\d+)-", path.name)
+        if match:
+            stale = int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1)))
+        else:
+            try:
+                stale = time.time() - path.stat().st_mtime > 3600
+            except OSError:
+                continue
+        if stale:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
 def write_version_atomically(export_dir_base: str | os.PathLike, fill: Callable[[Path], None]) -> Path:
     """Create ``<export_dir_base>/<timestamp>``: ``fill`` writes into a temp dir which is then renamed.
 
@@ -110,7 +211,8 @@ def write_version_atomically(export_dir_base: str | os.PathLike, fill: Callable[
     """
     base = Path(export_dir_base)
     base.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-export-", dir=base))
+    clean_stale_temp_dirs(base)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=base))
     try:
         fill(tmp)
         _fsync_tree(tmp)

@@ -23,8 +23,8 @@ import torch
 
 from estlab.export.heads import HeadSpec, Lookup
 from estlab.export.inputs import InvalidInputError, count_rows, to_columns
-from estlab.export.layout import FORMAT_NAME, FORMAT_VERSION, read_json, resolve_export_dir
-from estlab.export.program import load_program
+from estlab.export.layout import FORMAT_NAME, FORMAT_VERSION, read_json, resolve_export_dir, verify_digests
+from estlab.export.program import confined_file, load_program
 from estlab.export.spec import SignatureDef, TensorSpec
 
 Features = dict[str, torch.Tensor]
@@ -71,6 +71,7 @@ class ExportedModel:
                 f"{document.get('format_version')!r} is not readable by this estlab (reads {FORMAT_NAME} "
                 f"<= {FORMAT_VERSION}); upgrade estlab"
             )
+        verify_digests(self.path, document.get("files"))
         self.document = document
         self.version = int(self.path.name) if self.path.name.isdigit() else 0
         self.inputs = tuple(TensorSpec.from_dict(d) for d in document["inputs"])
@@ -154,20 +155,16 @@ class ExportedModel:
         return [{key: value[i] for key, value in columns.items()} for i in range(n_rows)]
 
     def predict_frame(self, data: Any, signature_name: str = "predict") -> pd.DataFrame:
-        """Predictions as a DataFrame, as ``Estimator.predict_frame`` (vector outputs → ``<key>_<i>``).
+        """Predictions as a DataFrame, as ``Estimator.predict_frame`` (the input's index; probabilities by class).
 
         Examples
         --------
-        >>> model.predict_frame(test_frame)[["class_ids", "probabilities_1"]]  # doctest: +SKIP
+        >>> model.predict_frame(test_frame)[["class_ids", "probabilities_>50K"]]  # doctest: +SKIP
         """
-        out: dict[str, Any] = {}
-        for key, values in self.predict_columns(data, signature_name).items():
-            values = values.reshape(len(values), -1) if values.ndim > 1 else values.reshape(-1, 1)
-            if values.shape[1] == 1:
-                out[key] = values[:, 0]
-            else:
-                out.update({f"{key}_{i}": values[:, i] for i in range(values.shape[1])})
-        return pd.DataFrame(out)
+        from estlab._util import predictions_to_frame
+
+        index = data.index if isinstance(data, pd.DataFrame) else None
+        return predictions_to_frame([self.predict_columns(data, signature_name)], index=index)
 
     def signature(self, name: str) -> SignatureDef:
         """The signature called ``name``, with an error listing the valid ones."""
@@ -245,7 +242,8 @@ def _preprocessor(
         from estlab.features import FeatureTransformer
 
         # the columns' functions are descriptions only (never imported); normalizer_fn is in the program
-        transformer = FeatureTransformer.from_dict(read_json(directory / config["file"]))
+        file = confined_file(directory, config.get("file"), "export.json: preprocessing.file")
+        transformer = FeatureTransformer.from_dict(read_json(file))
         check_loadable(transformer)
 
         def encode(columns: Mapping[str, np.ndarray]) -> Features:

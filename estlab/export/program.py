@@ -201,8 +201,11 @@ def load_program(
     --------
     See the module docstring.
     """
-    path = Path(directory) / info["file"]
+    path = confined_file(directory, info.get("file"), "export.json: program.file")
     if info["format"] == "torch.export":
+        from estlab.export.safe_load import check_pt2
+
+        check_pt2(path)  # the allow-list reader: nothing in the archive is pickled, evaluated or imported
         with weights_only_loads():
             module = _quiet(torch.export.load, path).module()
     elif info["format"] == "torchscript":
@@ -229,6 +232,30 @@ def load_program(
         return dict(zip(names, result))
 
     return run
+
+
+def confined_file(directory: str | Path, name: Any, field: str) -> Path:
+    """``directory / name`` for a plain file name of the export; anything else (an absolute path, ``..``,
+    a sub-folder, a link leading out of the export) raises ``ValueError`` naming ``field``.
+
+    Examples
+    --------
+    >>> confined_file("/exports/1", "model.pt2", "program.file").name
+    'model.pt2'
+    >>> confined_file("/exports/1", "/etc/passwd", "program.file")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: export '/exports/1': program.file '/etc/passwd' ...
+    """
+    text = name if isinstance(name, str) else repr(name)
+    if not isinstance(name, str) or not name or Path(name).name != name or name in (".", "..") or "\\" in name:
+        raise ValueError(
+            f"export {str(directory)!r}: {field} {text!r} is not a file name inside the export (absolute paths, "
+            "'..' and folders are refused: an export is self-contained)"
+        )
+    path = Path(directory) / name
+    if path.is_symlink() and Path(directory).resolve() != path.resolve().parent:
+        raise ValueError(f"export {str(directory)!r}: {field} {name!r} is a link leading out of the export")
+    return path
 
 
 def save_onnx(program_path: Path, info: Mapping[str, Any], directory: Path) -> dict[str, Any]:

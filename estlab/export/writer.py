@@ -40,6 +40,7 @@ from estlab.export.layout import (
     FORMAT_VERSION,
     PROGRAM_FILE,
     TRANSFORMER_FILE,
+    file_digests,
     write_json,
     write_version_atomically,
 )
@@ -151,6 +152,7 @@ def write_export(
             "metadata": _plain({**base_metadata(), **dict(metadata or {})}),
         }
         _copy_assets(directory, assets_extra or {})
+        document["files"] = file_digests(directory)  # checked on load: a damaged file is named, never used
         write_json(directory / EXPORT_FILE, document)
 
     return write_version_atomically(export_dir_base, fill)

@@ -25,6 +25,7 @@ from torch import nn
 from estlab.features._base import DenseColumn, FeatureColumn
 from estlab.features.dense import COMBINERS
 from estlab.features.errors import FeatureColumnError, NotFittedError
+from estlab.features.fused import MAX_FUSED_ROWS, dense_forward, dense_plan, linear_ids_sum, linear_plan
 from estlab.features.transformer import WEIGHTS_SUFFIX, FeatureTransformer
 
 
@@ -204,6 +205,9 @@ class DenseFeatures(_FeatureLayer):
                 )
         self.feature_columns = columns
         self.embedding_weights = nn.ParameterDict()
+        #: one op per column kind (``estlab.features.fused``); False: one block per column (the reference path)
+        self.fused = True
+        self._plan: Any = None
         self._bind_now_or_later(transformer)
 
     def bind(self, transformer: FeatureTransformer) -> DenseFeatures:
@@ -244,6 +248,7 @@ class DenseFeatures(_FeatureLayer):
             with torch.no_grad():
                 init(table)
             self.embedding_weights[name] = nn.Parameter(table, requires_grad=c.trainable)
+        self._plan = dense_plan(self.feature_columns, transformer, _param_name)
 
     @property
     def output_width(self) -> int:
@@ -255,6 +260,13 @@ class DenseFeatures(_FeatureLayer):
         return dict(features) if _is_encoded(features) else self._bound().transform(_as_data(features))
 
     def forward(self, features: Any) -> torch.Tensor:
+        encoded = self.encode(features)
+        if self.fused and self._plan is not None:
+            return dense_forward(self, self._plan, encoded)
+        return self.forward_per_column(encoded)
+
+    def forward_per_column(self, features: Any) -> torch.Tensor:
+        """The output computed one block per column (the reference the fused forward matches)."""
         encoded = self.encode(features)
         blocks = [self._block(c, encoded) for c in self.feature_columns]
         return torch.cat(blocks, dim=1)
@@ -343,6 +355,9 @@ class LinearFeatures(_FeatureLayer):
         self.weights = nn.ParameterDict()
         self.embeddings: DenseFeatures | None = None
         self.bias: nn.Parameter | None = None
+        #: id columns summed by one ``embedding_bag`` (``"sum"`` combiner); False: one lookup per column
+        self.fused = True
+        self._plan: Any = None
         self._bind_now_or_later(transformer)
 
     def bind(self, transformer: FeatureTransformer) -> LinearFeatures:
@@ -370,16 +385,29 @@ class LinearFeatures(_FeatureLayer):
             rows = transformer.num_buckets(c) if c.layer_role == "ids" else transformer.column_width(c)
             self.weights[_param_name(c.name)] = nn.Parameter(torch.zeros(rows, units))
         self.bias = nn.Parameter(torch.zeros(units)) if self.use_bias else None
+        plan = linear_plan(columns, transformer, _param_name)
+        small = plan.rows * units <= MAX_FUSED_ROWS * 8  # the weights are concatenated every step
+        self._plan = plan if plan.slots and small and self.sparse_combiner == "sum" else None
 
     def forward(self, features: Any) -> torch.Tensor:
         transformer = self._bound()
         encoded = features if _is_encoded(features) else transformer.transform(_as_data(features))
         n = next(iter(encoded.values())).shape[0]
         device = next(iter(encoded.values())).device
-        out = torch.zeros(n, self.units, device=device)
+        plan = self._plan if self.fused else None
+        if plan is not None:
+            for s in plan.slots:
+                if s.key not in encoded:
+                    raise FeatureColumnError(f"LinearFeatures: encoded features lack {s.key!r} (column "
+                                             f"{s.column.name!r}); got keys {sorted(encoded)}.")
+            out = linear_ids_sum(plan, self.weights, encoded, transformer._fitted, n)
+        else:
+            out = torch.zeros(n, self.units, device=device)
         for c in self.feature_columns:
             kernel = self.weights[_param_name(c.name)]
             if c.layer_role == "ids":
+                if plan is not None:
+                    continue
                 key = transformer.encoded_key(c)
                 ids = encoded[key] if encoded[key].dim() == 2 else encoded[key].reshape(n, -1)
                 ids = c.leaf.tensor_stage(ids, transformer._fitted)

@@ -10,7 +10,7 @@ Examples
 'loguniform'
 """
 
-from estlab.runner.executor import Executor, Job, RunRequest, ThreadExecutor
+from estlab.runner.executor import Executor, Job, RunRequest, ThreadExecutor, make_executor
 from estlab.runner.experiment import Experiment, RunRecord, data_fingerprint
 from estlab.runner.pool import WorkerPool, default_workers
 from estlab.runner.spec import RunSpec, run_fingerprint
@@ -29,6 +29,7 @@ __all__ = [
     "default_workers",
     "grid",
     "loguniform",
+    "make_executor",
     "randint",
     "run_fingerprint",
     "sample",

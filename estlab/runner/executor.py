@@ -172,3 +172,38 @@ class ThreadExecutor:
         deadline = time.monotonic() + timeout
         for thread in threads:
             thread.join(max(deadline - time.monotonic(), 0.0))
+
+
+def make_executor(executor: str = "process", workers: int | None = None, threads_per_worker: int = 1,
+                  job_factory: Callable[[RunSpec, str], Job] | None = None, **options: Any) -> Executor:
+    """The executor a lab asks for by name, so the lab only passes its arguments through.
+
+    ``executor`` is ``"process"`` (:class:`~estlab.runner.pool.WorkerPool`, the default), ``"thread"``
+    (:class:`ThreadExecutor` over ``job_factory``), ``"ray"`` (:class:`~estlab.runner.ray_executor.RayExecutor`:
+    an initialised Ray, else ``RAY_ADDRESS``, else a local instance) or a Ray address (``"auto"``,
+    ``"ray://head:10001"``). ``options`` go to the Ray executor (``gpus_per_run``, ``init_kwargs``, ``shutdown``).
+
+    Examples
+    --------
+    >>> make_executor("thread", job_factory=lambda spec, name: None).capacity
+    1
+    >>> make_executor("gpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: executor: must be 'process', 'thread', 'ray' or a Ray address ('auto', 'ray://host:10001'), got 'gpu'
+    """
+    if executor == "process":
+        from estlab.runner.pool import WorkerPool
+
+        return WorkerPool(size=workers, threads_per_worker=threads_per_worker)
+    if executor == "thread":
+        if job_factory is None:
+            raise ValueError("executor='thread' needs job_factory")
+        return ThreadExecutor(job_factory, capacity=workers or 1)
+    if executor in ("ray", "auto") or ":" in executor:
+        from estlab.runner.ray_executor import RayExecutor
+
+        address = None if executor == "ray" else executor
+        return RayExecutor(address=address, capacity=workers, threads_per_worker=threads_per_worker, **options)
+    raise ValueError("executor: must be 'process', 'thread', 'ray' or a Ray address ('auto', 'ray://host:10001'), "
+                     f"got {executor!r}")

@@ -294,20 +294,31 @@ class Experiment:
                 history.dispatch(event)
         return history
 
-    def leaderboard(self) -> pd.DataFrame:
-        """One row per run: name, estimator, params, status, steps, wall time, final metrics.
+    def leaderboard(self, plus_minus: bool = False) -> pd.DataFrame:
+        """One row per run: name, estimator, params, folds, status, steps, wall time, final metrics.
+
+        A cross-validated run (``folds`` ≥ 2) shows each metric's mean over its folds, with the standard
+        deviation in ``<metric>_std``; with ``plus_minus=True`` its cells read ``"0.8123 ± 0.0101"`` instead
+        (text, for display) and the ``_std`` columns go.
 
         Examples
         --------
         >>> import tempfile
-        >>> Experiment(tempfile.mkdtemp(), {}).leaderboard().columns.tolist()[:4]
-        ['run', 'estimator', 'params', 'status']
+        >>> Experiment(tempfile.mkdtemp(), {}).leaderboard().columns.tolist()[:5]
+        ['run', 'estimator', 'params', 'folds', 'status']
         """
-        rows = [{"run": r.name, "estimator": r.spec.estimator, "params": r.spec.params_text(), "status": r.status,
-                 "steps": r.global_step, "wall_time_s": r.wall_time, "fingerprint": r.fingerprint, **r.metrics}
+        rows = [{"run": r.name, "estimator": r.spec.estimator, "params": r.spec.params_text(),
+                 "folds": r.spec.folds or None, "status": r.status, "steps": r.global_step,
+                 "wall_time_s": r.wall_time, "fingerprint": r.fingerprint, **r.metrics}
                 for r in self.records()]
-        columns = ["run", "estimator", "params", "status", "steps", "wall_time_s", "fingerprint"]
-        return pd.DataFrame(rows) if rows else pd.DataFrame(columns=columns)
+        columns = ["run", "estimator", "params", "folds", "status", "steps", "wall_time_s", "fingerprint"]
+        frame = pd.DataFrame(rows, columns=None if rows else columns)
+        if plus_minus:
+            for std in [c for c in frame.columns if c.endswith("_std") and c[:-4] in frame.columns]:
+                mean = frame[std[:-4]]
+                frame[std[:-4]] = [m if pd.isna(sd) else f"{m:.4f} ± {sd:.4f}" for m, sd in zip(mean, frame[std])]
+                frame = frame.drop(columns=std)
+        return frame
 
     def __repr__(self) -> str:
         return f"Experiment({self.path!r}, runs={len(self.names())})"

@@ -7,6 +7,7 @@ predictions file the job writes into the run's model_dir (see ``_predictions.py`
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from estlab.runner.predictions import PREDICTIONS_FILE, save_predictions
+from estlab.runner.predictions import PREDICTIONS_FILE, load_predictions, save_predictions
 from estlab.runner.spec import RunSpec
 from estlab.training.events import ORDER, Listener
 
@@ -130,6 +131,7 @@ class EstimatorJob:
         self.estimator: Any = None
         self.stop_requested = False  # a request, handed to the estimator (whose session holds the one flag)
         self._lock = threading.Lock()
+        self._fold: EstimatorJob | None = None  # cross-validation: the fold training now
 
     def build(self) -> Any:
         """Create the estimator (``registry.create``) with the lab-managed arguments filled in."""
@@ -157,6 +159,9 @@ class EstimatorJob:
         from estlab.training.train_and_evaluate import EvalSpec, TrainSpec, train_and_evaluate
 
         os.makedirs(self.model_dir, exist_ok=True)
+        if self.spec.folds:
+            self._cross_validate(emit)
+            return
         estimator = self.build()
         with self._lock:
             self.estimator = estimator
@@ -177,6 +182,64 @@ class EstimatorJob:
         path = save_predictions(os.path.join(self.model_dir, PREDICTIONS_FILE), self.predictions())
         emit({"type": "predictions", "run": self.model_dir, "time": time.time(), "path": path})
 
+    def _cross_validate(self, emit: Callable[[dict[str, Any]], None]) -> None:
+        """k-fold cross-validation over the train set, one fold after another, as one run.
+
+        Fold ``i`` trains a fresh model in ``<model_dir>/fold-<i>`` on the train set less fold ``i`` (folds:
+        a permutation by ``seed``, split in k near-equal parts) and evaluates on fold ``i``. Its events reach
+        ``emit`` with ``"fold": i`` and steps counted on from the folds before (``i * max_steps + step``), its
+        evaluations named ``fold-<i>``; the first ``train_begin`` (target: every fold's steps) and one final
+        ``train_end`` frame the run. When every fold finished, an evaluation at the last step carries the mean
+        of each metric over the folds, ``<metric>_std`` (standard deviation over folds, ddof=0) and the
+        per-fold values; ``eval_predictions.npz`` holds the out-of-fold predictions (each row predicted by the
+        model that did not train on it).
+        """
+        k, spec = self.spec.folds, dataclasses.replace(self.spec, folds=0)
+        rows = len(self.train_df)
+        if rows < k:
+            raise ValueError(f"folds: {k} folds need at least {k} training rows, got {rows}")
+        parts = np.array_split(np.random.default_rng(self.seed).permutation(rows), k)
+        per_fold: list[dict[str, float]] = []
+        prediction_files: list[str] = []
+        end: dict[str, Any] = {"status": "finished", "reason": "", "error": None}
+        step = 0
+        for fold, part in enumerate(parts):
+            held = np.zeros(rows, dtype=bool)
+            held[part] = True
+            job = EstimatorJob(spec, os.path.join(self.model_dir, f"fold-{fold}"), self.train_df[~held],
+                               self.train_df[held], task=self.task, batch_size=self.batch_size, seed=self.seed)
+            with self._lock:
+                self._fold, stop_first = job, self.stop_requested
+            if stop_first:
+                job.request_stop()
+            tap = _FoldTap(emit, fold, k, offset=fold * spec.max_steps)
+            job.run(tap)
+            with self._lock:
+                self._fold = None
+            job.release()
+            step = tap.last_step
+            if tap.end.get("status", "finished") != "finished":
+                end = {"status": tap.end.get("status"), "error": tap.end.get("error"),
+                       "reason": f"fold {fold + 1} of {k}: {tap.end.get('reason') or tap.end.get('status')}"}
+                break
+            per_fold.append(tap.metrics)
+            if tap.predictions:
+                prediction_files.append(tap.predictions)
+        if end["status"] == "finished":
+            common = sorted(set.intersection(*(set(m) for m in per_fold))) if per_fold else []
+            metrics: dict[str, float] = {}
+            for name in common:
+                values = np.asarray([m[name] for m in per_fold], dtype=float)
+                metrics[name] = float(values.mean())
+                metrics[f"{name}_std"] = float(values.std())
+            emit({"type": "evaluate", "run": self.model_dir, "global_step": step, "time": time.time(),
+                  "name": None, "metrics": metrics, "folds": k, "fold_metrics": per_fold})
+        emit({"type": "train_end", "run": self.model_dir, "global_step": step, "time": time.time(), **end})
+        if end["status"] == "finished" and len(prediction_files) == k:
+            merged = _concat_predictions([load_predictions(p) for p in prediction_files])
+            path = save_predictions(os.path.join(self.model_dir, PREDICTIONS_FILE), merged)
+            emit({"type": "predictions", "run": self.model_dir, "time": time.time(), "path": path})
+
     def predictions(self) -> dict[str, Any]:
         """Eval-set labels and predictions as plain arrays (what ``estlab.viz`` plots)."""
         frame = self.eval_df.iloc[:_PREDICTION_ROWS]
@@ -186,15 +249,17 @@ class EstimatorJob:
         if self.task == "regression":
             return {"task": "regression", "y_true": y_true.astype(float), "y_pred": out["predictions"].to_numpy()}
         vocabulary = label_kwargs(self.train_df[label], self.task).get("label_vocabulary")
-        prob_columns = sorted((c for c in out.columns if c.startswith("probabilities_")),
-                              key=lambda c: int(c.rsplit("_", 1)[1]))
-        probabilities = out[prob_columns].to_numpy()
+        found = [c for c in out.columns if c.startswith("probabilities_")]
         if vocabulary is None:  # integer labels 0..n-1
-            classes: list[Any] = list(range(probabilities.shape[1]))
+            classes: list[Any] = list(range(len(found)))
             y_true = y_true.astype(np.int64)
         else:
             classes = list(vocabulary)
             y_true = y_true.astype(str)
+        # columns are named by class (``probabilities_>50K``) or, in older estimators, by class id
+        by_class = [f"probabilities_{c}" for c in classes]
+        prob_columns = by_class if set(by_class) <= set(found) else [f"probabilities_{i}" for i in range(len(found))]
+        probabilities = out[prob_columns].to_numpy()
         y_pred = np.asarray(classes)[probabilities.argmax(axis=1)]
         return {"task": "classification", "y_true": y_true, "probabilities": probabilities, "classes": classes,
                 "y_pred": y_pred}
@@ -203,9 +268,11 @@ class EstimatorJob:
         """Stop after the current step (the estimator writes a final checkpoint); before it exists, at its start."""
         with self._lock:
             self.stop_requested = True
-            estimator = self.estimator
+            estimator, fold = self.estimator, self._fold
         if estimator is not None:
             estimator.request_stop()
+        if fold is not None:
+            fold.request_stop()
 
     def release(self) -> None:
         """Free the model (``Estimator.close()`` also empties the CUDA cache)."""
@@ -213,3 +280,47 @@ class EstimatorJob:
             estimator, self.estimator = self.estimator, None
         if estimator is not None:
             estimator.close()
+
+
+class _FoldTap:
+    """Forward one fold's events as part of a cross-validated run (see ``EstimatorJob._cross_validate``)."""
+
+    def __init__(self, emit: Callable[[dict[str, Any]], None], fold: int, folds: int, offset: int) -> None:
+        self.emit, self.fold, self.folds, self.offset = emit, fold, folds, offset
+        self.metrics: dict[str, float] = {}
+        self.end: dict[str, Any] = {}
+        self.predictions = ""
+        self.last_step = offset
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        event = {**event, "fold": self.fold}
+        if event.get("global_step") is not None:
+            event["global_step"] = self.last_step = self.offset + int(event["global_step"])
+        if kind == "train_begin":
+            if self.fold:
+                return
+            if event.get("target_step") is not None:
+                event["target_step"] = int(event["target_step"]) * self.folds
+        elif kind == "train_end":
+            self.end = event
+            return
+        elif kind == "predictions":
+            self.predictions = str(event["path"])
+            return
+        elif kind == "evaluate":
+            if event.get("name") is None:
+                self.metrics = {k: float(v) for k, v in event.get("metrics", {}).items()
+                                if isinstance(v, int | float) and not isinstance(v, bool)}
+            name = event.get("name")
+            event["name"] = f"fold-{self.fold}" if name is None else f"fold-{self.fold}/{name}"
+        self.emit(event)
+
+
+def _concat_predictions(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One predictions record from the folds' (same task and classes), rows one fold after another."""
+    merged = dict(parts[0])
+    for key in ("y_true", "y_pred", "probabilities"):
+        if key in merged:
+            merged[key] = np.concatenate([np.asarray(p[key]) for p in parts])
+    return merged

@@ -48,6 +48,10 @@ class RunSpec:
         ``"classification"`` or ``"regression"``.
     batch_size, seed
         Training batch size and random seed.
+    folds
+        k-fold cross-validation: 0 (default) trains once on the train set and evaluates on the eval set; k ≥ 2
+        trains k models, each on the train set less one fold, evaluated on that fold; the run's metrics are the
+        mean over folds, with ``<metric>_std`` beside each (see :mod:`estlab.runner.job`).
 
     Examples
     --------
@@ -69,6 +73,16 @@ class RunSpec:
     task: str = "classification"
     batch_size: int = 256
     seed: int = 0
+    folds: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.folds, bool) or not isinstance(self.folds, int) or self.folds == 1 or self.folds < 0:
+            raise ValueError(f"folds: must be 0 (no cross-validation) or an int >= 2, got {self.folds!r}")
+
+    @property
+    def total_steps(self) -> int:
+        """Steps the run trains in all: ``max_steps`` per fold (what a progress bar counts to)."""
+        return self.max_steps * max(self.folds, 1)
 
     @classmethod
     def create(cls, estimator: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> RunSpec:
@@ -88,7 +102,8 @@ class RunSpec:
         """A stable text identity of the configuration (duplicates have equal keys)."""
         return repr((self.estimator, self.params, tuple(map(repr, self.feature_columns)),
                      tuple(map(repr, self.linear_columns)), self.label,
-                     self.max_steps, self.eval_every, self.task, self.batch_size, self.seed))
+                     self.max_steps, self.eval_every, self.task, self.batch_size, self.seed)
+                    + ((self.folds,) if self.folds else ()))
 
     def params_text(self) -> str:
         """``name=value`` pairs, comma separated."""
@@ -109,6 +124,8 @@ class RunSpec:
             "linear_columns": [column_to_dict(c) for c in self.linear_columns],
             "label": self.label, "max_steps": self.max_steps, "eval_every": self.eval_every,
             "feature_set": self.feature_set, "task": self.task, "batch_size": self.batch_size, "seed": self.seed,
+            # only when set: the records and fingerprints of runs without cross-validation stay as they were
+            **({"folds": self.folds} if self.folds else {}),
         }
 
     @classmethod

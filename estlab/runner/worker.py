@@ -39,12 +39,14 @@ class _Sender:
         self.last = 0.0
         self.steps = 0
         self.ended = False
+        self.failed = False
 
     def emit(self, event: dict[str, Any]) -> None:
         self.buffer.append(event)
         kind = event.get("type")
         if kind == "train_end":
             self.ended = True
+            self.failed = event.get("status") == "failed"
         if kind == "step_end":
             self.steps += 1
         now = time.monotonic()
@@ -142,7 +144,12 @@ class Worker:
                 job.request_stop()
             job.run(sender.emit)
         except Exception as exc:  # the run fails, the worker lives on
-            if not sender.ended:
+            if sender.failed:
+                pass  # the training session already reported this failure (its train_end carries the error)
+            elif sender.ended:  # after training (writing predictions): the run stands, the lab is told
+                sender.emit({"type": "notice", "level": "warning", "time": time.time(),
+                             "text": f"run {name!r}: {type(exc).__name__}: {exc}"})
+            else:
                 sender.emit({"type": "train_end", "status": "failed", "time": time.time(), "reason": "error",
                              "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()})
         finally:

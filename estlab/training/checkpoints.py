@@ -7,14 +7,20 @@ one JSON string under ``"meta"``.
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import logging
 import os
+import pickle
 import re
 import time
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from estlab.training.events import ORDER, Event, Listener
@@ -23,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "model.ckpt-"
 _PATTERN = re.compile(r"^model\.ckpt-(\d+)\.pt$")
+_TEMP_PATTERN = re.compile(r"^\.model\.ckpt-\d+\.pt\.tmp-(\d+)$")
 
 
 def checkpoint_path(model_dir: str | os.PathLike, global_step: int) -> Path:
@@ -65,8 +72,66 @@ def step_of(path: str | os.PathLike) -> int:
     return int(match.group(1))
 
 
+class CheckpointDamagedError(RuntimeError):
+    """A checkpoint file is damaged (truncated, bit flips: a zip CRC mismatch): its content can't be trusted."""
+
+
+class CheckpointRefusedError(RuntimeError):
+    """A checkpoint holds something a safe (``weights_only``) load refuses; the file is intact, so it is kept."""
+
+
+def plain_payload(value: Any, field: str = "checkpoint") -> Any:
+    """``value`` with numpy scalars as Python numbers and numpy arrays as tensors, so a ``weights_only`` load
+    reads it back; anything else that is not a tensor or plain value raises ``TypeError`` naming ``field``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> plain_payload({"param_groups": [{"lr": np.float64(0.05), "betas": (np.float32(0.9), 0.99)}]})
+    {'param_groups': [{'lr': 0.05, 'betas': (0.8999999761581421, 0.99)}]}
+    """
+    if isinstance(value, np.generic):  # before float: np.float64 is a float subclass
+        return value.item()
+    if isinstance(value, torch.Tensor) or value is None or isinstance(value, (bool, int, float, str, bytes)):
+        return value
+    if isinstance(value, torch.dtype | torch.device | torch.Size):
+        return value
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value))
+    if isinstance(value, dict):
+        return {key: plain_payload(item, f"{field}[{key!r}]") for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [plain_payload(item, f"{field}[{i}]") for i, item in enumerate(value)]
+        return items if isinstance(value, list) else tuple(items)
+    raise TypeError(
+        f"checkpoint: {field} is a {type(value).__module__}.{type(value).__qualname__}, which a safe load "
+        "(weights_only) can't read back; keep tensors and plain numbers/strings in optimizer and listener state"
+    )
+
+
+def _verify_archive(data: bytes | Path, where: str) -> None:
+    """Check every record's CRC-32 (torch.load does not): a flipped bit is damage, not a different model."""
+    source = io.BytesIO(data) if isinstance(data, bytes) else data
+    try:
+        with zipfile.ZipFile(source) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
+        raise CheckpointDamagedError(f"checkpoint {where} is damaged (not a readable archive: {error})") from None
+    if bad is not None:
+        raise CheckpointDamagedError(f"checkpoint {where} is damaged: record {bad!r} fails its CRC check")
+
+
+def _is_disk_full(error: BaseException) -> bool:
+    return getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+
+
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any], meta: dict[str, Any]) -> Path:
-    """Write ``payload`` (+ ``meta`` as JSON) atomically: temp file, fsync, rename, fsync the directory.
+    """Write ``payload`` (+ ``meta`` as JSON) atomically, only once it reads back safely.
+
+    The payload is made plain (:func:`plain_payload`), serialised in memory and read back with
+    ``weights_only=True`` (and its CRCs checked) *before* anything is written; then temp file, fsync,
+    rename, fsync the directory. A full disk raises ``OSError(ENOSPC)`` naming the path and leaves no temp
+    file behind.
 
     Examples
     --------
@@ -77,12 +142,34 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any], meta: dict
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save({**plain_payload(payload), "meta": json.dumps(meta, allow_nan=True)}, buffer)
+    data = buffer.getvalue()
+    _verify_archive(data, str(path))
+    try:
+        torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - whatever does not read back must not replace a good checkpoint
+        raise CheckpointRefusedError(
+            f"checkpoint {path} was not written: it would not load back safely ({type(error).__name__}: "
+            f"{str(error).splitlines()[0][:300]})"
+        ) from None
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as handle:
-        torch.save({**payload, "meta": json.dumps(meta)}, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        if _is_disk_full(error):
+            raise OSError(error.errno, f"disk full: could not write checkpoint {path} ({len(data)} bytes); "
+                          "free space in the model_dir's file system and train again (the previous checkpoint "
+                          "is intact)", str(path)) from None
+        raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     try:
         fd = os.open(path.parent, os.O_RDONLY)
     except OSError:  # pragma: no cover - platforms without directory fds
@@ -95,10 +182,60 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any], meta: dict
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint safely (``weights_only=True``) and decode its JSON ``meta``."""
-    data = torch.load(Path(path), map_location=map_location, weights_only=True)
-    data["meta"] = json.loads(data.get("meta", "{}"))
+    """Load a checkpoint safely: its CRCs checked, then ``weights_only=True``, then its JSON ``meta`` decoded.
+
+    Raises :class:`CheckpointDamagedError` for a damaged file and :class:`CheckpointRefusedError` for an
+    intact one holding objects a safe load refuses (e.g. numpy values written by estlab 0.1).
+    """
+    path = Path(path)
+    _verify_archive(path, str(path))
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointRefusedError(
+            f"checkpoint {path} holds objects a safe load refuses ({str(error).splitlines()[0][:300]}); it is "
+            "kept as it is. If you trust it, rewrite it without them (e.g. optimizer hyperparameters as "
+            "Python floats)"
+        ) from None
+    except (RuntimeError, EOFError, ValueError, KeyError) as error:
+        raise CheckpointDamagedError(f"checkpoint {path} is damaged ({type(error).__name__}: {error})") from None
+    if not isinstance(data, dict):
+        raise CheckpointDamagedError(f"checkpoint {path} is damaged: its content is not a dict")
+    try:
+        data["meta"] = json.loads(data.get("meta", "{}"))
+    except (TypeError, ValueError) as error:
+        raise CheckpointDamagedError(f"checkpoint {path} is damaged: its 'meta' is not JSON ({error})") from None
     return data
+
+
+def clean_temp_files(model_dir: str | os.PathLike) -> list[Path]:
+    """Remove ``.model.ckpt-<step>.pt.tmp-<pid>`` files left by killed processes (or by this one).
+
+    Examples
+    --------
+    >>> clean_temp_files("/nonexistent/dir")
+    []
+    """
+    directory = Path(model_dir)
+    removed: list[Path] = []
+    if not directory.is_dir():
+        return removed
+    for path in directory.iterdir():
+        match = _TEMP_PATTERN.match(path.name)
+        if match and (int(match.group(1)) == os.getpid() or not _pid_alive(int(match.group(1)))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
 
 
 def latest_checkpoint(model_dir: str | os.PathLike) -> Path | None:
@@ -122,9 +259,14 @@ def load_latest(model_dir: str | os.PathLike, map_location: str | torch.device =
     for path in reversed(list_checkpoints(model_dir)):
         try:
             return path, load_checkpoint(path, map_location)
+        except CheckpointRefusedError:
+            raise  # intact but refused: never moved aside, never silently skipped
         except Exception as error:  # noqa: BLE001 - any damage means "try the previous one"
-            logger.warning("checkpoint %s is unreadable (%s: %s); moved aside to %s.damaged, trying the "
-                           "previous one", path, type(error).__name__, error, path.name)
+            reason = str(error) if isinstance(error, CheckpointDamagedError) else (
+                f"checkpoint {path} is damaged ({type(error).__name__}: {error})")
+            message = f"{reason}; moved aside to {path.name}.damaged, falling back to the previous checkpoint"
+            logger.warning("%s", message)
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
             try:
                 os.replace(path, path.with_name(path.name + ".damaged"))
             except OSError:
@@ -134,6 +276,8 @@ def load_latest(model_dir: str | os.PathLike, map_location: str | torch.device =
 
 def prune_checkpoints(model_dir: str | os.PathLike, keep: int | None) -> list[Path]:
     """Delete all but the newest ``keep`` checkpoints (``None``/0 keeps all); returns the deleted paths."""
+    if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 0):
+        raise ValueError(f"keep_checkpoint_max must be None, 0 (keep all) or a positive int, got {keep!r}")
     if not keep:
         return []
     old = list_checkpoints(model_dir)[:-keep]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import InitVar, dataclass, field
 from typing import Any
 
@@ -53,6 +54,8 @@ class RunConfig:
         Keyword-only. Wrap the module with ``torch.compile``.
     tensorboard : bool
         Keyword-only. Write TensorBoard event files.
+    num_threads : int, optional
+        Keyword-only. Intra-op threads while training; ``None`` lets estlab choose (``estlab.training.threads``).
 
     Examples
     --------
@@ -83,6 +86,7 @@ class RunConfig:
     mixed_precision: str | None = field(default=None, kw_only=True)
     compile: bool = field(default=False, kw_only=True)
     tensorboard: bool = field(default=True, kw_only=True)
+    num_threads: int | None = field(default=None, kw_only=True)
 
     def __post_init__(self, *ignored: Any) -> None:
         warn_ignored_arguments("RunConfig", dict(zip(_IGNORED, ignored, strict=True)))
@@ -104,6 +108,14 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
                 raise ValueError(f"RunConfig: {name} must be a positive int, got {value!r}")
+        keep = self.keep_checkpoint_max
+        if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 0):
+            raise ValueError(f"RunConfig: keep_checkpoint_max must be None or 0 (keep every checkpoint) or a "
+                             f"positive int (keep the newest N), got {keep!r}")
+        secs = self.save_checkpoints_secs
+        if secs is not None and (isinstance(secs, bool) or not isinstance(secs, (int, float))
+                                 or not math.isfinite(secs) or secs <= 0):
+            raise ValueError(f"RunConfig: save_checkpoints_secs must be a positive number of seconds, got {secs!r}")
         if self.mixed_precision is not None and self.mixed_precision not in _MIXED_PRECISION:
             raise ValueError(
                 f"RunConfig: mixed_precision must be None or one of {sorted(_MIXED_PRECISION)}, "

@@ -37,6 +37,7 @@ from estlab.training.events import Control, Listener, StatefulListener, sort_lis
 from estlab.training.history import History
 from estlab.training.logging_listener import LoggingListener
 from estlab.training.loop import LoopResult, LoopTask, run_loop
+from estlab.training.progress import progress_listener
 from estlab.training.summaries import EvalSummaryWriter, TensorBoardWriter
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ class TrainingSession:
         chief = distributed.is_chief()
         if training:
             listeners.append(LoggingListener(config.log_step_count_steps))
+            listeners.extend([bar] if chief and (bar := progress_listener(config)) else [])  # a bar in notebooks
             if chief:
                 listeners.append(CheckpointSaver(config.save_checkpoints_steps, config.save_checkpoints_secs))
                 if config.tensorboard:

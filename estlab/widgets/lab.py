@@ -13,13 +13,13 @@ import ipywidgets as widgets
 import pandas as pd
 
 from estlab._util import MAX_STEPS_ENV, env_max_steps
-from estlab.runner.executor import Executor, Job, ThreadExecutor
+from estlab.runner.executor import Executor, Job, make_executor
 from estlab.runner.experiment import DEFAULT_ROOT, Experiment
-from estlab.runner.pool import WorkerPool
 from estlab.runner.sweep import trials_of
 from estlab.widgets._html import esc, message, with_fallback
 from estlab.widgets._state import RunSpec, RunState
 from estlab.widgets.columns import ColumnBuilder
+from estlab.widgets.datacheck import DataCheckPanel
 from estlab.widgets.leaderboard import RunsView
 from estlab.widgets.picker import EstimatorPicker
 from estlab.widgets.runs import DuplicateRunError, RunManager
@@ -81,8 +81,9 @@ class Lab:
     threads_per_worker
         Torch threads of each worker.
     executor
-        ``"process"`` (warm worker processes, the default) or ``"thread"`` (one run at a time in a thread of
-        the kernel, no extra process).
+        ``"process"`` (warm worker processes, the default), ``"thread"`` (one run at a time in a thread of
+        the kernel, no extra process), ``"ray"`` or a Ray address (``"auto"``, ``"ray://head:10001"``: runs on a
+        Ray cluster, ``pip install 'estlab[ray]'``; see ``docs/scaling.md``).
 
     Examples
     --------
@@ -103,8 +104,6 @@ class Lab:
         if busy:
             warnings.warn(f"another Lab is still training {busy}; stop or close it (old_lab.close()) unless both "
                           "should train at once", stacklevel=2)
-        if executor not in ("process", "thread"):
-            raise ValueError(f"executor: must be 'process' or 'thread', got {executor!r}")
         self.train_df, self.eval_df = train_df, eval_df
         path = experiment or model_dir_root or os.path.join(DEFAULT_ROOT, str(label))
         self.experiment = Experiment.create(str(path), train_df, eval_df, label)
@@ -116,12 +115,13 @@ class Lab:
         if self.step_cap is not None:
             self.picker.max_steps.value = min(self.picker.max_steps.value, self.step_cap)
             self.picker.eval_every.value = max(1, min(self.picker.eval_every.value, self.step_cap // 2))
-        runner: Executor = (WorkerPool(size=workers, threads_per_worker=threads_per_worker) if executor == "process"
-                            else ThreadExecutor(self._make_job, capacity=workers or 1))
+        runner: Executor = make_executor(executor, workers=workers, threads_per_worker=threads_per_worker,
+                                         job_factory=self._make_job)
         self.manager = RunManager(executor=runner, experiment=self.experiment)
         self.training = TrainingPanel(self.manager, plan=self.plan, device=default_device())
         self.runs_view = RunsView(self.manager)
         self.tensorboard = TensorBoardPanel(self.model_dir_root, manager=self.manager)
+        self.datacheck = DataCheckPanel(train_df, eval_df, self.columns.label, columns=self._raw_columns)
         self.columns.on_change(self._on_columns)
         cap_note = (message(f"{MAX_STEPS_ENV}={self.step_cap}: every run stops at step {self.step_cap} "
                             "at most", "warning")
@@ -131,7 +131,7 @@ class Lab:
             f"evaluation rows · device <b>{esc(self.training.device)}</b> · {runner.capacity} run(s) at once · "
             f"experiment <code>{esc(self.model_dir_root)}</code></div>"
             + cap_note)
-        self.tabs = widgets.Tab(children=[self.columns.box, self.picker.box, self.training.box, self.runs_view.box,
+        self.tabs = widgets.Tab(children=[widgets.VBox([self.datacheck.box, self.columns.box]), self.picker.box, self.training.box, self.runs_view.box,
                                           self.tensorboard.box], titles=TAB_TITLES)
         self.tabs.add_class("estlab-tabs")
         self.box = widgets.VBox([header, self.tabs])
@@ -170,6 +170,9 @@ class Lab:
         """One spec per queued estimator, with the current feature columns and step settings."""
         if self.columns.label is None:
             raise ValueError("label: pick the label column in the Columns tab first")
+        problems = self.datacheck.blocking_message()
+        if problems:
+            raise ValueError(problems)
         max_steps = self.picker.max_steps.value
         if self.step_cap is not None:  # the estimator caps at ESTLAB_MAX_STEPS too; say so once, here
             max_steps = min(max_steps, self.step_cap)
@@ -201,6 +204,9 @@ class Lab:
         """
         if self.columns.label is None:
             raise ValueError("label: pick the label column in the Columns tab first")
+        problems = self.datacheck.blocking_message()
+        if problems:
+            raise ValueError(problems)
         parameter_sets = trials_of(space, trials=trials, search=search, seed=seed)
         managed = self._validation_kwargs(estimator)
         for params in parameter_sets:
@@ -253,6 +259,7 @@ class Lab:
         self.manager.close(timeout=timeout)
         self.tensorboard.close()
         self.training.close()
+        self.datacheck.close()
         self.runs_view.close()
         self.columns.close()
         self.picker.close()
@@ -272,7 +279,12 @@ class Lab:
                                   self.columns.linear_columns, None if label is None else self.train_df[label],
                                   self.columns.task)
 
+    def _raw_columns(self) -> list[str]:
+        """The frame columns the current features read (what the data check checks)."""
+        return [key for key, column in self.columns.columns.items() if column is not None]
+
     def _on_columns(self, builder: ColumnBuilder) -> None:
+        self.datacheck.refresh(builder.label)
         if builder.label is not None and builder.task != self.picker.task:
             self.picker.set_task(builder.task)
             self.picker.clear()

@@ -51,7 +51,14 @@ class View(Protocol):
 
 
 class DuplicateRunError(RuntimeError):
-    """A run with the same configuration is already queued or running."""
+    """A run with the same configuration is already queued or running (or trained, on the same data).
+
+    ``run`` names that run and ``state`` says where it is (``queued``, ``running`` or ``finished``).
+    """
+
+    def __init__(self, message: str, run: str = "", state: str = "") -> None:
+        super().__init__(message)
+        self.run, self.state = run, state
 
 
 class RunManager:
@@ -146,13 +153,13 @@ class RunManager:
                     word = "queued" if phase == "queued" else "running"
                     raise DuplicateRunError(
                         f"run {state.name!r} with the same configuration is still {word}; "
-                        f"wait for it, stop it (stop({state.name!r})) or change a parameter"
+                        f"wait for it, stop it (stop({state.name!r})) or change a parameter", state.name, word
                     )
                 if fingerprint and state.fingerprint == fingerprint and state.status == "finished":
                     raise DuplicateRunError(
                         f"run {state.name!r} already trained this configuration on the same data (fingerprint "
                         f"{fingerprint}); its results are in the leaderboard: change a parameter or the seed "
-                        "to train again"
+                        "to train again", state.name, "finished"
                     )
             if name is None:
                 name = (self.experiment.new_name(spec.estimator) if self.experiment is not None

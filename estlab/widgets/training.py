@@ -1,4 +1,8 @@
-"""``TrainingPanel``: Train / Stop, live progress and one persistent live chart for the current run."""
+"""``TrainingPanel``: Train / Stop, live progress and live curves drawn in the browser (``CurveChart``).
+
+The kernel sends points, never pictures, while runs train; the matplotlib figure of the current run is drawn
+only for the static fallback (``static_html``: an exported notebook, a front end without widgets).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,11 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from estlab.viz.live import LiveChart, preferred_first
+from estlab.viz.live import preferred_first
 from estlab.widgets._html import badge, esc, fmt_duration, message, png_img, with_fallback
 from estlab.widgets._state import RUNNING, RunSpec, RunState
+from estlab.widgets.chart import CurveChart
 from estlab.widgets.runs import DuplicateRunError, RunManager
-
-#: The live chart may take at most this share of wall time; it waits longer between redraws when slow.
-DRAW_BUDGET = 0.025
 
 
 class TrainingPanel:
@@ -43,18 +45,22 @@ class TrainingPanel:
         self.manager = manager
         self.plan = plan
         self.device = device
-        self.chart = LiveChart()
-        self.chart_run: str | None = None
-        self._chart_next = 0.0
-        self._chart_png = b""
-        self._chart_version: tuple[str, int, str] | None = None
+        self.chart = CurveChart(min_interval=1.0 / max(manager.max_rate, 1e-3))
         self.clicked_at: float | None = None  # time.time() of the last Train click
-        self.first_chart_at: float | None = None  # time.time() of the first chart drawn after it
+        self.first_chart_at: float | None = None  # time.time() of the first points sent after it
         self.train_button = widgets.Button(description="Train", button_style="primary", icon="play",
                                            tooltip="Queue the planned runs and train them in the background")
         self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop",
                                           tooltip="Stop the running run after its current step (checkpointed)",
                                           disabled=True)
+        self.stop_all_button = widgets.Button(description="Stop all", icon="stop-circle",
+                                              tooltip="Stop every running run and cancel the queued ones",
+                                              disabled=True, layout=widgets.Layout(width="auto"))
+        self.cancel_button = widgets.Button(description="Cancel queued", icon="times",
+                                            tooltip="Remove the runs that have not started yet",
+                                            disabled=True, layout=widgets.Layout(width="auto"))
+        self.stop_all_button.add_class("estlab-stop-all")
+        self.cancel_button.add_class("estlab-cancel-queued")
         self.train_button.add_class("estlab-train")
         self.stop_button.add_class("estlab-stop")
         self.header = widgets.HTML(self._header_html(None))
@@ -64,18 +70,19 @@ class TrainingPanel:
         self.progress.add_class("estlab-progress")
         self.stats = widgets.HTML("")
         self.stats.add_class("estlab-stats")
-        self.image = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width="820px"))
-        self.image.add_class("estlab-curve")
         self.message = widgets.HTML("")
         self.message.add_class("estlab-message")
         self.queue_text = widgets.HTML("")
         self.queue_text.add_class("estlab-queue")
-        buttons = widgets.HBox([self.train_button, self.stop_button, self.queue_text],
+        buttons = widgets.HBox([self.train_button, self.stop_button, self.stop_all_button, self.cancel_button,
+                                self.queue_text],
                                layout=widgets.Layout(align_items="center"))
-        self.box = widgets.VBox([buttons, self.header, self.progress, self.stats, self.image, self.message])
+        self.box = widgets.VBox([buttons, self.header, self.progress, self.stats, self.chart, self.message])
         self.box.add_class("estlab-training")
         self.train_button.on_click(self._on_train)
         self.stop_button.on_click(self._on_stop)
+        self.stop_all_button.on_click(self._on_stop_all)
+        self.cancel_button.on_click(self._on_cancel_queued)
         manager.attach(self)
 
     # ---- handlers (kernel thread): they only talk to the manager -------------------------
@@ -94,15 +101,34 @@ class TrainingPanel:
             text = "nothing to train: add an estimator to the comparison first"
             self.manager.notify(text, "warning")
             return [], [text]
-        queued, refused = [], []
+        queued, refused, skipped = [], [], []
         for spec in specs:
             try:
                 queued.append(self.manager.launch(spec).name)
             except DuplicateRunError as exc:
                 refused.append(str(exc))
-        text = (f"queued {', '.join(queued)}" if queued else "") + ("\n" if queued and refused else "")
-        self.manager.notify(text + "\n".join(refused), "warning" if refused else "info")
+                skipped.append(f"{spec.estimator} (same settings as {exc.run}, {exc.state})" if exc.run
+                               else str(exc))
+        self.manager.notify(ui_summary(queued, skipped), "warning" if skipped and not queued else "info")
         return queued, refused
+
+    def _on_stop_all(self, _button: Any = None) -> None:
+        running = [s.name for s in self.manager.runs.values() if s.status in RUNNING]
+        queued = self._cancel_queued()
+        for name in running:
+            self.manager.stop(name)
+        text = "; ".join(t for t in (_counted(running, "stopping"), _counted(queued, "cancelled", "queued")) if t)
+        self.manager.notify(text or "nothing is training or queued")
+
+    def _on_cancel_queued(self, _button: Any = None) -> None:
+        queued = self._cancel_queued()
+        self.manager.notify(_counted(queued, "cancelled", "queued") if queued else "nothing is queued")
+
+    def _cancel_queued(self) -> list[str]:
+        queued = [s.name for s in self.manager.runs.values() if s.status == "queued"]
+        for name in queued:
+            self.manager.stop(name)  # a queued run is cancelled, never started
+        return queued
 
     def _on_stop(self, _button: Any = None) -> None:
         name = self.manager.current_name()
@@ -118,12 +144,18 @@ class TrainingPanel:
         """Same as clicking Stop."""
         self.stop_button.click()
 
+    def click_stop_all(self) -> None:
+        """Same as clicking Stop all."""
+        self.stop_all_button.click()
+
     # ---- rendering (UI owner thread) ---------------------------------------------------------
     def render(self, manager: RunManager, dirty: set[str]) -> None:
         """Update every widget from the run records (called by the manager's UI thread)."""
         name = manager.current_name()
         state = manager.runs.get(name) if name else None
-        chart_png = self._maybe_chart(state)
+        if self.chart.update(manager.runs.values()) is not None and self.first_chart_at is None \
+                and self.clicked_at is not None:
+            self.first_chart_at = time.time()
         queued = [s.name for s in manager.runs.values() if s.status == "queued"]
         with self.box.hold_sync():
             self.header.value = self._header_html(state)
@@ -131,39 +163,16 @@ class TrainingPanel:
             self.queue_text.value = (f'<span style="color:#555">queued: {esc(", ".join(queued))}</span>'
                                      if queued else "")
             self.stop_button.disabled = state is None or state.status not in RUNNING
+            self.cancel_button.disabled = not queued
+            self.stop_all_button.disabled = not queued and not any(
+                s.status in RUNNING for s in manager.runs.values())
             if state is not None:
                 total = max((state.target_step or state.global_step or 1) - state.start_step, 1)
                 self.progress.max = total
                 self.progress.value = min(max(state.global_step - state.start_step, 0), total)
                 self.progress.bar_style = {"finished": "success", "failed": "danger",
                                            "stopped": "warning"}.get(state.status, "info")
-            if chart_png is not None:
-                self.image.value = chart_png
             self.message.value = message(*manager.notice)
-
-    def _maybe_chart(self, state: RunState | None) -> bytes | None:
-        if state is None:
-            return None
-        if state.name != self.chart_run:  # same figure, the new run's curves
-            self.chart.attach(state.curves)
-            self.chart_run = state.name
-            self._chart_next = 0.0
-        version = (state.name, state.record.revision, state.status)
-        if version == self._chart_version or not state.curves:
-            return None
-        final = state.status != "queued" and state.status not in RUNNING
-        if not final and time.monotonic() < self._chart_next:
-            return None
-        self.chart.attach(state.curves)
-        cost_before = self.chart.render_seconds
-        png = self.chart.render()
-        cost = self.chart.render_seconds - cost_before
-        self._chart_next = time.monotonic() + max(0.2, cost / DRAW_BUDGET)
-        self._chart_version = version
-        self._chart_png = png
-        if self.first_chart_at is None and self.clicked_at is not None:
-            self.first_chart_at = time.time()
-        return png
 
     def _header_html(self, state: RunState | None) -> str:
         if state is None:
@@ -200,7 +209,19 @@ class TrainingPanel:
     def static_html(self) -> str:
         """The panel as plain HTML (header, stats, last chart, message)."""
         return (f'<div class="estlab-static">{self.header.value}<br/>{self.stats.value}'
-                f"{png_img(self._chart_png, 'training curves')}{self.message.value}</div>")
+                f"{self._static_chart()}{self.message.value}</div>")
+
+    def _static_chart(self) -> str:
+        """The current run's curves as a matplotlib PNG (drawn only here, for the static fallback)."""
+        name = self.manager.current_name()
+        state = self.manager.runs.get(name) if name else None
+        if state is None or not state.curves:
+            return ""
+        from estlab.viz.live import LiveChart
+
+        chart = LiveChart()
+        chart.attach(state.curves)
+        return png_img(chart.render(), "training curves")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         return with_fallback(self.box, self.static_html(), **kwargs)
@@ -209,6 +230,25 @@ class TrainingPanel:
         """Detach from the manager and close the widgets."""
         self.manager.detach(self)
         self.box.close()
-        for child in (self.train_button, self.stop_button, self.header, self.progress, self.stats, self.image,
+        for child in (self.train_button, self.stop_button, self.stop_all_button, self.cancel_button, self.header, self.progress, self.stats, self.chart,
                       self.message, self.queue_text):
             child.close()
+
+
+def _counted(names: list[str], verb: str, what: str = "") -> str:
+    what = f" {what}" if what else ""
+    return f"{verb} {len(names)}{what} run{'s' * (len(names) != 1)} ({', '.join(names)})" if names else ""
+
+
+def ui_summary(queued: list[str], skipped: list[str]) -> str:
+    """What Train did, in the UI's words.
+
+    Examples
+    --------
+    >>> ui_summary(["dnn_classifier-3"], ["linear_classifier (same settings as linear_classifier-1, finished)"])
+    'queued dnn_classifier-3 · not started again: linear_classifier (same settings as linear_classifier-1, finished): change a setting to train it again'
+    """
+    parts = [f"queued {', '.join(queued)}"] if queued else []
+    if skipped:
+        parts.append(f"not started again: {'; '.join(skipped)}: change a setting to train it again")
+    return " · ".join(parts)

@@ -12,6 +12,24 @@ from .conftest import SCREENSHOTS
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
+LAST_STEPS = ("JSON.parse(document.querySelector('.estlab-lab .estlab-training .estlab-chart')"
+              "?.dataset.lastSteps || '{}')")
+EVAL_EVERY = 100  # the notebook's lab.picker.eval_every
+
+
+def _chart_lags(page, run: str, samples: int) -> list[int]:
+    """``run step - chart's last step`` read together, ``samples`` times while the run trains."""
+    lags = []
+    for _ in range(samples):
+        page.wait_for_timeout(700)
+        lag = page.evaluate(
+            "(run) => { const s = document.querySelector('.estlab-lab .estlab-stats').textContent;"
+            " const m = s.match(/step ([\\d,]+)/); const step = m ? parseInt(m[1].replace(/,/g, '')) : 0;"
+            f" const last = {LAST_STEPS}[run]; return last === undefined ? step : step - last; }}", run)
+        lags.append(lag)
+    return lags
+
+
 def _tab(lab, title: str) -> None:
     lab.locator(".lm-TabBar-tab", has_text=title).first.click()
 
@@ -36,6 +54,9 @@ def test_lab_notebook_in_jupyterlab(jupyter, page):
     jupyter.wait_kernel_idle("lab.ipynb")
     board = lab.locator(".estlab-leaderboard")
     assert board.text_content().count("finished") == 4
+    page.wait_for_function("() => document.querySelector('.estlab-lab .estlab-datacheck')"
+                           ".textContent.includes('Data check for income_bracket')")
+    assert "blocking" not in lab.locator(".estlab-datacheck").text_content()
     _shot(lab, "01-lab-columns.png")
 
     # Estimators tab: one linear model, 150 steps.
@@ -55,17 +76,16 @@ def test_lab_notebook_in_jupyterlab(jupyter, page):
                            ".includes('× 150 steps')", timeout=10_000)
     _shot(lab, "02-lab-estimators.png")
 
-    # Train tab: click Train; the curve image changes and the leaderboard gets the new run.
+    # Train tab: click Train; the browser draws the streamed points (no image from the kernel).
     _tab(lab, "3 · Train")
-    curve = lab.locator("img.estlab-curve")
-    before = curve.get_attribute("src")
     lab.locator(".estlab-train").click()
-    page.wait_for_function(
-        "([el, src]) => el.getAttribute('src') !== src", arg=[curve.element_handle(), before])
+    page.wait_for_function(f"() => {LAST_STEPS}['linear_classifier-5'] === 150")
     page.wait_for_function(
         "() => /linear_classifier-5[\\s\\S]*finished/.test("
         "document.querySelector('.estlab-lab .estlab-leaderboard').textContent)")
     assert "linear_classifier-5" in lab.locator(".estlab-run-header").text_content()
+    assert lab.locator(".estlab-training .estlab-chart canvas").count() >= 2  # loss and accuracy panels
+    assert lab.locator(".estlab-training img").count() == 0
     _shot(lab, "03-lab-trained.png")
 
     # A second run, long this time: Stop ends it after its current step.
@@ -84,13 +104,19 @@ def test_lab_notebook_in_jupyterlab(jupyter, page):
         " const s = document.querySelector('.estlab-lab .estlab-stats').textContent;"
         " const m = s.match(/step ([\\d,]+)/); return h.includes('linear_classifier-6') && h.includes('running')"
         " && m && parseInt(m[1].replace(/,/g, '')) > 50; }")
+    lags = _chart_lags(page, "linear_classifier-6", samples=5)
+    assert max(lags) <= EVAL_EVERY, lags  # the chart follows the run within one evaluation interval
+    _shot(lab, "04a-lab-live-chart.png")
     stop = lab.locator(".estlab-stop")
     assert stop.is_enabled()
     stop.click()
     page.wait_for_function(
         "() => document.querySelector('.estlab-lab .estlab-run-header').textContent.includes('stopped')",
         timeout=20_000)
-    assert "stopped at step" in lab.locator(".estlab-message").text_content()
+    # the message is its own widget update: wait for it too (it can arrive after the header's)
+    page.wait_for_function(
+        "() => document.querySelector('.estlab-lab .estlab-message').textContent.includes('stopped at step')",
+        timeout=20_000)
     assert "linear_classifier-6" in header.text_content()
     _shot(lab, "04-lab-stopped.png")
 

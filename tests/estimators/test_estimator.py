@@ -107,6 +107,37 @@ def test_predict_has_tf_keys_and_predict_frame_matches(make_estimator, binary_fr
         next(est.predict(binary_frame, predict_keys=["proba"]))
 
 
+def test_predict_frame_keeps_the_index_and_names_probabilities_by_class(make_estimator, binary_frame):
+    est = make_estimator()
+    est.train(binary_frame, label="y", steps=5)
+    frame = binary_frame.set_axis([f"row{i}" for i in range(64)]).iloc[::-1]  # a labelled, unsorted index
+    out = est.predict_frame(frame)
+    assert out.index.tolist() == frame.index.tolist()
+    assert ["probabilities_0", "probabilities_1"] == [c for c in out.columns if c.startswith("probabilities")]
+    assert est.predict_frame(frame.drop(columns="y").to_dict("list")).index.tolist() == list(range(64))
+    with pytest.raises(ValueError, match=r"predict_keys: \['proba'\] are not predictions of this model"):
+        est.predict_frame(frame, predict_keys="proba")
+
+
+def test_predict_frame_names_columns_by_the_label_vocabulary(tmp_path):
+    from estlab.estimators import LinearClassifier
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=60)}, index=pd.RangeIndex(100, 160))
+    frame["species"] = np.where(frame["x"] > 0.5, "gentoo", np.where(frame["x"] < -0.5, "adelie", "chinstrap"))
+    vocabulary = ["adelie", "chinstrap", "gentoo"]
+    est = LinearClassifier(feature_columns=[numeric_column("x")], n_classes=3, label_vocabulary=vocabulary,
+                           model_dir=str(tmp_path / "m"), config=RunConfig(random_seed=0))
+    est.train(frame, label="species", steps=3)
+    out = est.predict_frame(frame.drop(columns="species").head(4), predict_keys=["probabilities", "classes"])
+    assert list(out.columns) == ["probabilities_adelie", "probabilities_chinstrap", "probabilities_gentoo", "classes"]
+    assert out.index.tolist() == [100, 101, 102, 103]
+    best = out[[f"probabilities_{c}" for c in vocabulary]].to_numpy().argmax(axis=1)
+    assert out["classes"].tolist() == [vocabulary[i] for i in best]
+    assert [c for c in est.predict_frame(frame.head(2)).columns if c.startswith("logits")] == [
+        "logits_adelie", "logits_chinstrap", "logits_gentoo"]
+
+
 def test_untrained_model_dir_cannot_predict(make_estimator, binary_frame):
     with pytest.raises(ValueError, match="Could not find a trained model in model_dir .*call train"):
         make_estimator().evaluate(binary_frame, label="y")

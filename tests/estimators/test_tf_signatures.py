@@ -134,7 +134,7 @@ TF_RUN_CONFIG = ["model_dir", "tf_random_seed", "save_summary_steps", "save_chec
 
 
 def test_run_config_takes_tfs_order_and_seed_name():
-    assert split(RunConfig) == (TF_RUN_CONFIG, ["random_seed", "device", "mixed_precision", "compile", "tensorboard"])
+    assert split(RunConfig) == (TF_RUN_CONFIG, ["random_seed", "device", "mixed_precision", "compile", "tensorboard", "num_threads"])
     config = RunConfig("/x", 42)  # issue 10: this set save_checkpoints_steps
     assert (config.model_dir, config.random_seed, config.tf_random_seed) == ("/x", 42, 42)
     assert (config.save_checkpoints_steps, config.save_checkpoints_secs) == (None, 600)

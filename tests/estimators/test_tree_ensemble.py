@@ -60,7 +60,7 @@ def test_boosted_trees_classifier_predicts_like_lightgbm(tmp_path) -> None:
     est = BoostedTreesClassifier(columns, model_dir=str(tmp_path), n_trees=10, num_threads=1,
                                  config=RunConfig(random_seed=0, tensorboard=False))
     est.train(frame, label="label")
-    booster = lgb.train({**est._lightgbm_params()}, lgb.Dataset(frame[["a", "b"]].to_numpy(), y), 10)
+    booster = lgb.train(est._lightgbm_params(len(frame)), lgb.Dataset(frame[["a", "b"]].to_numpy(), y), 10)
     expected = booster.predict(frame[["a", "b"]].to_numpy())
     got = np.array([p["logistic"][0] for p in est.predict(frame.drop(columns=["label"]))])
     np.testing.assert_allclose(got, expected, atol=1e-5)

@@ -92,3 +92,15 @@ def stop_server(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def reseal(export_dir: Path) -> None:
+    """Recompute ``export.json``'s checksums after a test edited a file (what a crafted export would do:
+    the checksums catch damage, not forgery)."""
+    import json
+
+    from estlab.export.layout import file_digests
+
+    document = json.loads((export_dir / "export.json").read_text())
+    document["files"] = file_digests(export_dir)
+    (export_dir / "export.json").write_text(json.dumps(document))

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from column_functions_child import make_frame
+from export_testing import reseal
 
 from estlab import export
 from estlab import feature_column as fc
@@ -133,11 +134,13 @@ def test_a_crafted_export_naming_callables_imports_nothing(estimator_export, tmp
     document = json.loads((crafted / "feature_transformer.json").read_text())
     document["columns"][0]["normalizer_fn"] = {"callable": "os:system"}
     (crafted / "feature_transformer.json").write_text(json.dumps(document))
+    reseal(crafted)
     with pytest.raises(ValueError, match=r"column 'age' names its normalizer_fn by import path \('os:system'\), "
                                          r"which estlab never imports"):
         export.load(crafted)
     document["columns"][0]["normalizer_fn"] = {"callable": planted}
     (crafted / "feature_transformer.json").write_text(json.dumps(document))
+    reseal(crafted)
     with pytest.raises(ValueError, match=r"never imports"):
         export.load(crafted)
     assert not marker.exists()

@@ -33,10 +33,10 @@ def test_damaged_newest_checkpoint_falls_back_to_previous(tmp_path, caplog):
     _save(tmp_path, 5, 5.0)
     newest = _save(tmp_path, 10, 10.0)
     newest.write_bytes(newest.read_bytes()[:40])  # truncated, as after a crash mid-copy
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING), pytest.warns(RuntimeWarning, match=r"model\.ckpt-10\.pt is damaged"):
         path, data = checkpoints.load_latest(tmp_path)
     assert checkpoints.step_of(path) == 5 and data["model"]["w"].tolist() == [5.0, 5.0]
-    assert "model.ckpt-10.pt is unreadable" in caplog.text
+    assert "model.ckpt-10.pt is damaged" in caplog.text
     assert [p.name for p in sorted(tmp_path.iterdir())] == ["model.ckpt-10.pt.damaged", "model.ckpt-5.pt"]
 
 

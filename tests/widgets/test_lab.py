@@ -46,7 +46,7 @@ def test_queue_train_compare(lab, tmp_path):
     assert state.predictions["classes"] == ["<=50K", ">50K"]
     assert os.path.isdir(tmp_path / "dnn_classifier-2" / "eval")  # TensorBoard events per run
     assert [c.name for c in lab.feature_columns] == [c.name for c in lab.columns.feature_columns]
-    assert bytes(lab.training.image.value).startswith(b"\x89PNG")
+    assert set(lab.training.chart.last_steps()) == {"dnn_classifier-2", "linear_classifier-1"}
 
 
 def test_stop_duplicate_release(lab):
@@ -56,7 +56,7 @@ def test_stop_duplicate_release(lab):
     with pytest.warns(UserWarning, match="with the same configuration is still"):
         assert lab.train() == []  # same configuration while running: refused, with a message
     lab.manager.flush()
-    assert "still" in lab.training.message.value and "same configuration" in lab.training.message.value
+    assert "not started again" in lab.training.message.value and "same settings as" in lab.training.message.value
     state = lab.runs[first[0]]
     deadline = time.monotonic() + 60
     while state.global_step < 5 and time.monotonic() < deadline:
@@ -79,6 +79,10 @@ def test_failure_shows_in_the_panel(adult, tmp_path, monkeypatch):
         lab.queue("linear_classifier")
         lab.picker.max_steps.value = 4
         lab.picker.eval_every.value = 2
+        with pytest.warns(UserWarning, match=r"data check found 1 blocking problem: age: int64 in train but"):
+            assert lab.train() == []  # refused before any run starts
+        assert lab.runs == {}
+        monkeypatch.setattr(lab.datacheck, "blocking_message", lambda: "")  # past the check, the run fails
         lab.train()
         state = lab.wait(timeout=60)
         assert state.status == "failed" and state.error
@@ -100,3 +104,26 @@ def test_env_cap_limits_steps(monkeypatch):
     assert step_cap_from_env({"ESTLAB_MAX_STEPS": "7"}) == 7
     with pytest.raises(ValueError, match="ESTLAB_MAX_STEPS must be a positive int, got 'x'"):
         step_cap_from_env({"ESTLAB_MAX_STEPS": "x"})
+
+
+def test_data_check_refuses_nan_labels_and_a_missing_eval_column(adult, tmp_path):
+    train, test = adult
+    train = train.copy()
+    train.loc[train.index[:3], "income_bracket"] = None
+    train["leak"] = (train["income_bracket"] == ">50K").astype(int)
+    lab = Lab(train, test.drop(columns=["hours_per_week"]).assign(leak=0), label="income_bracket",
+              model_dir_root=str(tmp_path), executor="thread")
+    try:
+        report = lab.datacheck.wait()
+        found = set(zip(report["severity"], report["check"], report["column"]))
+        assert {("error", "label_nan", "income_bracket"), ("error", "missing_in_eval", "hours_per_week"),
+                ("warning", "leakage", "leak")} <= found
+        assert "2 blocking problems" in lab.datacheck.html.value
+        lab.queue("linear_classifier")
+        with pytest.raises(ValueError, match="the data check found 2 blocking problems"):
+            lab.plan()
+        lab.columns.set_transform("hours_per_week", "drop")  # leaving the column out lifts that error
+        lab.datacheck.wait()
+        assert lab.datacheck.blocking()["check"].tolist() == ["label_nan"]
+    finally:
+        lab.close()
