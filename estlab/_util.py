@@ -15,11 +15,12 @@ from __future__ import annotations
 import difflib
 import math
 import os
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+import pandas.util
 
 #: The environment variable that caps the steps of every ``train`` call (notebooks in CI run in seconds).
 MAX_STEPS_ENV = "ESTLAB_MAX_STEPS"
@@ -173,7 +174,8 @@ def predictions_to_frame(batches: Iterable[Mapping[str, np.ndarray]], index: pd.
 
 
 # pandas ships no type information; the types pyright infers from its source admit every input kind (a
-# scalar, an array, a frame), so these two name the Series that a Series or one column label gives.
+# scalar, an array, a frame), so these name the Series or DataFrame that a Series, a column label, a list of
+# labels or a boolean row mask gives.
 def numeric_series(values: pd.Series) -> pd.Series:
     """``pd.to_numeric(values, errors="coerce")``: non-numbers become NaN; a Series in, a Series out.
 
@@ -194,3 +196,49 @@ def frame_column(frame: pd.DataFrame, key: Hashable) -> pd.Series:
     [1, 2]
     """
     return cast(pd.Series, frame[key])
+
+
+def frame_columns(frame: pd.DataFrame, keys: list[Hashable] | list[str]) -> pd.DataFrame:
+    """``frame[keys]`` for a list of column labels: the frame of those columns.
+
+    Examples
+    --------
+    >>> frame_columns(pd.DataFrame({"a": [1], "b": [2]}), ["b"]).columns.tolist()
+    ['b']
+    """
+    return cast(pd.DataFrame, frame[keys])
+
+
+def frame_rows(frame: pd.DataFrame, mask: pd.Series | np.ndarray) -> pd.DataFrame:
+    """``frame[mask]`` for a boolean row mask: the frame of the rows where ``mask`` is True.
+
+    Examples
+    --------
+    >>> frame_rows(pd.DataFrame({"a": [1, 2]}), np.array([False, True]))["a"].tolist()
+    [2]
+    """
+    return cast(pd.DataFrame, frame[mask])
+
+
+def quantile_bins(values: pd.Series, q: int) -> pd.Series:
+    """``pd.qcut(values, q, duplicates="drop")``: each value's quantile bin, a categorical Series.
+
+    Examples
+    --------
+    >>> quantile_bins(pd.Series([1.0, 2.0, 3.0, 4.0]), 2).cat.codes.tolist()
+    [0, 0, 1, 1]
+    """
+    return cast(pd.Series, pd.qcut(values, q, duplicates="drop"))
+
+
+def hash_rows(data: pd.Series | pd.DataFrame, *, index: bool) -> pd.Series:
+    """``pd.util.hash_pandas_object(data, index=index)``: one uint64 hash per row.
+
+    Examples
+    --------
+    >>> hash_rows(pd.Series([1, 1]), index=False).nunique()
+    1
+    """
+    # pandas.util exports it through a module ``__getattr__``, which pyright types as ``object``
+    hash_object = cast(Callable[..., pd.Series], pandas.util.hash_pandas_object)
+    return hash_object(data, index=index)

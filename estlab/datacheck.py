@@ -39,6 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from estlab._util import frame_rows, hash_rows, numeric_series, quantile_bins
+
 COLUMNS = ("severity", "check", "column", "value", "message", "fix")
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -120,7 +122,7 @@ def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _as_float(series: pd.Series) -> np.ndarray:
-    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return numeric_series(series).to_numpy(dtype=float, na_value=np.nan)
 
 
 def _leak_score(feature: pd.Series, label: pd.Series, classification: bool) -> float | None:
@@ -136,14 +138,14 @@ def _leak_score(feature: pd.Series, label: pd.Series, classification: bool) -> f
             if ok.sum() < 20 or np.std(xs[ok]) == 0 or np.std(ys[ok]) == 0:
                 return None
             return float(abs(np.corrcoef(xs[ok], ys[ok])[0, 1]))
-        key = pd.qcut(x, 20, duplicates="drop").astype(object).where(x.notna(), "<missing>")
+        key = quantile_bins(x, 20).astype(object).where(x.notna(), "<missing>")
     else:
         if x.nunique(dropna=False) > 0.5 * len(frame):
             return None  # identifier-like: memorises any label
         key = x.astype(object).where(x.notna(), "<missing>")
     if classification:
         counts = frame.groupby([key.to_numpy(), frame["y"].to_numpy()], dropna=False).size()
-        return float(counts.groupby(level=0).max().sum() / len(frame))
+        return float(counts.groupby(level=0).agg("max").sum() / len(frame))
     y = frame["y"].to_numpy(float)
     fitted = frame["y"].groupby(key.to_numpy(), dropna=False).transform("mean").to_numpy(float)
     total = np.sum((y - y.mean()) ** 2)
@@ -267,7 +269,7 @@ def check(train_df: pd.DataFrame, eval_df: pd.DataFrame | None = None, label: st
     seen_hashes: dict[int, str] = {}
     for col in features:
         try:
-            digest = int(pd.util.hash_pandas_object(train_df[col], index=False).sum())
+            digest = int(hash_rows(train_df[col], index=False).sum())
         except TypeError:
             continue
         first = seen_hashes.get(digest)
@@ -298,7 +300,7 @@ def check(train_df: pd.DataFrame, eval_df: pd.DataFrame | None = None, label: st
 
 def blocking(report: pd.DataFrame) -> pd.DataFrame:
     """The rows of a :func:`check` report that refuse a run (severity ``error``)."""
-    return report[report["severity"] == "error"].reset_index(drop=True)
+    return frame_rows(report, report["severity"] == "error").reset_index(drop=True)
 
 
 __all__ = ["COLUMNS", "RULES", "blocking", "check", "is_classification", "ks_statistic", "psi"]

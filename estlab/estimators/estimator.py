@@ -15,7 +15,6 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from estlab._util import check_positive_int, predictions_to_frame
@@ -23,6 +22,7 @@ from estlab.estimators import inference
 from estlab.estimators.custom import ModelFnHooks, ModelSpec
 from estlab.estimators.model_cache import ModelCache
 from estlab.estimators.model_state import ServingModel
+from estlab.estimators.variables import CheckpointVariables
 from estlab.inputs.source import training_source
 from estlab.training import checkpoints, distributed
 from estlab.training.config import RunConfig, model_dir_of, resolve_device
@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["Estimator", "ServingModel"]
 
 
-class Estimator(ModelFnHooks):
+class Estimator(ModelFnHooks, CheckpointVariables):
     """Train, evaluate and predict a PyTorch model with TF Estimator semantics.
 
     Parameters
@@ -145,37 +145,6 @@ class Estimator(ModelFnHooks):
     def request_stop(self) -> None:
         """Ask a running ``train`` (in any thread) to stop after the current batch; it checkpoints first."""
         self._stop_event.set()
-
-    def latest_checkpoint(self) -> str | None:
-        """Path of the newest checkpoint in ``model_dir`` (None when there is none)."""
-        latest = checkpoints.latest_checkpoint(self.model_dir)
-        return None if latest is None else str(latest)
-
-    def get_variable_names(self) -> list[str]:
-        """Names of the variables in the newest checkpoint."""
-        return sorted(self._models.latest_or_fail(self.model_dir)[1]["model"])
-
-    def eval_dir(self, name: str | None = None) -> str:
-        """TF's ``Estimator.eval_dir``: where evaluation summaries go (``model_dir/eval`` or ``eval_<name>``).
-
-        Examples
-        --------
-        >>> Estimator(model_dir="/tmp/run").eval_dir("test")  # doctest: +SKIP
-        '/tmp/run/eval_test'
-        """
-        from estlab.training.summaries import eval_dir
-
-        return str(eval_dir(self.model_dir, name))
-
-    def get_variable_value(self, name: str) -> np.ndarray:
-        """Value of one variable in the newest checkpoint as a numpy array (``"global_step"``: its step, as TF)."""
-        loaded = self._models.latest_or_fail(self.model_dir)[1]
-        state = loaded["model"]
-        if name == "global_step" and name not in state:
-            return np.asarray(int(loaded["global_step"]), dtype=np.int64)
-        if name not in state:
-            raise ValueError(f"get_variable_value: no variable {name!r}; variables are {sorted(state)}")
-        return state[name].detach().cpu().numpy()
 
     def train(self, input_fn: Any, hooks: Sequence[Listener] | None = None, steps: int | None = None,
               max_steps: int | None = None, *, label: Any = None, batch_size: int = 128,

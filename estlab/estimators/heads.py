@@ -35,7 +35,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from estlab._util import did_you_mean
+from estlab._util import did_you_mean, warn_ignored_arguments
 from estlab.estimators import metrics as _metrics
 from estlab.estimators.choices import LOSS_REDUCTIONS
 from estlab.training.metric_info import HEAD_METRICS, HeadMetrics
@@ -77,6 +77,16 @@ def _flat_weights(weights: Any, n: int) -> torch.Tensor:
         return torch.ones(n, dtype=torch.float64)
     w = torch.as_tensor(_to_numpy(weights) if not isinstance(weights, torch.Tensor) else weights)
     return w.detach().reshape(-1).to(torch.float64).cpu()
+
+
+def _tf_head_extras(head: str, loss_fn: Any, **ignored: Any) -> None:
+    """TF's head arguments estlab's heads don't take: ``loss_fn`` is refused (it changes training), the rest
+    (``thresholds``, ``inverse_link_fn``, ``name``) are ignored with one warning naming them."""
+    if loss_fn is not None:
+        raise ValueError(f"{head}: loss_fn is not supported by estlab's premade heads; write a custom model_fn "
+                         "(estlab.estimator.Estimator(model_fn=...)) with your loss instead")
+    warn_ignored_arguments(head, {k: v for k, v in ignored.items() if v not in (None, ())},
+                           why="estlab's head does not use it")
 
 
 @dataclass(frozen=True)
@@ -288,6 +298,13 @@ class BinaryClassHead(Head):
     task: ClassVar[str] = "binary"
     metric_info: ClassVar[HeadMetrics | None] = HEAD_METRICS["binary"]
 
+    def __init__(self, weight_column: str | None = None, thresholds: Sequence[float] | None = None,
+                 label_vocabulary: Sequence[str] | None = None, loss_reduction: str = "sum_over_batch_size",
+                 loss_fn: Any = None, name: str | None = None) -> None:
+        _tf_head_extras(type(self).__name__, loss_fn, thresholds=thresholds, name=name)
+        _init_fields(self, weight_column=weight_column, label_vocabulary=label_vocabulary,
+                     loss_reduction=loss_reduction)
+
     def __post_init__(self) -> None:
         super().__post_init__()
         vocab = _vocabulary(self.label_vocabulary)
@@ -358,6 +375,13 @@ class MultiClassHead(Head):
     label_vocabulary: tuple[str, ...] | None = None
 
     task: ClassVar[str] = "multiclass"
+
+    def __init__(self, n_classes: int = 3, weight_column: str | None = None,
+                 label_vocabulary: Sequence[str] | None = None, loss_reduction: str = "sum_over_batch_size",
+                 loss_fn: Any = None, name: str | None = None) -> None:
+        _tf_head_extras(type(self).__name__, loss_fn, name=name)
+        _init_fields(self, n_classes=n_classes, weight_column=weight_column, label_vocabulary=label_vocabulary,
+                     loss_reduction=loss_reduction)
     metric_info: ClassVar[HeadMetrics | None] = HEAD_METRICS["multiclass"]
 
     def __post_init__(self) -> None:
@@ -430,6 +454,13 @@ class RegressionHead(Head):
     label_dimension: int = 1
 
     task: ClassVar[str] = "regression"
+
+    def __init__(self, label_dimension: int = 1, weight_column: str | None = None,
+                 loss_reduction: str = "sum_over_batch_size", loss_fn: Any = None, inverse_link_fn: Any = None,
+                 name: str | None = None) -> None:
+        _tf_head_extras(type(self).__name__, loss_fn, inverse_link_fn=inverse_link_fn, name=name)
+        _init_fields(self, label_dimension=label_dimension, weight_column=weight_column,
+                     loss_reduction=loss_reduction)
     metric_info: ClassVar[HeadMetrics | None] = HEAD_METRICS["regression"]
 
     def __post_init__(self) -> None:

@@ -37,7 +37,7 @@ import functools
 import inspect
 import math
 from collections.abc import Callable, Iterable
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import torch
 
@@ -209,7 +209,7 @@ def _base_factory(optimizer: Any, rate: float | None, scheduled: bool, parameter
                 f"learning_rate={rate!r} cannot be combined with a callable {parameter}; set the "
                 "learning rate inside the factory."
             )
-        return optimizer
+        return cast(OptimizerFactory, optimizer)  # a user factory: params -> Optimizer (``OptimizerSpec``)
     raise ValueError(
         f"{parameter} must be None, a name in {optimizer_names()}, a torch.optim.Optimizer class or "
         f"functools.partial of one, or a callable params -> Optimizer; received {optimizer!r}."

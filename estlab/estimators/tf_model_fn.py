@@ -53,7 +53,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -322,7 +322,8 @@ class ModelFnModule(nn.Module):
         if isinstance(train_op, str):
             return [resolve_optimizer(train_op, self._params.get("learning_rate"))(params)]
         if isinstance(train_op, type) and issubclass(train_op, torch.optim.Optimizer):
-            factory: Callable[..., torch.optim.Optimizer] = train_op  # its own default learning rate
+            # its own default learning rate; a subclass fills the base class's ``defaults`` argument itself
+            factory = cast(Callable[..., torch.optim.Optimizer], train_op)
             return [factory(params)]
         if callable(train_op):
             return [_TrainStep(params, train_op, self)]
@@ -386,6 +387,7 @@ class _MetricCollector:
         self.ops: list[_metrics.MetricOp] = []
         self.stateful = op if _metrics.is_stateful_metric(op) else None
         self.pairs: list[tuple[np.ndarray, Any]] = []
+        self.fn: Callable[..., Any]  # a plain metric callable, set by add()
         if self.stateful is not None:
             self.stateful.reset()
 

@@ -144,7 +144,7 @@ def _sym_call(node: ast.Call) -> bool:
     return not node.keywords
 
 
-def _is_called(tree: ast.AST, name: ast.Name) -> bool:
+def _is_called(tree: ast.AST, name: ast.expr) -> bool:
     return any(isinstance(n, ast.Call) and n.func is name for n in ast.walk(tree))
 
 

@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.nn.functional as F
 
+from estlab.features.dense import _EmbeddingKind
+
 if TYPE_CHECKING:
     from estlab.features._base import FeatureColumn
     from estlab.features.transformer import FeatureTransformer
@@ -96,8 +98,10 @@ def dense_plan(columns: list[FeatureColumn], transformer: FeatureTransformer, pa
             ids.append(slot)
         elif getattr(c, "max_norm", None) is not None:
             per_column.append(slot)
-        else:
+        elif isinstance(c, _EmbeddingKind):  # layer_role "table"
             by_dim.setdefault(c.dimension, []).append(slot)
+        else:
+            raise TypeError(f"{type(c).__name__}: layer_role {c.layer_role!r} is not a dense input")
     groups: list[_TableGroup] = []
     for dim, slots in by_dim.items():
         group = _TableGroup(dim)

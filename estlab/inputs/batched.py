@@ -408,8 +408,9 @@ def concat_features(frames: Sequence[pd.DataFrame | dict[str, np.ndarray]]) -> p
     >>> concat_features([{"x": np.array([1])}, {"x": np.array([2])}])["x"].tolist()
     [1, 2]
     """
-    if all(isinstance(f, pd.DataFrame) for f in frames):
-        return pd.concat(list(frames), ignore_index=True)
+    dataframes = [f for f in frames if isinstance(f, pd.DataFrame)]
+    if len(dataframes) == len(frames):
+        return pd.concat(dataframes, ignore_index=True)
     dicts = [{c: f[c].to_numpy() for c in f.columns} if isinstance(f, pd.DataFrame) else f for f in frames]
     return {k: np.concatenate([np.asarray(d[k]) for d in dicts]) for k in dicts[0]}
 

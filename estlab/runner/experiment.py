@@ -37,6 +37,7 @@ from typing import Any
 
 import pandas as pd
 
+from estlab._util import hash_rows
 from estlab.runner.spec import RunSpec, run_fingerprint
 from estlab.training.history import History
 
@@ -63,7 +64,7 @@ def data_fingerprint(*frames: pd.DataFrame) -> str:
     for frame in frames:
         digest.update(json.dumps([[str(c), str(t)] for c, t in frame.dtypes.items()]).encode())
         digest.update(str(frame.shape).encode())
-        digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+        digest.update(hash_rows(frame, index=True).to_numpy().tobytes())
     return digest.hexdigest()[:16]
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from estlab._util import frame_rows
 from estlab.runner.predictions import PREDICTIONS_FILE, load_predictions, save_predictions
 from estlab.runner.spec import RunSpec
 from estlab.training.events import ORDER, Listener
@@ -206,8 +207,8 @@ class EstimatorJob:
         for fold, part in enumerate(parts):
             held = np.zeros(rows, dtype=bool)
             held[part] = True
-            job = EstimatorJob(spec, os.path.join(self.model_dir, f"fold-{fold}"), self.train_df[~held],
-                               self.train_df[held], task=self.task, batch_size=self.batch_size, seed=self.seed)
+            job = EstimatorJob(spec, os.path.join(self.model_dir, f"fold-{fold}"), frame_rows(self.train_df, ~held),
+                               frame_rows(self.train_df, held), task=self.task, batch_size=self.batch_size, seed=self.seed)
             with self._lock:
                 self._fold, stop_first = job, self.stop_requested
             if stop_first:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from estlab._util import frame_columns
 from estlab.viz._figure import EVAL_COLOR, TRAIN_COLOR, new_figure
 
 LONG_COLUMNS = ["split", "metric", "step", "value"]
@@ -39,7 +40,7 @@ def curves_frame(history: Any) -> pd.DataFrame:
             f"got {type(history).__name__}; pass e.g. {{'step': [...], 'loss': [...]}}"
         )
     if set(LONG_COLUMNS) <= set(frame.columns):
-        return _clean(frame[LONG_COLUMNS])
+        return _clean(frame_columns(frame, LONG_COLUMNS))
     step_key = next((k for k in _STEP_KEYS if k in frame.columns), None)
     if step_key is None:
         raise ValueError(
@@ -53,7 +54,7 @@ def curves_frame(history: Any) -> pd.DataFrame:
     long = long.rename(columns={step_key: "step"})
     if "split" not in long.columns:
         long["split"] = "train"
-    return _clean(long[LONG_COLUMNS])
+    return _clean(frame_columns(long, LONG_COLUMNS))
 
 
 def _with_split(frame: pd.DataFrame, split: str) -> pd.DataFrame:
@@ -171,6 +172,7 @@ def last_values(history: Any) -> dict[str, float]:
     """
     long = curves_frame(history)
     out: dict[str, float] = {}
-    for (split, metric), part in long.groupby(["split", "metric"], sort=True):
+    for key, part in long.groupby(["split", "metric"], sort=True):
+        split, metric = cast(tuple[str, str], key)  # grouping by two columns gives (split, metric) keys
         out[f"{split}/{metric}"] = float(np.asarray(part["value"])[-1])
     return out

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol, cast
 
 import ipywidgets as widgets
 import pandas as pd
@@ -13,6 +14,23 @@ from estlab.datacheck import blocking, check
 from estlab.widgets._html import esc
 
 _COLORS = {"error": "#c62828", "warning": "#b26a00", "info": "#1565c0"}
+
+
+class _Problem(Protocol):
+    """One row of a :func:`~estlab.datacheck.check` report (its ``COLUMNS``)."""
+
+    severity: str
+    check: str
+    column: str
+    value: float
+    message: str
+    fix: str
+
+
+def _problems(report: pd.DataFrame) -> Iterator[_Problem]:
+    """The report's rows as named tuples, one field per report column."""
+    # pandas has no type information: itertuples' namedtuples are inferred as plain tuples
+    return cast(Iterator[_Problem], report.itertuples())
 
 
 def report_html(report: pd.DataFrame, label: str | None) -> str:
@@ -25,8 +43,8 @@ def report_html(report: pd.DataFrame, label: str | None) -> str:
     """
     if label is None:
         return '<div class="estlab-check-summary">Pick the label column to check the data.</div>'
-    counts = report["severity"].value_counts()
-    errors, warns = int(counts.get("error", 0)), int(counts.get("warning", 0))
+    counts = Counter(report["severity"].tolist())
+    errors, warns = counts["error"], counts["warning"]
     if not len(report):
         return f'<div class="estlab-check-summary">Data check for <b>{esc(label)}</b>: no problems found.</div>'
     head = (f'<div class="estlab-check-summary">Data check for <b>{esc(label)}</b>: '
@@ -37,7 +55,7 @@ def report_html(report: pd.DataFrame, label: str | None) -> str:
         f'<tr class="estlab-check-{esc(r.severity)}"><td style="color:{_COLORS.get(r.severity, "inherit")};'
         f'font-weight:600">{esc(r.severity)}</td><td>{esc(r.check)}</td><td><code>{esc(r.column)}</code></td>'
         f"<td>{esc(r.message)}</td><td>{esc(r.fix)}</td></tr>"
-        for r in report.itertuples())
+        for r in _problems(report))
     return (head + '<table class="estlab-check-table" style="border-collapse:collapse;font-size:12px;'
             'table-layout:auto;max-width:100%"><thead><tr><th align="left">severity</th><th align="left">check</th>'
             '<th align="left">column</th><th align="left">found</th><th align="left">fix</th></tr></thead>'
@@ -127,7 +145,7 @@ class DataCheckPanel:
         rows = self.blocking()
         if not len(rows):
             return ""
-        items = "; ".join(f"{r.column or 'data'}: {r.message} (fix: {r.fix})" for r in rows.itertuples())
+        items = "; ".join(f"{r.column or 'data'}: {r.message} (fix: {r.fix})" for r in _problems(rows))
         return f"the data check found {len(rows)} blocking problem{'s' * (len(rows) != 1)}: {items}"
 
     def close(self) -> None:

@@ -202,7 +202,8 @@ class RunsView:
         start = time.perf_counter()
         runs = {n: manager.runs[n].history() for n in selected}
         baseline = self.baseline.value if self.baseline.value in runs else None
-        png = figure_to_png(plot_comparison(runs, metric=self.metric.value, split="eval", baseline=baseline))
+        metric = str(self.metric.value)  # a curve name: its options are never empty
+        png = figure_to_png(plot_comparison(runs, metric=metric, split="eval", baseline=baseline))
         self._overlay_next = time.monotonic() + max(0.5, (time.perf_counter() - start) / DRAW_BUDGET)
         self._overlay_key = key
         self._overlay_png = png
@@ -276,7 +277,7 @@ def _num(value: Any) -> float | None:
     return None if math.isnan(value) else value
 
 
-def _set_options(widget: widgets.Widget, options: list[tuple[str, Any]]) -> None:
+def _set_options(widget: widgets.Dropdown | widgets.SelectMultiple, options: list[tuple[str, Any]]) -> None:
     """Replace a selector's options only when they changed, keeping the selection."""
     if list(widget.options) == options:
         return

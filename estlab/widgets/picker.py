@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import ipywidgets as widgets
 
@@ -52,7 +52,11 @@ def _format(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _field(param: Any) -> tuple[widgets.Widget, Callable[[], Any]]:
+#: the form widgets :func:`_field` makes
+_Field: TypeAlias = "widgets.Checkbox | widgets.Dropdown | widgets.IntText | widgets.FloatText | widgets.Text"
+
+
+def _field(param: Any) -> tuple[_Field, Callable[[], Any]]:
     """A form widget for one ``ParamInfo`` and a getter returning its value (``_DEFAULT`` when left empty)."""
     default = None if param.required else param.default
     shown = SUGGESTED.get(param.name, default)
@@ -119,7 +123,7 @@ class EstimatorPicker:
         self.queue: list[tuple[str, dict[str, Any]]] = []
         self.last_error = ""
         self._getters: dict[str, Callable[[], Any]] = {}
-        self._fields: dict[str, widgets.Widget] = {}
+        self._fields: dict[str, _Field] = {}
         self.choice = widgets.Dropdown(description="estimator", style={"description_width": "70px"},
                                        layout=widgets.Layout(width="380px"))
         self.choice.add_class("estlab-estimator")
@@ -186,7 +190,10 @@ class EstimatorPicker:
             hint = did_you_mean(param, self._fields, n=1) or f" Fields: {list(self._fields)}."
             raise ValueError(f"param: {self.choice.value} has no form field {param!r}.{hint}")
         field = self._fields[param]
-        field.value = _format(value) if isinstance(field, widgets.Text) else value
+        if isinstance(field, widgets.Text):
+            field.value = _format(value)
+        else:
+            field.value = value
 
     def parameter_names(self, name: str) -> set[str]:
         """Every constructor parameter of estimator ``name`` (lab-managed ones included).
@@ -202,7 +209,7 @@ class EstimatorPicker:
     def values(self) -> dict[str, Any]:
         """The form's values that differ from the estimator's defaults."""
         out = {}
-        info = self._infos[self.choice.value]
+        info = self._infos[self._chosen()]
         defaults = {p.name: p.default for p in info.parameters}
         for name, getter in self._getters.items():
             value = getter()
@@ -212,7 +219,7 @@ class EstimatorPicker:
 
     def add(self) -> bool:
         """Validate the form with the estimator's own checks; queue it when valid. Returns whether it was."""
-        name = self.choice.value
+        name = self._chosen()
         try:
             params = self.values()
             extra = self.validation_kwargs(name) if self.validation_kwargs else {}
@@ -238,8 +245,16 @@ class EstimatorPicker:
         self._show_queue()
 
     # ---- widgets -----------------------------------------------------------------------------
+    def _chosen(self) -> str:
+        """The selected estimator's name (``set_task`` always selects one of ``_infos``)."""
+        name = self.choice.value
+        if not isinstance(name, str):  # only while set_task swaps the options
+            raise KeyError(name)
+        return name
+
     def _on_choice(self, _change: Any = None) -> None:
-        info = self._infos.get(self.choice.value)
+        name = self.choice.value  # None while set_task swaps the options
+        info = self._infos.get(name) if isinstance(name, str) else None
         if info is None:
             return
         for field in self._fields.values():

@@ -217,3 +217,18 @@ def test_receiver_fns_ignore_default_batch_size_with_one_warning():
     with pytest.warns(IgnoredArgumentWarning, match="build_parsing_serving_input_receiver_fn: ignoring "
                                                     "default_batch_size"):
         build_parsing_serving_input_receiver_fn({"x": "float32"}, 32)
+
+
+def test_heads_take_tfs_positional_order():
+    from estlab.estimators.heads import BinaryClassHead, MultiClassHead, RegressionHead
+
+    binary = BinaryClassHead("w", None, ["no", "yes"], "sum")
+    assert (binary.weight_column, binary.label_vocabulary, binary.loss_reduction) == ("w", ("no", "yes"), "sum")
+    multi = MultiClassHead(4, "w", ["a", "b", "c", "d"], "sum")
+    assert (multi.n_classes, multi.weight_column, multi.label_vocabulary) == (4, "w", ("a", "b", "c", "d"))
+    regression = RegressionHead(2, "w", "sum")
+    assert (regression.label_dimension, regression.weight_column, regression.loss_reduction) == (2, "w", "sum")
+    with pytest.warns(UserWarning, match=r"BinaryClassHead: ignoring thresholds, name"):
+        BinaryClassHead(thresholds=[0.3], name="h")
+    with pytest.raises(ValueError, match="loss_fn is not supported by estlab's premade heads"):
+        RegressionHead(loss_fn=lambda labels, logits: 0.0)
