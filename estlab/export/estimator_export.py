@@ -160,9 +160,11 @@ def _row_only_tensors(run: Any) -> dict[str, torch.Tensor] | None:
 
 def _head(head: Any) -> tuple[HeadSpec, Callable | None]:
     data = head.to_dict() if hasattr(head, "to_dict") else {}
-    if data.get("type") == "CustomHead":
-        return HeadSpec("custom"), head.predictions
-    return HeadSpec.from_head_dict(data), None
+    if data.get("type") in ("BinaryClassHead", "MultiClassHead", "RegressionHead"):
+        return HeadSpec.from_head_dict(data), None
+    # a custom head, or one without a TF-Serving output layout of its own (multi-label, Poisson, logistic
+    # regression): its numeric predictions are traced into the program and served under their own keys
+    return HeadSpec("custom"), head.predictions
 
 
 def derive_inputs(transformer: Any) -> tuple[TensorSpec, ...]:

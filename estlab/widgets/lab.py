@@ -179,22 +179,24 @@ class Lab:
         eval_every = min(self.picker.eval_every.value, max_steps)
         return [self._spec(name, params, max_steps, eval_every) for name, params in self.picker.queue]
 
-    def _spec(self, estimator: str, params: Mapping[str, Any], max_steps: int, eval_every: int) -> RunSpec:
+    def _spec(self, estimator: str, params: Mapping[str, Any], max_steps: int, eval_every: int,
+              folds: int = 0) -> RunSpec:
         dense, linear = tuple(self.columns.feature_columns), tuple(self.columns.linear_columns)
         return RunSpec.create(estimator, params, feature_columns=dense, linear_columns=linear,
                               label=str(self.columns.label), max_steps=max_steps, eval_every=eval_every,
                               feature_set=self.columns.describe(), task=self.columns.task,
-                              batch_size=self.batch_size, seed=self.seed)
+                              batch_size=self.batch_size, seed=self.seed, folds=folds)
 
     def sweep(self, estimator: str, trials: int | None = None, search: str = "auto", seed: int = 0,
-              **space: Any) -> list[str]:
+              folds: int = 0, **space: Any) -> list[str]:
         """Queue one run per parameter set of a grid or random search; returns the new run names at once.
 
         Each keyword is a dimension: a list gives the values to try (write a list-valued parameter as a list
         of lists), :func:`~estlab.runner.sweep.loguniform` / ``uniform`` / ``randint`` are sampled, anything
         else is fixed. Every trial is checked by the estimator before anything is queued; steps come from the
-        form (``picker.max_steps``, ``picker.eval_every``). A trial identical to a finished run is not trained
-        again (a warning names it).
+        form (``picker.max_steps``, ``picker.eval_every``). ``folds=k`` (k >= 2) cross-validates each trial on the
+        training frame: the leaderboard shows each metric's mean over the folds with ``<metric>_std`` beside it.
+        A trial identical to a finished run is not trained again (a warning names it).
 
         Examples
         --------
@@ -221,7 +223,7 @@ class Lab:
         names = []
         for params in parameter_sets:
             try:
-                names.append(self.manager.launch(self._spec(estimator, params, max_steps, eval_every)).name)
+                names.append(self.manager.launch(self._spec(estimator, params, max_steps, eval_every, folds)).name)
             except DuplicateRunError as exc:
                 warnings.warn(str(exc), stacklevel=2)
         self.manager.notify(f"sweep of {estimator}: queued {len(names)} run(s)")

@@ -55,3 +55,19 @@ def test_sweep_of_eight_trials_then_a_new_lab_shows_every_run(adult, tmp_path, m
                                learning_rate=[trial["learning_rate"]]) == []
     finally:
         again.close()
+
+
+def test_a_cross_validated_sweep_shows_mean_and_std_per_trial(adult, tmp_path, monkeypatch):
+    monkeypatch.delenv("ESTLAB_MAX_STEPS", raising=False)
+    lab = Lab(*adult, label="income_bracket", experiment=str(tmp_path / "cv"), workers=2, batch_size=32)
+    try:
+        lab.picker.max_steps.value = 4
+        lab.picker.eval_every.value = 4
+        names = lab.sweep("linear_classifier", learning_rate=[0.05, 0.2], folds=2)
+        lab.wait(timeout=600)
+        board = lab.leaderboard()
+        assert sorted(board["run"]) == sorted(names) and board["status"].tolist() == ["finished"] * 2
+        assert board["accuracy"].between(0, 1).all() and (board["accuracy_std"] >= 0).all()
+        assert {lab.runs[n].spec.folds for n in names} == {2}
+    finally:
+        lab.close()
