@@ -101,6 +101,23 @@ def warn_ignored_arguments(owner: str, given: Mapping[str, Any], why: str = "it 
                       IgnoredArgumentWarning, stacklevel=3)
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process with ``pid`` exists (one we may not signal counts as alive).
+
+    Examples
+    --------
+    >>> pid_alive(os.getpid())
+    True
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
 def env_max_steps(environ: Mapping[str, str] | None = None) -> int | None:
     """The ``ESTLAB_MAX_STEPS`` step cap, or None when unset.
 

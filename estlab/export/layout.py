@@ -28,6 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from estlab._util import pid_alive
+
 FORMAT_NAME = "estlab.export"
 FORMAT_VERSION = 1
 EXPORT_FILE = "export.json"
@@ -173,7 +175,7 @@ def clean_stale_temp_dirs(base: Path) -> list[Path]:
             continue
         match = re.match(rf"^{re.escape(TEMP_PREFIX)}(\d+)-", path.name)
         if match:
-            stale = int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1)))
+            stale = int(match.group(1)) != os.getpid() and not pid_alive(int(match.group(1)))
         else:
             try:
                 stale = time.time() - path.stat().st_mtime > 3600
@@ -185,14 +187,6 @@ def clean_stale_temp_dirs(base: Path) -> list[Path]:
     return removed
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return True
-    return True
 
 
 def write_version_atomically(export_dir_base: str | os.PathLike, fill: Callable[[Path], None]) -> Path:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from estlab._util import pid_alive
 from estlab.training.events import ORDER, Event, Listener
 
 logger = logging.getLogger(__name__)
@@ -222,20 +223,12 @@ def clean_temp_files(model_dir: str | os.PathLike) -> list[Path]:
         return removed
     for path in directory.iterdir():
         match = _TEMP_PATTERN.match(path.name)
-        if match and (int(match.group(1)) == os.getpid() or not _pid_alive(int(match.group(1)))):
+        if match and (int(match.group(1)) == os.getpid() or not pid_alive(int(match.group(1)))):
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return True
-    return True
 
 
 def latest_checkpoint(model_dir: str | os.PathLike) -> Path | None:

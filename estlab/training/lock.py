@@ -16,6 +16,8 @@ import os
 import socket
 from pathlib import Path
 
+from estlab._util import pid_alive
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -24,14 +26,6 @@ except ImportError:  # pragma: no cover - Windows
 LOCK_NAME = ".estlab.lock"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return True
-    return True
 
 
 class ModelDirLock:
@@ -93,7 +87,7 @@ class ModelDirLock:
                 holder = self._read()
                 pid = holder.get("pid")
                 if not holder or (isinstance(pid, int) and holder.get("host") in (None, socket.gethostname())
-                                  and (pid == os.getpid() or not _alive(pid))):
+                                  and (pid == os.getpid() or not pid_alive(pid))):
                     with contextlib.suppress(OSError):
                         self.path.unlink()
                     continue
