@@ -33,6 +33,10 @@ from typing import Any
 
 from estlab.runner.executor import Done, Emit, RunRequest
 
+#: Ray nices its workers (15) by default, so on a busy machine a local run barely trains; a local instance
+#: started here runs them at normal priority (set ``RAY_worker_niceness`` yourself to choose otherwise).
+LOCAL_WORKER_NICENESS = ("RAY_worker_niceness", "0")
+
 #: Seconds between two drains of the actors' event buffers.
 POLL_EVERY = 0.05
 
@@ -173,6 +177,8 @@ class RayExecutor:
         started = False
         if not ray.is_initialized():
             kwargs = {"include_dashboard": False, "log_to_driver": False, **(init_kwargs or {})}
+            if address is None:  # a local instance: its workers train the user's runs, at normal priority
+                os.environ.setdefault(LOCAL_WORKER_NICENESS[0], LOCAL_WORKER_NICENESS[1])
             ray.init(address=address, **kwargs)
             started = True
         self._shutdown = started if shutdown is None else shutdown

@@ -28,6 +28,7 @@ def poll(condition, timeout=120.0, what="condition"):
 @pytest.fixture(scope="module")
 def local_ray():
     before = {p.pid for p in psutil.Process().children(recursive=True)}
+    os.environ.setdefault("RAY_worker_niceness", "0")  # as RayExecutor does for a local instance
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
@@ -51,7 +52,7 @@ def test_a_sweep_runs_on_a_local_ray_instance_with_the_same_records_and_events(l
         names = [manager.launch(spec_of(max_steps=30, **params)).name
                  for params in trials_of({"learning_rate": [0.05, 0.1, 0.2]})]
         for name in names:
-            manager.wait(name, timeout=180)
+            manager.wait(name, timeout=900)
     finally:
         manager.close(timeout=5)
     records = {r.name: r for r in Experiment.open(experiment.path).records()}
@@ -79,7 +80,7 @@ def test_stop_on_ray_ends_the_run_with_a_checkpoint(local_ray, experiment, spec_
         poll(lambda: run.global_step >= 5, what="5 steps on Ray")
         stopped_at = time.monotonic()
         manager.stop(run.name)
-        manager.wait(run.name, timeout=60)
+        manager.wait(run.name, timeout=600)
         assert time.monotonic() - stopped_at < 30
         assert run.status == "stopped" and run.checkpoint and os.path.exists(run.checkpoint)
     finally:
