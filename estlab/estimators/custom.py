@@ -152,6 +152,21 @@ def _as_array(labels: Any) -> np.ndarray:
     return np.asarray(labels)
 
 
+def numeric_label_tensor(labels: Any, fix: str) -> torch.Tensor:
+    """Numeric labels as a tensor (floats as float32, integers as int64); other dtypes raise with ``fix``.
+
+    Examples
+    --------
+    >>> numeric_label_tensor([1, 0], "encode them").dtype
+    torch.int64
+    """
+    values = _as_array(labels)
+    if values.dtype.kind not in "biuf":
+        raise ValueError(f"labels have dtype {values.dtype}; {fix}")
+    tensor = torch.from_numpy(np.array(values, copy=True))
+    return tensor.float() if values.dtype.kind in "fb" else tensor.long()
+
+
 class CustomHead:
     """Head-like adapter around a custom ``loss_fn`` / ``metric_fns`` / ``predictions_fn``.
 
@@ -188,12 +203,8 @@ class CustomHead:
 
     def encode_labels(self, labels: Any) -> torch.Tensor:
         """Numeric labels → tensor (floats as float32, integers as int64)."""
-        values = _as_array(labels)
-        if values.dtype.kind not in "biuf":
-            raise ValueError(f"labels have dtype {values.dtype}; a custom loss_fn takes numeric labels: encode them, "
-                             "or use a head with label_vocabulary (estlab.estimators.heads.make_head)")
-        tensor = torch.from_numpy(np.array(values, copy=True))
-        return tensor.float() if values.dtype.kind in "fb" else tensor.long()
+        return numeric_label_tensor(labels, "a custom loss_fn takes numeric labels: encode them, or use a head "
+                                            "with label_vocabulary (estlab.estimators.heads.make_head)")
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         """``loss_fn`` on a batch (weights passed when it takes them)."""

@@ -62,7 +62,7 @@ from torch import nn
 from estlab._util import warn_ignored_arguments
 from estlab.estimators import layers
 from estlab.estimators import metrics as _metrics
-from estlab.estimators.custom import ModeKeys, _as_array
+from estlab.estimators.custom import ModeKeys, numeric_label_tensor
 
 #: the arguments TF passes to a model_fn, by name
 MODEL_FN_ARGS = ("features", "labels", "mode", "params", "config")
@@ -448,12 +448,8 @@ class ModelFnHead:
 
     def encode_labels(self, labels: Any) -> torch.Tensor:
         """Numeric labels → tensor (floats as float32, integers as int64); one column stays 1-D."""
-        values = _as_array(labels)
-        if values.dtype.kind not in "biuf":
-            raise ValueError(f"labels have dtype {values.dtype}; a model_fn gets numeric label tensors: encode "
-                             "string labels to ids first (e.g. pandas.Categorical(labels).codes)")
-        tensor = torch.from_numpy(np.array(values, copy=True))
-        return tensor.float() if values.dtype.kind in "fb" else tensor.long()
+        return numeric_label_tensor(labels, "a model_fn gets numeric label tensors: encode string labels to "
+                                            "ids first (e.g. pandas.Categorical(labels).codes)")
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
         """``model_fn(features, labels, TRAIN).loss`` for the batch the module just received."""
