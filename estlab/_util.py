@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 import pandas.util
 
+from estlab.warnings import IgnoredArgumentWarning  # noqa: F401 - estlab 0.1 imported it from here
+
 #: The environment variable that caps the steps of every ``train`` call (notebooks in CI run in seconds).
 MAX_STEPS_ENV = "ESTLAB_MAX_STEPS"
 
@@ -75,10 +77,6 @@ def check_positive_int(name: str, value: Any) -> None:
     """
     if value is not None and (isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0):
         raise ValueError(f"{name} must be a positive int or None, got {value!r}")
-
-
-class IgnoredArgumentWarning(UserWarning):
-    """A TensorFlow argument with no PyTorch meaning was given and is ignored."""
 
 
 def warn_ignored_arguments(owner: str, given: Mapping[str, Any], why: str = "it has no meaning in PyTorch") -> None:
@@ -166,7 +164,8 @@ def predictions_to_frame(batches: Iterable[Mapping[str, np.ndarray]], index: pd.
         for key, value in batch.items():
             parts.setdefault(key, []).append(np.asarray(value))
     first = parts.get("all_classes", [np.empty(0)])[0]  # every row holds the same class names
-    names = [_text(v) for v in first.reshape(len(first), -1)[0]] if len(first) else None
+    names = ([_text(v) for v in first.reshape(len(first), -1)[0]] if len(first)
+             else getattr(batches, "class_names", None))  # zero rows: the names the batches carry (PredictionBatches)
     if keys is not None:
         wanted = list(keys)
         unknown = [k for k in wanted if k not in parts]
@@ -177,7 +176,7 @@ def predictions_to_frame(batches: Iterable[Mapping[str, np.ndarray]], index: pd.
     out: dict[str, Any] = {}
     for key, arrays in parts.items():
         values = np.concatenate(arrays)
-        values = values.reshape(len(values), -1) if values.ndim > 1 else values.reshape(-1, 1)
+        values = values.reshape(len(values), int(np.prod(values.shape[1:]))) if values.ndim > 1 else values.reshape(-1, 1)
         if values.shape[1] == 1:
             out[key] = values[:, 0]
         else:

@@ -178,10 +178,34 @@ class EstlabClassifier(ClassifierMixin, _EstlabBase):
     """A premade estlab classifier (``estimator``: linear, dnn, dnn_linear_combined, boosted_trees, baseline).
 
     Labels may be any values ``np.unique`` sorts (``classes_``); ``predict_proba`` columns follow
-    ``classes_``. ``params`` passes further constructor arguments to the premade class.
+    ``classes_``. ``class_weight`` is ``None``, ``"balanced"`` or a dict keyed by the labels of ``y`` (see
+    ``docs/tabular-toolkit.md``); ``params`` passes further constructor arguments to the premade class.
     """
 
     _task = "classifier"
+
+    def __init__(self, estimator: str = "dnn", *, feature_columns: Any = None,
+                 hidden_units: Sequence[int] = (64, 32), optimizer: Any = None, learning_rate: float | None = None,
+                 num_epochs: int = 10, max_steps: int | None = None, batch_size: int = 32,
+                 model_dir: str | None = None, random_state: int = 0, params: dict[str, Any] | None = None,
+                 class_weight: str | dict | None = None) -> None:
+        super().__init__(estimator, feature_columns=feature_columns, hidden_units=hidden_units, optimizer=optimizer,
+                         learning_rate=learning_rate, num_epochs=num_epochs, max_steps=max_steps,
+                         batch_size=batch_size, model_dir=model_dir, random_state=random_state, params=params)
+        self.class_weight = class_weight
+
+    def _class_weight_by_id(self) -> Any:
+        """``class_weight`` keyed by the class ids the model trains on (the positions in ``classes_``)."""
+        if self.class_weight is None or isinstance(self.class_weight, str):
+            return self.class_weight
+        if not isinstance(self.class_weight, dict):
+            raise ValueError(f"class_weight must be None, 'balanced' or a dict {{label: weight}}; received "
+                             f"{self.class_weight!r}")
+        ids = {label: i for i, label in enumerate(self.classes_.tolist())}
+        unknown = [k for k in self.class_weight if k not in ids]
+        if unknown:
+            raise ValueError(f"class_weight names {unknown}, which are not labels of y {self.classes_.tolist()}")
+        return {ids[k]: w for k, w in self.class_weight.items()}
 
     def fit(self, X: Any, y: Any) -> EstlabClassifier:
         """Train a fresh model on ``X`` and labels ``y``; returns ``self``."""
@@ -193,7 +217,10 @@ class EstlabClassifier(ClassifierMixin, _EstlabBase):
         self.classes_, ids = np.unique(np.asarray(y), return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(f"y has {len(self.classes_)} class; a classifier needs at least 2")
-        return self._fit(X, ids.astype(np.int64), {"n_classes": len(self.classes_)})
+        extra: dict[str, Any] = {"n_classes": len(self.classes_)}
+        if self.class_weight is not None:
+            extra["class_weight"] = self._class_weight_by_id()
+        return self._fit(X, ids.astype(np.int64), extra)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """``(N, n_classes)`` probabilities, columns in the order of ``classes_``."""

@@ -1,7 +1,10 @@
 """estlab's warning classes, so users can filter them by category (``warnings.filterwarnings``).
 
 Every class is a ``UserWarning`` through :class:`EstlabWarning`, so code that filtered ``UserWarning`` before
-keeps working.
+keeps working; :class:`CheckpointWarning` is also a ``RuntimeWarning`` (what estlab 0.1 issued for it). Every
+``warnings.warn`` in estlab uses one of these classes (``tests/test_warnings.py`` checks the source).
+
+This module imports nothing (``estlab._util`` takes :class:`IgnoredArgumentWarning` from here).
 
 Examples
 --------
@@ -14,13 +17,22 @@ True
 
 from __future__ import annotations
 
-from estlab._util import IgnoredArgumentWarning
-
-__all__ = ["EstlabWarning", "ExportWarning", "IgnoredArgumentWarning", "LabWarning"]
+__all__ = [
+    "CheckpointWarning",
+    "EstlabWarning",
+    "ExportWarning",
+    "IgnoredArgumentWarning",
+    "LabWarning",
+    "TrainingWarning",
+]
 
 
 class EstlabWarning(UserWarning):
     """Base class of the warnings estlab issues."""
+
+
+class IgnoredArgumentWarning(EstlabWarning):
+    """A TensorFlow argument with no PyTorch meaning was given and is ignored."""
 
 
 class ExportWarning(EstlabWarning):
@@ -29,3 +41,11 @@ class ExportWarning(EstlabWarning):
 
 class LabWarning(EstlabWarning):
     """The notebook lab refused or adjusted a request (a duplicate run, another lab still training)."""
+
+
+class CheckpointWarning(EstlabWarning, RuntimeWarning):
+    """A checkpoint could not be used as it is (damaged and moved aside, or not kept for a restore)."""
+
+
+class TrainingWarning(EstlabWarning):
+    """Training went on in a degraded way (e.g. ``EarlyStopping(restore_best=True)`` found nothing to restore)."""

@@ -10,6 +10,7 @@ gives every premade sklearn's ``get_params``/``set_params`` contract (so ``sklea
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -18,11 +19,21 @@ import torch
 from torch import nn
 
 from estlab.estimators.choices import ACTIVATION_TABLE, LOSS_REDUCTIONS
+from estlab.estimators.class_weight import validate_class_weight
 from estlab.estimators.estimator import Estimator
-from estlab.estimators.heads import Head, make_head
+from estlab.estimators.heads import Head, encode_named_labels, make_head
 from estlab.estimators.optimizers import resolve_optimizer
 from estlab.estimators.registry import unknown_parameter_error
-from estlab.training.config import RunConfig
+from estlab.estimators.size_check import (
+    TRAINING_BYTES_PER_PARAMETER,
+    Block,
+    available_memory,
+    check_blocks,
+    check_model_size,
+    optimizer_slots,
+)
+from estlab.training import distributed
+from estlab.training.config import RunConfig, resolve_device
 
 #: activation names accepted by ``activation_fn`` (TF's ``tf.nn.*`` spellings; names declared in ``choices``).
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {name: getattr(nn, cls) for name, cls in ACTIVATION_TABLE.items()}
@@ -129,12 +140,22 @@ def check_dropout(dropout: Any, parameter: str = "dropout") -> float | None:
 
 
 def check_number(value: Any, parameter: str, minimum: float, *, integer: bool = False, inclusive: bool = True):
-    """A number ``>= minimum`` (``> minimum`` when not inclusive), or a ValueError naming ``parameter``."""
+    """A finite number ``>= minimum`` (``> minimum`` when not inclusive), or a ValueError naming ``parameter``.
+
+    Examples
+    --------
+    >>> check_number(0.5, "learning_rate", 0.0, inclusive=False)
+    0.5
+    >>> check_number(float("inf"), "l2_regularization", 0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: l2_regularization must be a finite number >= 0.0; received inf.
+    """
     kinds = (int,) if integer else (int, float)
-    ok = not isinstance(value, bool) and isinstance(value, kinds)
+    ok = not isinstance(value, bool) and isinstance(value, kinds) and math.isfinite(value)
     ok = ok and (value >= minimum if inclusive else value > minimum)
     if not ok:
-        what = "an integer" if integer else "a number"
+        what = "an integer" if integer else "a finite number"
         bound = f">= {minimum}" if inclusive else f"> {minimum}"
         raise ValueError(f"{parameter} must be {what} {bound}; received {value!r}.")
     return value
@@ -255,7 +276,8 @@ class PremadeEstimator(Estimator):
             raise ValueError(
                 f"weight_column must be a column name (str) or None; received {self.weight_column!r}."
             )
-        self._build_head()
+        head = self._build_head()
+        validate_class_weight(getattr(self, "class_weight", None), head)  # classifiers' class_weight
         if not isinstance(self.normalize_labels, bool):
             raise ValueError(f"normalize_labels must be True or False; received {self.normalize_labels!r}.")
 
@@ -281,7 +303,7 @@ class PremadeEstimator(Estimator):
         weights = None
         if self.weight_column is not None and self.weight_column in data.feature_names:
             weights = torch.as_tensor(np.array(data.features[self.weight_column], dtype=np.float64))
-        return label_statistics(self._build_head().encode_labels(labels), weights)
+        return label_statistics(encode_named_labels(self._build_head(), labels, label), weights)
 
     def _scale_labels(self, module: nn.Module) -> nn.Module:
         """Wrap a regressor's module in :class:`LabelScaler` when ``normalize_labels`` is on."""
@@ -291,6 +313,13 @@ class PremadeEstimator(Estimator):
         stats = self._label_stats
         mean, scale = stats if stats is not None else (torch.zeros(d), torch.ones(d))
         return LabelScaler(module, mean, scale)
+
+    def _check_size(self, blocks: Sequence[Block]) -> None:
+        """Refuse (``MemoryError``), before anything is allocated, a model whose training state (``blocks``:
+        see :mod:`estlab.estimators.size_check`) can't fit in the memory free where it trains: the host, and on
+        CUDA the device."""
+        device = distributed.rank_device(resolve_device(self.config.device))
+        check_blocks(blocks, device=device, who=type(self).__name__)
 
     # -- hooks of the Estimator seam ------------------------------------------------------------
 
@@ -381,11 +410,16 @@ class PremadeEstimator(Estimator):
 __all__ = [
     "ACTIVATIONS",
     "LOSS_REDUCTIONS",
+    "TRAINING_BYTES_PER_PARAMETER",
+    "Block",
     "PremadeEstimator",
+    "available_memory",
     "check_dropout",
     "check_feature_columns",
     "check_hidden_units",
+    "check_model_size",
     "check_number",
     "make_activation",
     "one_optimizer",
+    "optimizer_slots",
 ]

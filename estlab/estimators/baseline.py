@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from estlab.estimators._premade import PremadeEstimator
+from estlab.estimators._premade import Block, PremadeEstimator
 from estlab.estimators.optimizers import resolve_optimizer, tf_default_optimizer
 from estlab.training.config import RunConfig
 
@@ -69,7 +69,10 @@ class _BaselineBase(PremadeEstimator):
         return {ROWS_KEY: torch.zeros(rows, 0)}
 
     def _build_module(self, transformer: Any) -> nn.Module:
-        return BiasModule(self._build_head().logits_dimension)
+        d = self._build_head().logits_dimension
+        self._check_size([Block(f"logits_dimension={d}", "use fewer classes or label dimensions", d,
+                                trainable=False)])  # solved in closed form: no gradients, no optimizer state
+        return BiasModule(d)
 
     def _build_optimizers(self, module: nn.Module) -> list[torch.optim.Optimizer]:
         return []  # solved in closed form by _fit_full_batch
@@ -95,6 +98,10 @@ def closed_form_bias(task: str, labels: torch.Tensor, weights: torch.Tensor | No
     y = labels.detach().cpu().double().reshape(labels.shape[0], -1)
     w = torch.ones(y.shape[0], dtype=torch.float64) if weights is None else weights.detach().cpu().double().reshape(-1)
     total = float(w.sum())
+    if not np.isfinite(total):  # weights near float32's limit times a class_weight overflow
+        raise ValueError(f"weight_column: {int((~w.isfinite()).sum())} example weight(s) times their class_weight "
+                         "overflow float32 to inf; rescale weight_column (e.g. divide it by its maximum) or lower "
+                         "class_weight.")
     if total <= 0:
         raise ValueError("weight_column: all example weights are 0; a baseline needs a positive total weight.")
     if task == "regression":
@@ -123,6 +130,10 @@ class BaselineClassifier(_BaselineBase):
         Number of label classes (2 = binary).
     weight_column : str, optional
         Name of a feature column holding non-negative example weights.
+    class_weight : "balanced" or dict, optional
+        Per-class weights of the training loss: a dict ``{class label: weight}`` (vocabulary strings, or ids
+        ``0..n_classes-1``; unnamed classes weigh 1) or ``"balanced"`` (``n / (n_classes * n_c)`` from the
+        training labels); multiplies ``weight_column``. Evaluation metrics are not class-weighted.
     label_vocabulary : list of str, optional
         String labels in class-id order; ``None`` means labels are integers ``0..n_classes-1``.
     optimizer : str or callable
@@ -157,9 +168,11 @@ class BaselineClassifier(_BaselineBase):
         *,
         learning_rate: float = 0.05,
         warm_start_from: str | None = None,
+        class_weight: str | dict | None = None,
     ) -> None:
         self.n_classes = n_classes
         self.weight_column = weight_column
+        self.class_weight = class_weight
         self.label_vocabulary = label_vocabulary
         self.optimizer = optimizer
         self.learning_rate = learning_rate

@@ -35,7 +35,6 @@ from estlab.training.config import RunConfig
 
 #: TF's ``pruning_mode`` values; LightGBM pre-prunes (a split needs a gain of ``tree_complexity``).
 PRUNING_MODES = ("none", "pre", "post")
-_TF_EPSILON = 0.01
 #: LightGBM's default ``min_sum_hessian_in_leaf``, kept as a floor so a leaf never divides by a zero Hessian
 _MIN_HESSIAN = 1e-3
 
@@ -147,9 +146,8 @@ class _BoostedTreesBase(PremadeEstimator):
         """One warning naming the TF arguments given with a value estlab cannot honour."""
         warn_ignored_arguments(type(self).__name__, {
             "pruning_mode='post'": True if self.pruning_mode == "post" else None,
-            "quantile_sketch_epsilon": None if self.quantile_sketch_epsilon == _TF_EPSILON else True,
-        }, why="LightGBM prunes only before splitting (a split needs gain >= tree_complexity) and bins numeric "
-               "features itself (up to 255 bins)")
+        }, why="LightGBM prunes only before splitting (a split needs gain >= tree_complexity), so 'post' trains "
+               "as 'pre'")
 
     def _check(self) -> None:
         super()._check()
@@ -165,6 +163,11 @@ class _BoostedTreesBase(PremadeEstimator):
             raise ValueError(f"center_bias must be True or False; received {self.center_bias!r}.")
         if self.pruning_mode not in PRUNING_MODES:
             raise ValueError(f"pruning_mode={self.pruning_mode!r} is not supported; use one of {list(PRUNING_MODES)}.")
+        if isinstance(self.tree_complexity, (int, float)) and (self.tree_complexity > 0) != (self.pruning_mode != "none"):
+            raise ValueError(  # TF's two rules, with its reasons
+                f"tree_complexity={self.tree_complexity!r} with pruning_mode={self.pruning_mode!r}: as in TF, a "
+                "positive tree_complexity needs pruning_mode='pre' or 'post' (it has no effect without pruning), "
+                "and pruning needs a positive tree_complexity. Set both, or neither.")
         check_number(self.quantile_sketch_epsilon, "quantile_sketch_epsilon", 0.0, inclusive=False)
         if not isinstance(self.train_in_memory, bool):
             raise ValueError(f"train_in_memory must be True or False; received {self.train_in_memory!r}.")
@@ -206,8 +209,17 @@ class _BoostedTreesBase(PremadeEstimator):
             return int(self.num_leaves)
         return 31 if self.max_depth is None else min(2 ** int(self.max_depth), 1024)
 
-    def _lightgbm_params(self, n_rows: int | None = None) -> dict[str, Any]:
-        """LightGBM's parameters for ``n_rows`` training rows (TF's per-instance values times ``n_rows``)."""
+    def _numeric_bins(self) -> int:
+        """Bins of a numeric feature: TF's ``int(1 / quantile_sketch_epsilon)`` quantile buckets (100), at least 2."""
+        return max(2, int(1.0 / float(self.quantile_sketch_epsilon)))
+
+    def _lightgbm_params(self, n_rows: int | None = None, features: TreeFeatures | None = None) -> dict[str, Any]:
+        """LightGBM's parameters for ``n_rows`` training rows (TF's per-instance values times ``n_rows``).
+
+        With ``features`` (the trees' input layer), every bucket of a bucketized column and every id of a
+        categorical column gets its own bin (``max_bin_by_feature``); ``min_data_in_bin=1`` keeps a bucket few
+        rows fall in from being merged with its neighbour (TF splits between any two buckets).
+        """
         head = self._build_head()
         if head.task == "binary":
             objective: dict[str, Any] = {"objective": "binary"}
@@ -218,8 +230,12 @@ class _BoostedTreesBase(PremadeEstimator):
         seed = getattr(self.config, "random_seed", None)
         n = 1 if n_rows is None else max(int(n_rows), 1)
         min_rows = _min_child_samples(self.min_child_samples, n_rows)
+        bins: dict[str, Any] = {"max_bin": self._numeric_bins(), "min_data_in_bin": 1}
+        if features is not None:
+            bins["max_bin_by_feature"] = features.max_bins(self._numeric_bins())
         return {
             **objective,
+            **bins,
             "learning_rate": float(self.learning_rate),
             "num_leaves": self._num_leaves(),
             "max_depth": -1 if self.max_depth is None else int(self.max_depth),
@@ -253,7 +269,8 @@ class _BoostedTreesBase(PremadeEstimator):
         categorical = module.features.categorical_features()
         data = lgb.Dataset(x, label=y, weight=w, categorical_feature=categorical or "auto", free_raw_data=True)
         device = module.trees.feature.device
-        booster = lgb.train(self._lightgbm_params(len(x)), data, num_boost_round=int(self.n_trees))
+        params = self._lightgbm_params(len(x), module.features)
+        booster = lgb.train(params, data, num_boost_round=int(self.n_trees))
         trees = module.trees.load_lightgbm(booster)
         if self.center_bias and trees.logits_dimension == 1 and trees.num_trees and int(trees.left[0, 0]) != 0:
             # LightGBM writes node values to 6 digits; the first root is the initial score it started from, exactly
@@ -410,6 +427,10 @@ class BoostedTreesClassifier(_BoostedTreesBase):
         Number of label classes (2 = binary).
     weight_column : str, optional
         Name of a feature column holding non-negative example weights.
+    class_weight : "balanced" or dict, optional
+        Per-class weights of the training loss: a dict ``{class label: weight}`` (vocabulary strings, or ids
+        ``0..n_classes-1``; unnamed classes weigh 1) or ``"balanced"`` (``n / (n_classes * n_c)`` from the
+        training labels); multiplies ``weight_column``. Evaluation metrics are not class-weighted.
     label_vocabulary : list of str, optional
         String labels in class-id order; ``None`` means labels are integers ``0..n_classes-1``.
     n_trees : int
@@ -424,7 +445,7 @@ class BoostedTreesClassifier(_BoostedTreesBase):
         L2 penalty on leaf values, per instance as TF's (LightGBM's ``lambda_l2`` = value x training rows).
     tree_complexity : float
         Minimum loss reduction (gain) to make a split, per instance as TF's (``min_gain_to_split`` = value x
-        training rows).
+        training rows). As in TF, positive only with ``pruning_mode`` ``"pre"`` or ``"post"``.
     min_node_weight : float
         Minimum Hessian of a leaf, per instance as TF's: compared with the leaf's Hessian sum divided by the
         training rows (``min_sum_hessian_in_leaf`` = value x rows, at least LightGBM's 0.001). TF's default 0.
@@ -437,8 +458,8 @@ class BoostedTreesClassifier(_BoostedTreesBase):
         TF's ``"none"``, ``"pre"`` or ``"post"``; LightGBM always pre-prunes with ``tree_complexity``, so
         ``"post"`` trains as ``"pre"`` (with a warning).
     quantile_sketch_epsilon : float
-        TF's quantile error; LightGBM bins numeric features itself: a value other than 0.01 is ignored
-        with a warning.
+        TF's quantile error: a numeric column is split among ``int(1 / quantile_sketch_epsilon)`` quantile
+        bins (LightGBM's ``max_bin`` for numeric features; 100 by default, as TF's buckets).
     train_in_memory : bool
         TF's in-memory training; estlab always trains on the whole input in memory.
     num_leaves : int, optional
@@ -496,11 +517,13 @@ class BoostedTreesClassifier(_BoostedTreesBase):
         num_threads: int | None = None,
         loss_reduction: str = "sum_over_batch_size",
         warm_start_from: str | None = None,
+        class_weight: str | dict | None = None,
     ) -> None:
         self.feature_columns = feature_columns
         self.n_batches_per_layer = n_batches_per_layer
         self.n_classes = n_classes
         self.weight_column = weight_column
+        self.class_weight = class_weight
         self.label_vocabulary = label_vocabulary
         self.n_trees = n_trees
         self.max_depth = max_depth
@@ -556,7 +579,7 @@ class BoostedTreesRegressor(_BoostedTreesBase):
         L2 penalty on leaf values, per instance as TF's (LightGBM's ``lambda_l2`` = value x training rows).
     tree_complexity : float
         Minimum loss reduction (gain) to make a split, per instance as TF's (``min_gain_to_split`` = value x
-        training rows).
+        training rows). As in TF, positive only with ``pruning_mode`` ``"pre"`` or ``"post"``.
     min_node_weight : float
         Minimum Hessian of a leaf, per instance as TF's: compared with the leaf's Hessian sum divided by the
         training rows (``min_sum_hessian_in_leaf`` = value x rows, at least LightGBM's 0.001). TF's default 0.
@@ -568,7 +591,8 @@ class BoostedTreesRegressor(_BoostedTreesBase):
     pruning_mode : str
         TF's ``"none"``, ``"pre"`` or ``"post"``; ``"post"`` trains as ``"pre"`` (with a warning).
     quantile_sketch_epsilon : float
-        TF's quantile error; a value other than 0.01 is ignored with a warning (LightGBM bins itself).
+        TF's quantile error: a numeric column is split among ``int(1 / quantile_sketch_epsilon)`` quantile
+        bins (LightGBM's ``max_bin`` for numeric features; 100 by default, as TF's buckets).
     train_in_memory : bool
         TF's in-memory training; estlab always trains on the whole input in memory.
     num_leaves : int, optional

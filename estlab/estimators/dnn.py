@@ -21,6 +21,7 @@ from estlab.estimators._premade import (
     one_optimizer,
 )
 from estlab.estimators.optimizers import resolve_optimizer, tf_default_optimizer
+from estlab.estimators.size_check import dnn_blocks, optimizer_slots
 from estlab.training.config import RunConfig
 
 
@@ -65,9 +66,12 @@ class DNNModule(nn.Module):
 
 def build_dnn_module(
     feature_columns: list, transformer: Any, hidden_units: Sequence[int], logits_dimension: int,
-    activation_fn: str | Callable, dropout: float | None, batch_norm: bool,
+    activation_fn: str | Callable, dropout: float | None, batch_norm: bool, parameter: str = "hidden_units",
 ) -> DNNModule:
-    """A :class:`DNNModule` reading ``feature_columns`` through ``estlab.features.DenseFeatures``."""
+    """A :class:`DNNModule` reading ``feature_columns`` through ``estlab.features.DenseFeatures``.
+
+    The estimators check its size first (:func:`estlab.estimators.size_check.dnn_blocks`).
+    """
     from estlab.features import DenseFeatures
 
     dense = DenseFeatures(feature_columns, transformer)
@@ -97,10 +101,17 @@ class _DNNBase(PremadeEstimator):
         return check_feature_columns(self.feature_columns)
 
     def _build_module(self, transformer: Any) -> nn.Module:
+        columns, units = self._feature_columns(), check_hidden_units(self.hidden_units)
+        d = self._build_head().logits_dimension
+        if transformer is not None:  # the size is checked before anything is allocated
+            slots = optimizer_slots(self._optimizer_factory())
+            self._check_size(dnn_blocks(columns, transformer, units, d, self.batch_norm, slots))
         return self._scale_labels(build_dnn_module(
-            self._feature_columns(), transformer, check_hidden_units(self.hidden_units),
-            self._build_head().logits_dimension, self.activation_fn, check_dropout(self.dropout), self.batch_norm,
+            columns, transformer, units, d, self.activation_fn, check_dropout(self.dropout), self.batch_norm,
         ))
+
+    def _optimizer_factory(self) -> Any:
+        return resolve_optimizer(self.optimizer, self.learning_rate, default=tf_default_optimizer(type(self).__name__))
 
     def _build_optimizers(self, module: nn.Module) -> list[torch.optim.Optimizer]:
         return one_optimizer(module, self.optimizer, self.learning_rate,
@@ -125,6 +136,10 @@ class DNNClassifier(_DNNBase):
         Number of label classes (2 = binary).
     weight_column : str, optional
         Name of a feature column holding non-negative example weights.
+    class_weight : "balanced" or dict, optional
+        Per-class weights of the training loss: a dict ``{class label: weight}`` (vocabulary strings, or ids
+        ``0..n_classes-1``; unnamed classes weigh 1) or ``"balanced"`` (``n / (n_classes * n_c)`` from the
+        training labels); multiplies ``weight_column``. Evaluation metrics are not class-weighted.
     label_vocabulary : list of str, optional
         String labels in class-id order; ``None`` means labels are integers ``0..n_classes-1``.
     optimizer : str or callable
@@ -173,11 +188,13 @@ class DNNClassifier(_DNNBase):
         batch_norm: bool = False,
         *,
         learning_rate: float | None = None,
+        class_weight: str | dict | None = None,
     ) -> None:
         self.hidden_units = hidden_units
         self.feature_columns = feature_columns
         self.n_classes = n_classes
         self.weight_column = weight_column
+        self.class_weight = class_weight
         self.label_vocabulary = label_vocabulary
         self.optimizer = optimizer
         self.learning_rate = learning_rate

@@ -24,6 +24,7 @@ from estlab.estimators.choices import SPARSE_COMBINERS
 from estlab.estimators.dnn import build_dnn_module
 from estlab.estimators.linear import build_linear_module
 from estlab.estimators.optimizers import resolve_optimizer, tf_default_optimizer
+from estlab.estimators.size_check import Block, dnn_blocks, linear_blocks, optimizer_slots
 from estlab.training.config import RunConfig
 
 
@@ -99,6 +100,8 @@ class _CombinedBase(PremadeEstimator):
     def _build_module(self, transformer: Any) -> nn.Module:
         d = self._build_head().logits_dimension
         linear_columns, dnn_columns = self._linear_columns(), self._dnn_columns()
+        if transformer is not None:  # the size is checked before anything is allocated
+            self._check_size(self._size_blocks(transformer, linear_columns, dnn_columns, d))
         linear = (
             build_linear_module(linear_columns, transformer, d, self.linear_sparse_combiner)
             if linear_columns else None
@@ -107,10 +110,26 @@ class _CombinedBase(PremadeEstimator):
             build_dnn_module(
                 dnn_columns, transformer, check_hidden_units(self.dnn_hidden_units, "dnn_hidden_units"), d,
                 self.dnn_activation_fn, check_dropout(self.dnn_dropout, "dnn_dropout"), self.batch_norm,
+                parameter="dnn_hidden_units",
             )
             if dnn_columns else None
         )
         return self._scale_labels(WideDeepModule(linear, dnn))
+
+    def _size_blocks(self, transformer: Any, linear_columns: list, dnn_columns: list, d: int) -> list[Block]:
+        """The parameter blocks of both parts, each with its own optimizer's state (see ``size_check``)."""
+        blocks: list[Block] = []
+        if linear_columns:
+            factory = resolve_optimizer(self.linear_optimizer, self.linear_learning_rate, "linear_optimizer",
+                                        default=self._tf_optimizer("linear"))
+            blocks += linear_blocks(linear_columns, transformer, d, optimizer_slots(factory),
+                                    parameter="linear_feature_columns")
+        if dnn_columns:
+            factory = resolve_optimizer(self.dnn_optimizer, self.dnn_learning_rate, "dnn_optimizer",
+                                        default=self._tf_optimizer("dnn"))
+            blocks += dnn_blocks(dnn_columns, transformer, check_hidden_units(self.dnn_hidden_units, "dnn_hidden_units"),
+                                 d, self.batch_norm, optimizer_slots(factory), parameter="dnn_hidden_units")
+        return blocks
 
     def _build_optimizers(self, module: nn.Module) -> list[torch.optim.Optimizer]:
         module = module.inner if isinstance(module, LabelScaler) else module
@@ -165,6 +184,10 @@ class DNNLinearCombinedClassifier(_CombinedBase):
         String labels in class-id order; ``None`` means labels are integers ``0..n_classes-1``.
     weight_column : str, optional
         Name of a feature column holding non-negative example weights.
+    class_weight : "balanced" or dict, optional
+        Per-class weights of the training loss: a dict ``{class label: weight}`` (vocabulary strings, or ids
+        ``0..n_classes-1``; unnamed classes weigh 1) or ``"balanced"`` (``n / (n_classes * n_c)`` from the
+        training labels); multiplies ``weight_column``. Evaluation metrics are not class-weighted.
     linear_sparse_combiner : str
         How a multi-valued categorical column's weights combine: ``"sum"``, ``"mean"`` or ``"sqrtn"``.
     batch_norm : bool
@@ -208,6 +231,7 @@ class DNNLinearCombinedClassifier(_CombinedBase):
         *,
         linear_learning_rate: float | None = None,
         dnn_learning_rate: float | None = None,
+        class_weight: str | dict | None = None,
     ) -> None:
         self.linear_feature_columns = linear_feature_columns
         self.linear_optimizer = linear_optimizer
@@ -220,6 +244,7 @@ class DNNLinearCombinedClassifier(_CombinedBase):
         self.dnn_dropout = dnn_dropout
         self.n_classes = n_classes
         self.weight_column = weight_column
+        self.class_weight = class_weight
         self.label_vocabulary = label_vocabulary
         self.linear_sparse_combiner = linear_sparse_combiner
         self.batch_norm = batch_norm

@@ -9,6 +9,7 @@ Evaluation and prediction maths live in ``estlab.estimators.inference``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import tempfile
 import threading
@@ -19,14 +20,16 @@ import pandas as pd
 
 from estlab._util import check_positive_int, predictions_to_frame
 from estlab.estimators import inference
+from estlab.estimators.class_weight import ClassWeightedHead, apply_class_weights, resolve_class_weights
 from estlab.estimators.custom import ModelFnHooks, ModelSpec
 from estlab.estimators.model_cache import ModelCache
 from estlab.estimators.model_state import ServingModel
 from estlab.estimators.variables import CheckpointVariables
-from estlab.inputs.source import training_source
+from estlab.inputs.source import MemorySource, training_source
 from estlab.training import checkpoints, distributed
 from estlab.training.config import RunConfig, model_dir_of, resolve_device
-from estlab.training.events import Listener, sort_listeners
+from estlab.training.early_stopping import EarlyStopping
+from estlab.training.events import Listener, StatefulListener, sort_listeners
 from estlab.training.history import History
 from estlab.training.lock import ModelDirLock
 from estlab.training.loop import LoopResult
@@ -36,6 +39,23 @@ from estlab.training.threads import training_threads
 logger = logging.getLogger(__name__)
 
 __all__ = ["Estimator", "ServingModel"]
+
+
+def _class_weighted_fit(fit: Any, class_weights: Any, module: Any, encoded: Any, labels: Any, weights: Any) -> None:
+    """A full-batch learner's fit with each example's weight multiplied by its class weight."""
+    fit(module, encoded, labels, apply_class_weights(class_weights, labels, weights))
+
+
+@contextlib.contextmanager
+def _training_head(state: Any, class_weights: Any) -> Iterator[None]:
+    """The model trains through a :class:`ClassWeightedHead` when there are class weights; its own head after."""
+    head = state.head
+    if class_weights is not None:
+        state.head = ClassWeightedHead(head, class_weights)
+    try:
+        yield
+    finally:
+        state.head = head
 
 
 class Estimator(ModelFnHooks, CheckpointVariables):
@@ -191,6 +211,7 @@ class Estimator(ModelFnHooks, CheckpointVariables):
                             label: Any) -> Estimator:
         state = self._models.current(self.model_dir, self.config, fit_on=source)
         state.label = label if label is not None else state.label
+        class_weights = self._class_weights(state, source)
         if max_steps is not None and state.global_step >= max_steps:
             logger.warning("Skipping training: global_step %d has already reached max_steps=%d in %s "
                            "(max_steps is absolute; use steps= to train further)",
@@ -203,16 +224,57 @@ class Estimator(ModelFnHooks, CheckpointVariables):
                              metrics_fn=inference.metrics_fn(state, 512, self.config.autocast_dtype, self._input_fn_args())) as session:
             try:
                 if self.trains_full_batch:
-                    self._last_result = session.fit_full_batch(state, source, self._fit_full_batch, target, info,
+                    fit = self._fit_full_batch if class_weights is None else functools.partial(
+                        _class_weighted_fit, self._fit_full_batch, class_weights)
+                    self._last_result = session.fit_full_batch(state, source, fit, target, info,
                                                                what=type(self).__name__)
                 else:
-                    self._last_result = session.train(state, source, target, info, self.config.autocast_dtype)
+                    with _training_head(state, class_weights):
+                        self._last_result = session.train(state, source, target, info, self.config.autocast_dtype)
             except KeyboardInterrupt:
                 raise  # the loop checkpointed before re-raising; the in-memory model is good
             except BaseException:
                 self._models.state = None  # weights may be damaged: the next call reloads the last good checkpoint
                 raise
+        self._restore_best(state, hooks)
         return self
+
+    def _class_weights(self, state: Any, source: Any) -> Any:
+        """Per-class weights of this ``train`` call from the ``class_weight`` argument (premade classifiers)."""
+        class_weight = getattr(self, "class_weight", None)
+        if class_weight is None:
+            return None
+        class_ids = None
+        if class_weight == "balanced" and isinstance(source, MemorySource) and source.data.labels is not None:
+            class_ids = state.head.encode_labels(source.data.labels)
+        return resolve_class_weights(class_weight, state.head, class_ids)
+
+    def _restore_best(self, state: Any, hooks: Sequence[Listener]) -> None:
+        """``EarlyStopping(restore_best=True)``: load the best evaluation's weights, rewrite the newest checkpoint.
+
+        The global step, the History and the input position stay those of the end of training; the module,
+        optimizer and loss-scaler state become the best checkpoint's.
+        """
+        for hook in hooks:
+            if not isinstance(hook, EarlyStopping):
+                continue
+            path = hook.restore_path()
+            if path is None or checkpoints.step_of(path) == state.global_step:
+                continue
+            data = checkpoints.load_checkpoint(path, map_location=state.device)
+            state.module.load_state_dict(data["model"])
+            for optimizer, saved in zip(state.optimizers, data.get("optimizers", [])):
+                optimizer.load_state_dict(saved)
+            if state.scaler is not None and data.get("scaler"):
+                state.scaler.load_state_dict(data["scaler"])
+            if distributed.is_chief():
+                state.listener_state.update(
+                    {x.state_key: x.state_dict() for x in hooks if isinstance(x, StatefulListener)})
+                payload, meta = state.checkpoint_payload(self.history)
+                checkpoints.save_checkpoint(checkpoints.checkpoint_path(self.model_dir, state.global_step),
+                                            payload, meta)
+            logger.info("EarlyStopping: restored the weights of step %d (%s=%.6g) at global step %d in %s",
+                        checkpoints.step_of(path), hook.metric, hook.best, state.global_step, self.model_dir)
 
     def evaluate(self, input_fn: Any, steps: int | None = None, hooks: Sequence[Listener] | None = None,
                  checkpoint_path: str | None = None, name: str | None = None, *, label: Any = None,
@@ -237,6 +299,18 @@ class Estimator(ModelFnHooks, CheckpointVariables):
                                  metrics_fn=inference.metrics_fn(state, batch_size, self.config.autocast_dtype,
                                                                  self._input_fn_args())) as session:
                 return session.evaluate(input_fn, state.global_step, steps=steps, name=name, label=label)
+
+    def _quiet_metrics(self, input_fn: Any, *, label: Any = None, batch_size: int = 512) -> dict[str, float]:
+        """The newest model's metrics over ``input_fn`` with no event, History record or summary written.
+
+        What ``estlab.inspection`` and ``estlab.calibration`` score with (many evaluations of altered copies of
+        one frame must not fill the model's History or TensorBoard).
+        """
+        self._check()
+        with self._models.reading(self.model_dir, None) as path:
+            state = self._models.at(self.model_dir, self.config, path)
+            metrics = inference.metrics_fn(state, batch_size, self.config.autocast_dtype, self._input_fn_args())
+            return metrics(input_fn, label=label)
 
     def predict(self, input_fn: Any, predict_keys: Sequence[str] | str | None = None,
                 hooks: Sequence[Listener] | None = None, checkpoint_path: str | None = None,
@@ -304,3 +378,43 @@ class Estimator(ModelFnHooks, CheckpointVariables):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model_dir={self.model_dir!r}, global_step={self.global_step})"
+
+    def _checkpoint_step(self) -> int | None:
+        """Step of the in-memory model or newest checkpoint; None when untrained (makes no temporary dir)."""
+        if self._models.state is not None:
+            return self._models.state.global_step
+        latest = None if self._model_dir is None else checkpoints.latest_checkpoint(self._model_dir)
+        return None if latest is None else checkpoints.step_of(latest)
+
+    def _repr_html_(self) -> str:
+        """The constructor parameters as an HTML table (Jupyter's rich display; see ``estlab._html_repr``)."""
+        from estlab._html_repr import estimator_html
+
+        return estimator_html(self)
+
+    # -- pickling: the constructor's arguments and the model_dir; the model comes back from its checkpoint ----
+    _RUNTIME = ("_stop_event", "_models", "_spec", "_last_result")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Everything but the in-memory model, lock and stop flag; a temporary model_dir is made first.
+
+        The model is not pickled: an unpickled estimator reloads the newest checkpoint of ``model_dir`` on
+        first use (``train`` always ends with a checkpoint), so both must see the same files.
+
+        Examples
+        --------
+        >>> import pickle
+        >>> clone = pickle.loads(pickle.dumps(est))  # doctest: +SKIP
+        >>> clone.predict_frame(frame).equals(est.predict_frame(frame))  # doctest: +SKIP
+        True
+        """
+        self.model_dir  # noqa: B018 - a temporary model_dir is made now, so both copies share it
+        with self._models.lock:
+            return {k: v for k, v in self.__dict__.items() if k not in self._RUNTIME}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._stop_event = threading.Event()
+        self._models = ModelCache(self, self._warm_start_from)
+        self._spec = None
+        self._last_result = None

@@ -187,6 +187,9 @@ class Head:
         >>> m["accuracy"], m["recall"]
         (0.5, 0.5)
         """
+        if logits.shape[0] == 0:
+            raise ValueError("evaluate: the input has 0 rows, and metrics need at least one example; pass a "
+                             "non-empty evaluation set (check any filtering that produced it).")
         logits = logits.detach().cpu().float()
         labels = labels.detach().cpu()
         w = _flat_weights(weights, logits.shape[0])
@@ -235,6 +238,14 @@ def _encode_class_labels(labels: Any, n_classes: int, vocabulary: tuple[str, ...
         values = values[:, 0]
     if values.ndim != 1:
         raise ValueError(f"labels must be one column; received shape {values.shape}.")
+    if values.dtype == object:
+        row = next((i for i, v in enumerate(values) if isinstance(v, (list, tuple, set, dict, np.ndarray))), None)
+        if row is not None:
+            raise ValueError(
+                f"labels must hold one class per row; row {row} holds a {type(values[row]).__name__} "
+                f"({str(values[row])[:40]}). For several classes per example use a multi-label head "
+                "(estlab.estimators.MultiLabelHead), else fix those rows."
+            )
     if vocabulary is not None:
         missing = pd.isna(values)
         if missing.any():
@@ -454,6 +465,9 @@ class RegressionHead(Head):
     label_dimension: int = 1
 
     task: ClassVar[str] = "regression"
+    #: the largest label magnitude: its squared error (1e34) summed over a batch stays within float32
+    max_abs_label: ClassVar[float] = 1e17
+    label_limit_reason: ClassVar[str] = "a larger label's squared error overflows float32 to inf"
 
     def __init__(self, label_dimension: int = 1, weight_column: str | None = None,
                  loss_reduction: str = "sum_over_batch_size", loss_fn: Any = None, inverse_link_fn: Any = None,
@@ -491,12 +505,27 @@ class RegressionHead(Head):
         if np.isnan(numeric).any():
             raise ValueError(f"labels contain {int(np.isnan(numeric).sum())} missing value(s); drop or fill those rows.")
         numeric = numeric.reshape(len(numeric), -1)
+        self._check_label_range(numeric)
         if numeric.shape[1] != self.label_dimension:
             raise ValueError(
                 f"labels have {numeric.shape[1]} column(s) but label_dimension={self.label_dimension}; "
                 f"set label_dimension={numeric.shape[1]}."
             )
         return torch.from_numpy(numeric.astype(np.float32))
+
+    def _check_label_range(self, numeric: np.ndarray) -> None:
+        """Refuse labels that are infinite or whose loss would overflow float32 (naming the value and row)."""
+        limit = self.max_abs_label
+        bad = ~(np.abs(numeric) <= limit)
+        if bad.any():
+            row = int(np.flatnonzero(bad.any(axis=1))[0])
+            value = float(numeric[row][bad[row]][0])
+            what = "not finite" if not np.isfinite(value) else f"beyond +-{limit:g}"
+            raise ValueError(
+                f"{int(bad.sum())} regression label(s) are {what} (first: {value!r} at row {row}); "
+                f"{type(self).__name__} needs finite labels with |label| <= {limit:g} ({self.label_limit_reason}). "
+                "Rescale the label column (divide by a constant, or log-transform it) or drop those rows."
+            )
 
     def _element_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         d = self.logits_dimension
@@ -666,6 +695,9 @@ class PoissonRegressionHead(RegressionHead):
     compute_full_loss: bool = True
 
     task: ClassVar[str] = "poisson_regression"
+    #: ``y * log(y)`` of a larger count approaches float32's range
+    max_abs_label: ClassVar[float] = 1e35
+    label_limit_reason: ClassVar[str] = "a larger count's log-likelihood overflows float32"
     metric_info: ClassVar[HeadMetrics | None] = HEAD_METRICS["poisson_regression"]
 
     def __init__(self, label_dimension: int = 1, weight_column: str | None = None,
@@ -769,6 +801,49 @@ _HEADS: dict[str, type[Head]] = {
     "PoissonRegressionHead": PoissonRegressionHead,
     "LogisticRegressionHead": LogisticRegressionHead,
 }
+
+
+def label_name(labels: Any, key: Any = None) -> str | None:
+    """How errors name the labels: ``"label column 'y'"`` / ``"label columns ['a', 'b']"``, or None if unnamed.
+
+    A Series' name, a frame's columns or a dict's keys come first; ``key`` (the ``label=`` given to
+    ``train``/``evaluate``) names plain arrays.
+
+    Examples
+    --------
+    >>> label_name(pd.Series([1.0], name="price")), label_name(np.zeros(2), ["a", "b"]), label_name([1])
+    ("label column 'price'", "label columns ['a', 'b']", None)
+    """
+    if isinstance(labels, pd.Series) and isinstance(labels.name, str):
+        key = labels.name
+    elif isinstance(labels, pd.DataFrame):
+        key = [str(c) for c in labels.columns]
+    elif isinstance(labels, dict):
+        key = [str(k) for k in labels]
+    if isinstance(key, str):
+        return f"label column {key!r}"
+    if isinstance(key, (list, tuple)) and key and all(isinstance(k, str) for k in key):
+        return f"label column {key[0]!r}" if len(key) == 1 else f"label columns {list(key)}"
+    return None
+
+
+def encode_named_labels(head: Any, labels: Any, key: Any = None) -> torch.Tensor:
+    """``head.encode_labels(labels)``, whose ``ValueError`` names the label column(s) (see :func:`label_name`).
+
+    Examples
+    --------
+    >>> encode_named_labels(RegressionHead(), pd.Series([1.0, float("inf")], name="price"))
+    Traceback (most recent call last):
+    ...
+    ValueError: label column 'price': 1 regression label(s) are not finite (first: inf at row 1); RegressionHead needs finite labels with |label| <= 1e+17 (a larger label's squared error overflows float32 to inf). Rescale the label column (divide by a constant, or log-transform it) or drop those rows.
+    """
+    try:
+        return head.encode_labels(labels)
+    except ValueError as error:
+        name = label_name(labels, key)
+        if name is None or str(error).startswith(name):
+            raise
+        raise ValueError(f"{name}: {error}") from None
 
 
 def make_head(

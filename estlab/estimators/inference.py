@@ -17,6 +17,8 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -25,6 +27,7 @@ import pandas as pd
 import torch
 
 from estlab.estimators.custom import ModeKeys
+from estlab.estimators.heads import Head
 from estlab.estimators.model_state import ModelState
 from estlab.inputs import iter_batches, resolve_input
 from estlab.inputs.source import DataSource, as_source
@@ -47,7 +50,7 @@ def metrics_fn(state: ModelState, batch_size: int, autocast: torch.dtype | None 
         if not source.has_labels:
             raise ValueError("evaluate: the input has no labels; pass label='<target column>' with a "
                              "DataFrame, or an input_fn that returns (features, labels)")
-        return evaluate_metrics(state, source, steps, autocast)
+        return evaluate_metrics(state, source, steps, autocast, label=label)
 
     return metrics
 
@@ -67,29 +70,36 @@ def prediction_source(state: ModelState, input_fn: Any, batch_size: int,
 
 def batch_logits(state: ModelState, encoded: dict[str, torch.Tensor], batch_size: int, steps: int | None,
                  mode: str, autocast: torch.dtype | None = None) -> tuple[torch.Tensor, int, int]:
-    """Logits of the first ``steps`` batches (all when None), on the CPU: ``(logits, rows, batches)``."""
+    """Logits of the first ``steps`` batches (all when None), on the CPU: ``(logits, rows, batches)``.
+
+    Batches are row slices (views, no copy), forwarded under ``torch.inference_mode``; the module is put in
+    eval mode once for all of them.
+    """
     n_rows = len(next(iter(encoded.values())))
     forward = state.forward_fn(mode)
     parts = []
+    amp = (torch.autocast(state.device.type, dtype=autocast) if autocast is not None
+           else contextlib.nullcontext())
     state.module.eval()
     try:
-        with torch.no_grad():
+        with torch.inference_mode(), amp:
             for i, rows in enumerate(iter_batches(n_rows, batch_size)):
                 if steps is not None and i >= steps:
                     break
-                with torch.autocast(state.device.type, dtype=autocast, enabled=autocast is not None):
-                    parts.append(forward({k: v[rows] for k, v in encoded.items()}).float().cpu())
+                parts.append(forward({k: v[rows] for k, v in encoded.items()}).float().cpu())
     finally:
         state.module.train()
-    logits = torch.cat(parts) if parts else torch.zeros(0, 1)
+    # made outside inference mode: a normal tensor, which heads and user metric functions may use freely
+    logits = torch.cat(parts) if len(parts) > 1 else parts[0].clone() if parts else torch.zeros(0, 1)
     return logits, len(logits), len(parts)
 
 
 def evaluate_metrics(state: ModelState, source: Any, steps: int | None = None,
-                     autocast: torch.dtype | None = None) -> dict[str, float]:
+                     autocast: torch.dtype | None = None, label: Any = None) -> dict[str, float]:
     """Metrics of the whole ``source`` (or its first ``steps`` batches), as plain floats.
 
     With ``steps`` every rank evaluates the same batches; without, each rank its shard, gathered here.
+    ``label`` (the ``label=`` of this evaluation) names the label column in label errors.
     """
     world = distributed.get_world_size() if steps is None else 1
     all_logits: list[torch.Tensor] = []
@@ -99,7 +109,7 @@ def evaluate_metrics(state: ModelState, source: Any, steps: int | None = None,
     for part in source.one_pass(distributed.get_rank(), world):
         if steps is not None and n_batches >= steps:
             break
-        encoded, labels, weights = state.encode(part, with_labels=True)
+        encoded, labels, weights = state.encode(part, with_labels=True, label_key=label)
         remaining = None if steps is None else steps - n_batches
         logits, n_rows, batches = batch_logits(state, encoded, source.batch_size, remaining, ModeKeys.EVAL, autocast)
         n_batches += batches
@@ -119,31 +129,133 @@ def evaluate_metrics(state: ModelState, source: Any, steps: int | None = None,
     return {k: float(v) for k, v in metrics.items()}
 
 
-def predict_batches(state: ModelState, source: Any, keys: Sequence[str] | None) -> Iterator[dict[str, np.ndarray]]:
-    """Prediction arrays (TF's keys, or ``keys``), one dict per batch of ``source.batch_size`` rows."""
-    forward = state.forward_fn(ModeKeys.PREDICT)
-    for part in source.one_pass():
-        encoded, _, _ = state.encode(part, with_labels=False)
-        n_rows = len(next(iter(encoded.values())))
-        for rows in iter_batches(n_rows, source.batch_size):
-            state.module.eval()
-            try:
-                with torch.no_grad():
-                    predictions = state.head.predictions(forward({k: v[rows] for k, v in encoded.items()}).float())
-            finally:
-                state.module.train()
-            if keys is not None:
-                unknown = [k for k in keys if k not in predictions]
-                if unknown:
-                    raise ValueError(f"predict_keys: {unknown} are not predictions of this model; "
-                                     f"valid keys are {sorted(predictions)}")
-                predictions = {k: predictions[k] for k in keys}
-            yield {k: v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v)
-                   for k, v in predictions.items()}
+#: Rows whose predictions the head computes in one call (a whole number of batches; bounds the memory held).
+PREDICTION_BLOCK_ROWS = 1 << 16
+
+
+class PredictionBatches(Iterator[dict[str, np.ndarray]]):
+    """The prediction arrays of :func:`predict_batches`, one dict per batch, and ``class_names``.
+
+    An input without rows gives one batch of zero rows with every prediction key and its dtype (so
+    ``predict_frame`` has its usual columns); ``class_names`` then holds the head's class names, which the
+    zero-row ``all_classes`` array has no row to carry (None otherwise).
+    """
+
+    def __init__(self, state: ModelState, source: Any, keys: Sequence[str] | None) -> None:
+        self.class_names: list[str] | None = None
+        self._batches = self._predict(state, source, keys)
+
+    def __iter__(self) -> PredictionBatches:
+        return self
+
+    def __next__(self) -> dict[str, np.ndarray]:
+        return next(self._batches)
+
+    def _predict(self, state: ModelState, source: Any, keys: Sequence[str] | None) -> Iterator[dict[str, np.ndarray]]:
+        rows = 0
+        for part in source.one_pass():
+            if _n_rows(part.features) == 0:
+                state.check_input_keys(part.features)  # nothing to encode, but the columns must be there
+                continue
+            encoded, _, _ = state.encode(part, with_labels=False)
+            n_rows = len(next(iter(encoded.values())))
+            rows += n_rows
+            for block in _blocks(n_rows, source.batch_size, isinstance(state.head, Head)):
+                arrays = _prediction_arrays(state, {k: v[block] for k, v in encoded.items()}, source.batch_size, keys)
+                if block.stop - block.start <= source.batch_size:
+                    yield arrays
+                    continue
+                for batch in iter_batches(block.stop - block.start, source.batch_size):
+                    yield {k: v[batch] for k, v in arrays.items()}
+        if rows == 0:
+            empty = _empty_predictions(state, keys)
+            if empty is not None:
+                arrays, self.class_names = empty
+                yield arrays
+
+
+def predict_batches(state: ModelState, source: Any, keys: Sequence[str] | None) -> PredictionBatches:
+    """Prediction arrays (TF's keys, or ``keys``), one dict per batch of ``source.batch_size`` rows.
+
+    An estlab head (``estlab.estimators.heads.Head``: row-wise predictions) computes the predictions of a block
+    of batches at once (``PREDICTION_BLOCK_ROWS``) and the batches are views of those columns; any other head
+    (a custom ``predictions_fn``, a TF ``model_fn``) is called once per batch, as the batch was forwarded. An
+    input without rows gives one zero-row batch when the head's ``logits_dimension`` is known (see
+    :class:`PredictionBatches`).
+    """
+    return PredictionBatches(state, source, keys)
+
+
+def _n_rows(features: Any) -> int | None:
+    """Rows of a part's features (a frame or a dict of arrays); None when it can't be told without encoding."""
+    if isinstance(features, pd.DataFrame):
+        return len(features)
+    if isinstance(features, dict):
+        if not features:
+            return 0
+        first = next(iter(features.values()))
+        shape = getattr(first, "shape", None)
+        return int(shape[0]) if shape else None
+    return None
+
+
+def _blocks(n_rows: int, batch_size: int, row_wise: bool) -> Iterator[slice]:
+    """Row slices of whole batches: ``PREDICTION_BLOCK_ROWS`` at a time when predictions are row-wise, else one."""
+    per_block = max(1, PREDICTION_BLOCK_ROWS // batch_size) if row_wise else 1
+    return iter_batches(n_rows, batch_size * per_block)
+
+
+def _select(predictions: dict[str, Any], keys: Sequence[str] | None) -> dict[str, Any]:
+    """``predictions`` restricted to ``keys`` (all when None); an unknown key is an error listing the valid ones."""
+    if keys is None:
+        return predictions
+    unknown = [k for k in keys if k not in predictions]
+    if unknown:
+        raise ValueError(f"predict_keys: {unknown} are not predictions of this model; "
+                         f"valid keys are {sorted(predictions)}")
+    return {k: predictions[k] for k in keys}
+
+
+def _numpy(value: Any) -> np.ndarray:
+    return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+
+
+def _prediction_arrays(state: ModelState, encoded: dict[str, torch.Tensor], batch_size: int,
+                       keys: Sequence[str] | None) -> dict[str, np.ndarray]:
+    """The head's predictions of ``encoded`` (forwarded batch by batch) as numpy arrays, keys checked."""
+    logits, _, _ = batch_logits(state, encoded, batch_size, None, ModeKeys.PREDICT)
+    with torch.no_grad():
+        predictions = state.head.predictions(logits)
+    return {k: _numpy(v) for k, v in _select(predictions, keys).items()}
+
+
+def _empty_predictions(state: ModelState, keys: Sequence[str] | None) -> tuple[dict[str, np.ndarray],
+                                                                                list[str] | None] | None:
+    """Zero-row prediction arrays with the dtypes and widths of real ones, and the class names; None when the
+    head does not say its ``logits_dimension`` (a custom ``predictions_fn``: nothing is yielded, as before).
+
+    The head predicts one row of zero logits and every array keeps none of its rows; an object array of
+    strings becomes a numpy string array, which pandas reads as strings as it reads a non-empty one.
+    """
+    dimension = getattr(state.head, "logits_dimension", None)
+    if isinstance(dimension, bool) or not isinstance(dimension, int):
+        return None
+    with torch.no_grad():
+        one = {k: _numpy(v) for k, v in state.head.predictions(torch.zeros(1, dimension)).items()}
+    names = ([v.decode() if isinstance(v, bytes) else str(v) for v in one["all_classes"].reshape(-1)]
+             if "all_classes" in one else None)
+    arrays = {}
+    for key, value in _select(one, keys).items():
+        if value.dtype == object and all(isinstance(v, str) for v in value.reshape(-1)):
+            value = np.array(value.tolist(), dtype=str)
+        arrays[key] = value[:0]
+    return arrays, names
 
 
 def single_examples(batches: Iterator[dict[str, np.ndarray]]) -> Iterator[dict[str, Any]]:
-    """One dict per example from per-batch prediction dicts.
+    """One dict per example from per-batch prediction dicts, built lazily, a batch's rows at a time.
+
+    Each value is what ``array[i]`` gives (a numpy scalar, or a view of the row).
 
     Examples
     --------
@@ -151,6 +263,10 @@ def single_examples(batches: Iterator[dict[str, np.ndarray]]) -> Iterator[dict[s
     [np.int64(1), np.int64(2)]
     """
     for arrays in batches:
-        n_rows = len(next(iter(arrays.values()))) if arrays else 0
-        for i in range(n_rows):
-            yield {k: v[i] for k, v in arrays.items()}
+        keys = list(arrays)
+        if not keys:
+            continue
+        # list(array) makes the row scalars/views in C, one column at a time; the dicts are built by C-level
+        # map/zip, without Python bytecode per row
+        rows = zip(*(list(arrays[k]) for k in keys), strict=True)
+        yield from map(dict, map(zip, itertools.repeat(keys), rows))

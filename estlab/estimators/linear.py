@@ -11,6 +11,7 @@ from torch import nn
 from estlab.estimators._premade import PremadeEstimator, check_feature_columns, one_optimizer
 from estlab.estimators.choices import SPARSE_COMBINERS
 from estlab.estimators.optimizers import resolve_optimizer, tf_default_optimizer
+from estlab.estimators.size_check import linear_blocks, optimizer_slots
 from estlab.training.config import RunConfig
 
 
@@ -47,9 +48,11 @@ class _LinearBase(PremadeEstimator):
         return check_feature_columns(self.feature_columns)
 
     def _build_module(self, transformer: Any) -> nn.Module:
-        return self._scale_labels(build_linear_module(
-            self._feature_columns(), transformer, self._build_head().logits_dimension, self.sparse_combiner
-        ))
+        columns, d = self._feature_columns(), self._build_head().logits_dimension
+        if transformer is not None:  # the size is checked before anything is allocated
+            factory = resolve_optimizer(self.optimizer, self.learning_rate, default=self._tf_optimizer())
+            self._check_size(linear_blocks(columns, transformer, d, optimizer_slots(factory)))
+        return self._scale_labels(build_linear_module(columns, transformer, d, self.sparse_combiner))
 
     def _build_optimizers(self, module: nn.Module) -> list[torch.optim.Optimizer]:
         return one_optimizer(module, self.optimizer, self.learning_rate, default=self._tf_optimizer())
@@ -75,6 +78,10 @@ class LinearClassifier(_LinearBase):
         Number of label classes (2 = binary).
     weight_column : str, optional
         Name of a feature column holding non-negative example weights.
+    class_weight : "balanced" or dict, optional
+        Per-class weights of the training loss: a dict ``{class label: weight}`` (vocabulary strings, or ids
+        ``0..n_classes-1``; unnamed classes weigh 1) or ``"balanced"`` (``n / (n_classes * n_c)`` from the
+        training labels); multiplies ``weight_column``. Evaluation metrics are not class-weighted.
     label_vocabulary : list of str, optional
         String labels in class-id order; ``None`` means labels are integers ``0..n_classes-1``.
     optimizer : str or callable
@@ -115,10 +122,12 @@ class LinearClassifier(_LinearBase):
         sparse_combiner: str = "sum",
         *,
         learning_rate: float | None = None,
+        class_weight: str | dict | None = None,
     ) -> None:
         self.feature_columns = feature_columns
         self.n_classes = n_classes
         self.weight_column = weight_column
+        self.class_weight = class_weight
         self.label_vocabulary = label_vocabulary
         self.optimizer = optimizer
         self.learning_rate = learning_rate

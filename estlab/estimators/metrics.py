@@ -42,8 +42,14 @@ def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
 # sklearn.metrics (roc_auc_score, average_precision_score, precision_score/recall_score with
 # zero_division=0), pinned by tests/estimators/test_metrics.py; scikit-learn is not a core dependency.
 def _binary_curve(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted true and false positives at each distinct score, highest score first (sklearn's ``_binary_clf_curve``)."""
-    order = np.argsort(scores, kind="mergesort")[::-1]
+    """Weighted true and false positives at each distinct score, highest score first (sklearn's ``_binary_clf_curve``).
+
+    Only each run of equal scores' total enters the curve, so the order inside a run does not matter when the
+    weights are integers (every partial sum is exact): then numpy's fast (vectorised, unstable) sort is used;
+    fractional weights keep the stable sort, so their sums are added in the same order as before.
+    """
+    exact_sums = bool(np.all(weights == np.round(weights))) and float(np.abs(weights).sum()) < 2.0**53
+    order = np.argsort(scores, kind=None if exact_sums else "mergesort")[::-1]
     scores, labels, weights = scores[order], labels[order], weights[order]
     last = np.r_[np.flatnonzero(np.diff(scores)), labels.size - 1]
     tps = np.cumsum(labels * weights)[last]
@@ -55,19 +61,27 @@ def roc_auc_score(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -
     """Exact weighted area under the ROC curve (both classes must carry weight)."""
     tps, fps = _binary_curve(np.asarray(labels, np.float64) > 0, np.asarray(scores, np.float64),
                              np.asarray(weights, np.float64))
+    return _roc_auc(tps, fps)
+
+
+def _roc_auc(tps: np.ndarray, fps: np.ndarray) -> float:
     tpr = np.r_[0.0, tps / tps[-1]]
     fpr = np.r_[0.0, fps / fps[-1]]
     return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1])) / 2.0)
+
+
+def _average_precision(tps: np.ndarray, fps: np.ndarray) -> float:
+    predicted = tps + fps
+    precision = np.divide(tps, predicted, out=np.zeros_like(tps), where=predicted != 0)
+    recall = tps / tps[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
 def average_precision_score(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> float:
     """Weighted average precision: ``sum_n (R_n - R_{n-1}) P_n`` over the distinct scores (no interpolation)."""
     tps, fps = _binary_curve(np.asarray(labels, np.float64) > 0, np.asarray(scores, np.float64),
                              np.asarray(weights, np.float64))
-    predicted = tps + fps
-    precision = np.divide(tps, predicted, out=np.zeros_like(tps), where=predicted != 0)
-    recall = tps / tps[-1]
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    return _average_precision(tps, fps)
 
 
 def precision_score(labels: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> float:
@@ -80,6 +94,16 @@ def precision_score(labels: np.ndarray, predicted: np.ndarray, weights: np.ndarr
 def recall_score(labels: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> float:
     """Weighted recall of 0/1 predictions; 0 when no example is positive."""
     return precision_score(predicted, labels, weights)
+
+
+def _two_values(values: np.ndarray) -> bool:
+    """``np.unique(values).size == 2`` without sorting."""
+    if values.size == 0:
+        return False
+    low, high = values.min(), values.max()
+    if np.isnan(low) or np.isnan(high):
+        return bool(np.unique(values).size == 2)
+    return bool(low != high and np.all((values == low) | (values == high)))
 
 
 def binary_metrics(
@@ -125,10 +149,9 @@ def binary_metrics(
     weights = np.asarray(weights, dtype=np.float64).reshape(-1)
     predicted = (probabilities > 0.5).astype(np.float64)
     label_mean = _weighted_mean(labels, weights)
-    two_classes = np.unique(labels[weights > 0]).size == 2
-    if two_classes:
-        auc = roc_auc_score(labels, probabilities, weights)
-        auc_pr = average_precision_score(labels, probabilities, weights)
+    if _two_values(labels[weights > 0]):  # one sorted curve serves both areas
+        tps, fps = _binary_curve(labels > 0, probabilities, weights)
+        auc, auc_pr = _roc_auc(tps, fps), _average_precision(tps, fps)
     else:
         auc = auc_pr = float("nan")
     return {

@@ -31,6 +31,8 @@ import pandas as pd
 import torch
 
 from estlab._util import plain_json
+from estlab.estimators.heads import encode_named_labels
+from estlab.features.encode_cache import cached_transform
 from estlab.inputs.source import check_keys
 from estlab.training import checkpoints, distributed
 from estlab.training.config import RunConfig, resolve_device
@@ -91,18 +93,22 @@ class ModelState:
         return getattr(self.head, "weight_column", None)
 
     # ------------------------------------------------------------------ tensors
-    def encode(self, part: Any, with_labels: bool) -> tuple[dict[str, torch.Tensor], Any, Any]:
-        """Tensors of one input part (``features``/``labels``/``feature_names``): features, labels, weights."""
+    def encode(self, part: Any, with_labels: bool, label_key: Any = None) -> tuple[dict[str, torch.Tensor], Any, Any]:
+        """Tensors of one input part (``features``/``labels``/``feature_names``): features, labels, weights.
+
+        Label errors name the label column: the labels' own name, else ``label_key``, else the training label.
+        """
         features = part.features
         if self.transformer is not None:
             check_keys(_required(self.transformer), _keys(features))
-            encoded = self.transformer.transform(features)
+            encoded = cached_transform(self.transformer, features)  # a frame encoded before: its tensors again
         else:
             encoded = self.raw_tensors(features)
         encoded = {k: v.to(self.device) for k, v in encoded.items()}
         if not with_labels:
             return encoded, None, None
-        labels = self.head.encode_labels(part.labels).to(self.device)
+        key = label_key if label_key is not None else self.label
+        labels = encode_named_labels(self.head, part.labels, key).to(self.device)
         return encoded, labels, self._weights(part)
 
     def _weights(self, part: Any) -> torch.Tensor | None:
@@ -112,8 +118,12 @@ class ModelState:
         if column not in part.feature_names:
             raise ValueError(f"weight_column {column!r} is not in the input, which has columns "
                              f"{part.feature_names}; add it or set weight_column=None")
-        values = np.array(part.features[column], dtype=np.float64)  # a writable copy
-        bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
+        try:
+            values = np.array(part.features[column], dtype=np.float64)  # a writable copy
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"weight_column {column!r} must hold numbers, one per row ({error}); convert it with "
+                             "pd.to_numeric or fix those rows") from None
+        bad = np.flatnonzero(~(np.abs(values) <= np.finfo(np.float32).max) | (values < 0))  # inf in float32 too
         if bad.size:
             raise ValueError(f"weight_column {column!r} has {bad.size} negative or non-finite "
                              f"weight(s), e.g. {float(values[bad[0]])} at row {int(bad[0])}; weights must be "
@@ -124,21 +134,45 @@ class ModelState:
         """The module's raw tensor inputs, for models that read no feature columns."""
         if self.raw_inputs is not None:
             return self.raw_inputs(self, features)
-        available = _keys(features)
-        names = self.input_names if self.input_names is not None else available
-        missing = [n for n in names if n not in available]
-        if missing:
-            raise ValueError(f"model input(s) {missing} are missing from the features, which have keys {available}; "
-                             "name the arrays after the module's forward() arguments, e.g. x={'input_1': images}")
+        names = self._raw_names(features)
         out = {}
         for name in names:
             values = np.asarray(features[name])
             if values.dtype.kind not in "biuf":
                 raise ValueError(f"feature {name!r} has dtype {values.dtype}; a model without feature columns takes "
                                  "numeric arrays only: encode it, or give the model feature columns")
+            if values.dtype.kind == "f":
+                _check_finite_input(name, values)
             tensor = torch.from_numpy(np.array(values, copy=True))
             out[name] = tensor.float() if values.dtype.kind in "fb" else tensor
         return out
+
+    def _raw_names(self, features: Any) -> list[str]:
+        """The raw inputs the module reads, or a ValueError naming those missing from ``features``."""
+        available = _keys(features)
+        names = self.input_names if self.input_names is not None else available
+        missing = [n for n in names if n not in available]
+        if missing:
+            raise ValueError(f"model input(s) {missing} are missing from the features, which have keys {available}; "
+                             "name the arrays after the module's forward() arguments, e.g. x={'input_1': images}")
+        return names
+
+    def check_input_keys(self, features: Any) -> None:
+        """Raise naming what is missing when ``features`` lack a column or input the model reads (nothing is encoded).
+
+        Examples
+        --------
+        >>> state = ModelState(module=torch.nn.Linear(1, 1), head=None, transformer=None,
+        ...                    device=torch.device("cpu"), input_names=["x"])
+        >>> state.check_input_keys({"y": []})
+        Traceback (most recent call last):
+        ...
+        ValueError: model input(s) ['x'] are missing from the features, which have keys ['y']; name the arrays after the module's forward() arguments, e.g. x={'input_1': images}
+        """
+        if self.transformer is not None:
+            check_keys(_required(self.transformer), _keys(features))
+        elif self.raw_inputs is None:
+            self._raw_names(features)
 
     def forward_fn(self, mode: str) -> Any:
         """``forward(batch) -> logits (N, k)`` in ``mode`` (passed to modules whose forward takes ``mode``)."""
@@ -178,6 +212,36 @@ class ModelState:
             "time": time.time(),
         }
         return payload, meta
+
+
+#: the largest float32 magnitude: raw float inputs are fed to the module as float32
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_finite_input(name: str, values: np.ndarray) -> None:
+    """Refuse NaN, inf and magnitudes beyond float32's range in a raw model input, naming it (as feature columns do).
+
+    Examples
+    --------
+    >>> _check_finite_input("x", np.array([[1.0, 2.0]]))
+    >>> _check_finite_input("x", np.array([[1.0], [np.inf]]))
+    Traceback (most recent call last):
+    ...
+    ValueError: model input 'x' holds 1 non-finite value(s) (first: inf at row 1): NaN, inf, -inf or a magnitude beyond float32's 3.403e+38, which the model would read as inf or NaN. A model without feature columns takes its arrays as given: fix or drop those rows, or give the model feature columns (numeric_column(..., default_value=..., non_finite='default') replaces them).
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        bad = ~(np.abs(values) <= FLOAT32_MAX)  # NaN compares False
+    if not bad.any():
+        return
+    flat = np.flatnonzero(bad.reshape(-1))
+    per_row = max(1, int(np.prod(values.shape[1:]))) if values.ndim > 1 else 1
+    raise ValueError(
+        f"model input {name!r} holds {flat.size} non-finite value(s) (first: {float(values.reshape(-1)[flat[0]])!r} "
+        f"at row {int(flat[0]) // per_row}): NaN, inf, -inf or a magnitude beyond float32's {FLOAT32_MAX:.4g}, which "
+        "the model would read as inf or NaN. A model without feature columns takes its arrays as given: fix or drop "
+        "those rows, or give the model feature columns (numeric_column(..., default_value=..., non_finite='default') "
+        "replaces them)."
+    )
 
 
 def _keys(features: Any) -> list[str]:

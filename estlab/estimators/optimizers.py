@@ -183,7 +183,8 @@ def _schedule_of(learning_rate: LearningRate) -> Callable[..., Any] | None:
     if learning_rate is None:
         return None
     if isinstance(learning_rate, bool) or not callable(learning_rate):
-        if isinstance(learning_rate, bool) or not isinstance(learning_rate, int | float) or not learning_rate > 0:
+        if (isinstance(learning_rate, bool) or not isinstance(learning_rate, int | float) or not learning_rate > 0
+                or learning_rate == float("inf")):
             raise ValueError(f"learning_rate must be a positive number; received {learning_rate!r}. (A schedule is "
                              "a callable step -> rate, or a torch.optim.lr_scheduler class or partial of one.)")
         return None

@@ -128,13 +128,42 @@ class TreeFeatures(nn.Module):
         return [(slot.name, slot.kind) for slot in self.slots]
 
     def categorical_features(self) -> list[int]:
-        """Output positions LightGBM reads as categorical (``categorical_feature``)."""
+        """Output positions LightGBM reads as categorical (``categorical_feature``); none in the one-hot layout."""
+        if self.dense is not None:
+            return []
         positions, start = [], 0
         for slot in self.slots:
             if slot.kind == "categorical":
                 positions.append(start)
             start += slot.width
         return positions
+
+    def max_bins(self, numeric_bins: int) -> list[int]:
+        """LightGBM's ``max_bin_by_feature``: every bucket and id its own bin, ``numeric_bins`` for values.
+
+        A bucketized feature gets one bin per bucket (``len(boundaries) + 1``) and a categorical feature one
+        per id (plus one for "no id"), so no two buckets or ids share a bin (TF splits between any two
+        buckets); numeric values and per-id counts get ``numeric_bins`` (TF's ``1 / quantile_sketch_epsilon``
+        quantile buckets). Every entry is at least 2, LightGBM's minimum.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from estlab import feature_column as fc
+        >>> from estlab.features import FeatureTransformer
+        >>> cols = [fc.numeric_column("a"), fc.bucketized_column(fc.numeric_column("b"), [0.0, 1.0])]
+        >>> frame = pd.DataFrame({"a": [1.0], "b": [0.5]})
+        >>> TreeFeatures(cols, FeatureTransformer(cols).fit(frame)).max_bins(100)
+        [100, 3]
+        """
+        if self.dense is not None:  # the one-hot layout of older checkpoints: 0/1 and numeric values
+            return [max(2, int(numeric_bins))] * len(self.names())
+        bins = {"numeric": int(numeric_bins), "counts": int(numeric_bins)}
+        out: list[int] = []
+        for slot in self.slots:
+            per = slot.buckets + 1 if slot.kind == "categorical" else bins.get(slot.kind, slot.buckets)
+            out.extend([max(2, per)] * slot.width)
+        return out
 
     def forward(self, encoded: dict[str, torch.Tensor]) -> torch.Tensor:
         if self.dense is not None:

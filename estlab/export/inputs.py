@@ -5,7 +5,9 @@ Accepted shapes: a DataFrame, a dict of columns (``{"age": [25, 38]}``, TF Servi
 Each signature input is checked against its dtype: a wrong type raises :class:`InvalidInputError`
 (which the server answers with 400); missing values (``None``/``NaN``) pass through to the feature
 transformation, which maps them like training did, as do unseen categories (to OOV buckets).
-Columns the signature does not name (a label column, ids) are ignored.
+Columns the signature does not name (a label column, ids) are ignored. With ``finite=True`` (the
+predict server) a non-finite number (``NaN``, ``Infinity``) or one beyond the input's dtype
+(``1e308`` for a ``float32`` input, a 400-digit integer) is refused naming the feature and row.
 
 Examples
 --------
@@ -56,7 +58,11 @@ def count_rows(data: Any) -> int:
 
 
 def to_columns(
-    data: Any, inputs: Sequence[TensorSpec], defaults: Mapping[str, Any] | None = None
+    data: Any,
+    inputs: Sequence[TensorSpec],
+    defaults: Mapping[str, Any] | None = None,
+    *,
+    finite: bool = False,
 ) -> dict[str, np.ndarray]:
     """Validate ``data`` against the signature ``inputs`` and return one array per input.
 
@@ -71,6 +77,9 @@ def to_columns(
         The signature's inputs.
     defaults : mapping, optional
         Values for inputs the request omits.
+    finite : bool
+        Refuse non-finite numbers and numbers beyond the input's dtype (``None``/null stays
+        "missing"). Integers beyond an integer input's range are refused either way.
 
     Raises
     ------
@@ -81,6 +90,9 @@ def to_columns(
     --------
     >>> to_columns({"x": [1, None]}, (TensorSpec("x", "float32"),))["x"].tolist()
     [1.0, nan]
+    >>> to_columns({"x": [1e308]}, (TensorSpec("x", "float32"),), finite=True)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    estlab.export.inputs.InvalidInputError: input feature 'x' row 0 has 1e+308, beyond the range of float32 ...
     """
     defaults = defaults or {}
     columns = _as_column_mapping(data, [spec.name for spec in inputs])
@@ -97,7 +109,13 @@ def to_columns(
                 f"received {sorted(map(str, columns))}. Send a value (or null for missing) for every feature."
             )
         if raw is not None:
-            values = _column_values(raw, spec)
+            try:
+                values = _column_values(raw, spec, finite)
+            except RecursionError:
+                raise InvalidInputError(
+                    f"input feature {spec.name!r} is nested too deeply; send one value (or a flat list of numbers) "
+                    "per row."
+                ) from None
             if n_rows is not None and len(values) != n_rows:
                 raise InvalidInputError(
                     f"input feature {spec.name!r} has {len(values)} values but other features have {n_rows}; "
@@ -152,10 +170,10 @@ def _as_column_mapping(data: Any, names: list[str]) -> Mapping[str, Any]:
     return columns
 
 
-def _column_values(raw: Any, spec: TensorSpec) -> np.ndarray:
+def _column_values(raw: Any, spec: TensorSpec, finite: bool = False) -> np.ndarray:
     if len(spec.shape) > 1:
         rows = raw.tolist() if isinstance(raw, (pd.Series, np.ndarray)) else list(np.atleast_1d(raw))
-        return _nested_numeric(rows, spec)
+        return _nested_numeric(rows, spec, finite)
     values: np.ndarray
     if isinstance(raw, pd.Series):
         values = raw.to_numpy() if _is_numeric_dtype(raw.dtype) else raw.to_numpy(dtype=object)
@@ -178,7 +196,7 @@ def _column_values(raw: Any, spec: TensorSpec) -> np.ndarray:
             )
     if spec.dtype == "string":
         return _strings(values, spec)
-    return _numbers(values, spec)
+    return _numbers(values, spec, finite)
 
 
 def _is_numeric_dtype(dtype: Any) -> bool:
@@ -207,17 +225,79 @@ def _strings(values: np.ndarray, spec: TensorSpec) -> np.ndarray:
     return out
 
 
-def _numbers(values: np.ndarray, spec: TensorSpec) -> np.ndarray:
+def value_limit(dtype: str) -> float:
+    """Largest magnitude an input of ``dtype`` holds (beyond it a value would overflow or wrap).
+
+    Examples
+    --------
+    >>> value_limit("float32")
+    3.4028234663852886e+38
+    >>> value_limit("int64")
+    9.223372036854776e+18
+    """
+    if dtype.startswith("int"):
+        return float(np.iinfo(np.dtype(dtype)).max)
+    return float(np.finfo(np.dtype(dtype)).max)
+
+
+def out_of_range(spec: TensorSpec, index: int, value: Any) -> InvalidInputError:
+    """The error for a number an input of ``spec.dtype`` cannot hold (or a non-finite one).
+
+    Examples
+    --------
+    >>> str(out_of_range(TensorSpec("x", "float32"), 2, float("inf")))  # doctest: +ELLIPSIS
+    "input feature 'x' row 2 has Infinity, a non-finite number; ..."
+    """
+    limit = value_limit(spec.dtype)
+    if isinstance(value, float) and not np.isfinite(value):
+        shown = "NaN" if np.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        what = f"{shown}, a non-finite number"
+    elif isinstance(value, int) and len(str(abs(value))) > 40:
+        what = f"a {len(str(abs(value)))}-digit integer, beyond the range of {spec.dtype} (±{limit:.4g})"
+    else:
+        what = f"{value!r}, beyond the range of {spec.dtype} (±{limit:.4g})"
+    return InvalidInputError(
+        f"input feature {spec.name!r} row {index} has {what}; send a finite number within ±{limit:.4g} "
+        "(or null for missing)."
+    )
+
+
+def _numbers(values: np.ndarray, spec: TensorSpec, finite: bool = False) -> np.ndarray:
     integer = spec.dtype.startswith("int")
+    limit = value_limit(spec.dtype)
+    if integer and values.dtype.kind in "iu":  # exact: no trip through float64 (2**53 + 1 stays itself)
+        info = np.iinfo(np.dtype(spec.dtype))
+        bad = np.flatnonzero((values < info.min) | (values > info.max))
+        if len(bad):
+            raise out_of_range(spec, int(bad[0]), int(values[bad[0]]))
+        return values.astype(np.int64)
+    exact_ints = integer and values.dtype.kind == "O"
     if values.dtype.kind in "biuf":
         numeric = values.astype(np.float64)
+        if finite:
+            bad = np.flatnonzero(np.abs(numeric) > limit)  # NaN here means missing (a DataFrame's NaN)
+            if len(bad):
+                raise out_of_range(spec, int(bad[0]), float(numeric[bad[0]]))
     else:
         numeric = np.empty(len(values), dtype=np.float64)
         for index, value in enumerate(values):
             if value is None or value is pd.NA:
                 numeric[index] = np.nan
-            elif isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+                exact_ints = False
+            elif integer and isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+                info = np.iinfo(np.dtype(spec.dtype))
+                if not info.min <= int(value) <= info.max:
+                    raise out_of_range(spec, index, int(value))
                 numeric[index] = float(value)
+            elif isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+                exact_ints = False
+                try:
+                    number = float(value)
+                except OverflowError:  # an integer with hundreds of digits
+                    raise out_of_range(spec, index, value) from None
+                if (finite or integer) and not abs(number) <= limit:  # NaN, ±inf, or too big
+                    raise out_of_range(spec, index, value if isinstance(value, int) else number)
+                numeric[index] = number
             else:
                 kind = "integers" if integer else "numbers"
                 raise InvalidInputError(
@@ -225,6 +305,8 @@ def _numbers(values: np.ndarray, spec: TensorSpec) -> np.ndarray:
                     f"({type(value).__name__}). Send {kind} (unquoted in JSON) or null for missing."
                 )
     if integer:
+        if exact_ints:  # every value a whole int, already range-checked
+            return np.array([int(v) for v in values], dtype=np.int64)
         present = ~np.isnan(numeric)
         if (numeric[present] != np.round(numeric[present])).any():
             bad = numeric[present][numeric[present] != np.round(numeric[present])][0]
@@ -232,23 +314,28 @@ def _numbers(values: np.ndarray, spec: TensorSpec) -> np.ndarray:
                 f"input feature {spec.name!r} expects integers ({spec.dtype}); received {float(bad)!r}. "
                 "Send whole numbers."
             )
+        if (np.abs(numeric[present]) >= limit).any():  # 2**63 and beyond would wrap around
+            index = int(np.flatnonzero(present & (np.abs(numeric) >= limit))[0])
+            raise out_of_range(
+                spec, index, values[index] if values.dtype.kind == "O" else float(numeric[index])
+            )
         if present.all():
             return numeric.astype(np.int64)
     return numeric
 
 
-def _nested_numeric(rows: list[Any], spec: TensorSpec) -> np.ndarray:
+def _nested_numeric(rows: list[Any], spec: TensorSpec, finite: bool = False) -> np.ndarray:
     if spec.dtype == "string":
         raise InvalidInputError(f"input feature {spec.name!r}: multi-valued string inputs are not supported")
     try:
+        listed = [np.atleast_1d(np.asarray(row, dtype=object)).tolist() for row in rows]
+        if finite:
+            _check_nested_finite(listed, spec)
         array = np.asarray(
-            [
-                [np.nan if v is None else v for v in np.atleast_1d(np.asarray(row, dtype=object))]
-                for row in rows
-            ],
+            [[np.nan if v is None else v for v in row] for row in listed],
             dtype=np.float64,
         )
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidInputError(
             f"input feature {spec.name!r} expects {spec.shape[1:]} numbers per row; "
             f"received {rows[:1]!r:.80}. "
@@ -260,3 +347,17 @@ def _nested_numeric(rows: list[Any], spec: TensorSpec) -> np.ndarray:
             f"input feature {spec.name!r} expects shape {expected} per row; received {array.shape[1:]}."
         )
     return array
+
+
+def _check_nested_finite(rows: list[list[Any]], spec: TensorSpec) -> None:
+    limit = value_limit(spec.dtype)
+    for index, row in enumerate(rows):
+        for value in row:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue  # None is missing; other types fail the conversion with their own message
+            try:
+                number = float(value)
+            except OverflowError:
+                raise out_of_range(spec, index, value) from None
+            if not np.isfinite(number) or abs(number) > limit:
+                raise out_of_range(spec, index, value if isinstance(value, int) else number)

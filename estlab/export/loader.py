@@ -104,12 +104,45 @@ class ExportedModel:
         >>> model.predict_columns({"age": [25.0]})["logistic"].shape  # doctest: +SKIP
         (1, 1)
         """
-        signature = self.signature(signature_name)
+        self.signature(signature_name)
         columns = to_columns(data, self.inputs, self.defaults)
         n_rows = len(next(iter(columns.values()))) if columns else count_rows(data)
+        return self.signature_outputs(self.run_columns(columns, n_rows), signature_name)
+
+    def run_columns(self, columns: Mapping[str, np.ndarray], n_rows: int) -> dict[str, np.ndarray] | None:
+        """Every output of the program (and its string lookups) for validated input columns.
+
+        ``columns`` are what :func:`~estlab.export.inputs.to_columns` returns (one numpy array per
+        input); they are encoded by the fitted transformation's array path (no DataFrame) and run
+        through the program in one call per ``BATCH_ROWS`` rows. None for 0 rows.
+
+        Raises
+        ------
+        InvalidInputError
+            When the feature transformation refuses a value (e.g. a missing value without default).
+
+        Examples
+        --------
+        >>> model.run_columns({"age": np.array([25.0])}, 1)["logits"].shape  # doctest: +SKIP
+        (1, 1)
+        """
         if n_rows == 0:
+            return None
+        return self._run(columns, n_rows)
+
+    def signature_outputs(
+        self, outputs: Mapping[str, np.ndarray] | None, signature_name: str
+    ) -> dict[str, np.ndarray]:
+        """The outputs of ``signature_name`` (in its order, under its names) from :meth:`run_columns`.
+
+        Examples
+        --------
+        >>> list(model.signature_outputs(model.run_columns(columns, 1), "classification"))  # doctest: +SKIP
+        ['classes', 'scores']
+        """
+        signature = self.signature(signature_name)
+        if outputs is None:
             return {spec.name: _empty(spec) for spec in signature.outputs}
-        outputs = self._run(columns, n_rows)
         keys = self._output_keys[signature_name]
         return {name: outputs[keys[name]] for name in signature.output_names}
 
@@ -225,7 +258,9 @@ def _resolve_refs(metadata: dict[str, Any], directory: Path) -> dict[str, Any]:
             continue
         file, _, pointer = str(value["$ref"]).partition("#/")
         if Path(file).name != file or file in ("", ".", ".."):
-            raise ValueError(f"export metadata {name!r}: reference {value['$ref']!r} must name a file of the export")
+            raise ValueError(
+                f"export metadata {name!r}: reference {value['$ref']!r} must name a file of the export"
+            )
         data: Any = read_json(directory / file)
         for part in filter(None, pointer.split("/")):
             data = data[part]
@@ -247,8 +282,8 @@ def _preprocessor(
         check_loadable(transformer)
 
         def encode(columns: Mapping[str, np.ndarray]) -> Features:
-            try:
-                return transformer.transform(pd.DataFrame(dict(columns)))
+            try:  # the array path: a dict of numpy columns, no DataFrame
+                return transformer.transform(dict(columns))
             except (ValueError, TypeError, KeyError) as error:  # the feature columns' own checks (missing...)
                 raise InvalidInputError(str(error)) from None
 

@@ -37,6 +37,7 @@ from torch import nn
 
 from estlab.export.heads import HeadOutputs, HeadSpec
 from estlab.export.layout import ONNX_FILE, PROGRAM_FILE, TORCHSCRIPT_FILE
+from estlab.warnings import ExportWarning
 
 Features = dict[str, torch.Tensor]
 
@@ -135,6 +136,7 @@ def save_program(program: nn.Module, example: Mapping[str, torch.Tensor], direct
     warnings.warn(
         f"torch.export failed ({errors[-1]}); the model was saved as TorchScript, which loads only with "
         "load(path, trust_torchscript=True)",
+        ExportWarning,
         stacklevel=2,
     )
     return {"format": "torchscript", "file": TORCHSCRIPT_FILE, "inputs": list(example), "outputs": outputs}

@@ -10,42 +10,55 @@ Endpoints (``NAME`` is ``--model-name``; ``/versions/V`` may follow it, V being 
 
 A bad request gets a 4xx answer ``{"error": "..."}`` naming the problem, and the server goes on.
 
+The request path: JSON → one numpy array per input (:mod:`~estlab.export.rest_request`, no DataFrame)
+→ a dynamic batch with concurrent requests (:mod:`~estlab.export.batching`) encoded by the fitted
+transformation's array path and run through the program once → this request's rows → JSON rendered
+from the arrays (:mod:`~estlab.export.rest_response`).
+
 Examples
 --------
 >>> app = create_app("model_dir/export", model_name="adult")  # doctest: +SKIP
->>> serve("model_dir/export", model_name="adult", port=8501)  # doctest: +SKIP
+>>> serve("model_dir/export", model_name="adult", port=8501, workers=2)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
+import inspect
 import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from estlab.export.batching import BatchingParameters, DynamicBatcher, OverloadedError
 from estlab.export.inputs import InvalidInputError
 from estlab.export.layout import list_versions
 from estlab.export.loader import ExportedModel, load
-from estlab.export.spec import SignatureDef
+from estlab.export.rest_json import dumps
+from estlab.export.rest_request import RequestError, parse_body, parse_payload
+from estlab.export.rest_response import prediction_payload, render
+from estlab.export.server_security import BearerToken, resolve_token, warn_if_exposed
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("estlab.serve")
+access_logger = logging.getLogger("estlab.serve.access")
 
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+DEFAULT_READ_TIMEOUT = 30.0
+DEFAULT_KEEP_ALIVE_TIMEOUT = 5.0
+#: the environment variable passing the settings to ``--workers`` processes
+SETTINGS_ENV = "ESTLAB_SERVE_SETTINGS"
 _VERBS = ("predict", "classify", "regress")
+_INLINE_BYTES = 256 * 1024  # bodies up to this size are parsed on the event loop, larger ones on a thread
+_INLINE_ROWS = 512  # answers up to this many rows are rendered on the event loop
 
-
-class _RequestError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+_RequestError = RequestError  # the name before the request parser moved to its own module
 
 
 def _import_starlette() -> Any:
@@ -64,6 +77,9 @@ def create_app(
     max_rows: int = DEFAULT_MAX_ROWS,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     poll_seconds: float = 0.0,
+    batching: BatchingParameters | None = None,
+    auth_token: str | None = None,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
 ) -> Any:
     """The Starlette application serving ``model`` under ``/v1/models/<model_name>``.
 
@@ -80,6 +96,12 @@ def create_app(
     poll_seconds : float
         When ``model`` is a base directory and this is > 0, look for a newer version at most this
         often (on requests) and serve it once loaded, as TF Serving's file-system polling. 0: never.
+    batching : BatchingParameters, optional
+        Dynamic batching of concurrent requests (default: enabled, :class:`BatchingParameters`).
+    auth_token : str, optional
+        Require ``Authorization: Bearer <auth_token>`` on every request (401 without it).
+    read_timeout : float
+        Seconds a request body may take to arrive (more: 408).
 
     Examples
     --------
@@ -95,10 +117,25 @@ def create_app(
     from starlette.routing import Route
 
     served = _Served(model, poll_seconds)
+    batcher = DynamicBatcher(batching or BatchingParameters())
+    token = BearerToken(auth_token) if auth_token else None
 
     def respond(status: int, payload: Any) -> Response:
-        body = json.dumps(payload, allow_nan=True, separators=(",", ":"))
-        return Response(body, status_code=status, media_type="application/json")
+        return Response(dumps(payload), status_code=status, media_type="application/json")
+
+    def error_response(error: RequestError) -> Response:
+        response = respond(error.status, {"error": error.message})
+        if error.status == 401:
+            response.headers["www-authenticate"] = 'Bearer realm="estlab"'
+        return response
+
+    def check_token(request: Request) -> None:
+        if token is not None and not token.allows(request.headers.get("authorization")):
+            raise RequestError(
+                401,
+                "Unauthenticated: send the header 'Authorization: Bearer <token>' with the token the "
+                "server was started with (--auth-token or ESTLAB_SERVE_TOKEN)",
+            )
 
     def route_target(path: str, version: str) -> tuple[str, str | None]:
         """``NAME[/versions/V][:verb|/metadata]`` → (kind, verb), raising 404 for other names."""
@@ -115,58 +152,120 @@ def create_app(
         if rest:
             parts = rest.split("/")
             if len(parts) != 2 or parts[0] not in ("versions", "labels"):
-                raise _RequestError(404, f"Malformed request: unknown path /v1/models/{path}")
+                raise RequestError(404, f"Malformed request: unknown path /v1/models/{path:.200}")
             requested_version = parts[1]
         if name != model_name:
-            raise _RequestError(404, f"Servable not found for request: Latest({name})")
-        if requested_version is not None and parts[0] == "versions" and requested_version != version:
-            raise _RequestError(
+            raise RequestError(404, f"Servable not found for request: Latest({name:.200})")
+        if parts and parts[0] == "labels":
+            raise RequestError(
                 404,
-                f"Servable not found for request: Specific({name}, {requested_version}); "
+                f"Servable not found for request: label {requested_version!r:.100}: this server has no version "
+                f"labels; use /v1/models/{name} (the served version) or /v1/models/{name}/versions/{version}",
+            )
+        if requested_version is not None and requested_version != version:
+            raise RequestError(
+                404,
+                f"Servable not found for request: Specific({name}, {requested_version:.100}); "
                 f"serving version {version}",
             )
         return kind, verb
 
     async def get_model(request: Request) -> Response:
+        began = time.perf_counter()
         try:
+            check_token(request)
             loaded = await served.current_async()
             kind, _ = route_target(request.path_params["rest"], str(loaded.version))
             if kind == "metadata":
-                return respond(200, metadata_payload(loaded, model_name))
-            if kind != "status":
-                raise _RequestError(405, "Use POST for :predict, :classify and :regress")
-            return respond(200, status_payload(loaded))
-        except _RequestError as error:
-            return respond(error.status, {"error": error.message})
+                response = respond(200, metadata_payload(loaded, model_name))
+            elif kind != "status":
+                raise RequestError(405, "Use POST for :predict, :classify and :regress")
+            else:
+                response = respond(200, status_payload(loaded))
+        except RequestError as error:
+            response = error_response(error)
+        _log_access(request, response.status_code, 0, began)
+        return response
 
     async def post_model(request: Request) -> Response:
+        began = time.perf_counter()
+        rows = 0
         try:
+            check_token(request)
             loaded = await served.current_async()
             kind, verb = route_target(request.path_params["rest"], str(loaded.version))
             if kind != "verb" or verb not in _VERBS:
-                raise _RequestError(
+                raise RequestError(
                     404,
-                    f"Malformed request: POST /v1/models/{request.path_params['rest']}; "
+                    f"Malformed request: POST /v1/models/{request.path_params['rest']:.200}; "
                     "use /v1/models/NAME:predict",
                 )
-            body = await _read_body(request, max_body_bytes)
-            payload = _parse_json(body)
+            body = await _read_body(request, max_body_bytes, read_timeout)
             if verb != "predict":
-                raise _RequestError(
+                raise RequestError(
                     400,
                     f":{verb} takes tf.Example inputs, which this server does not support; use :predict "
                     'with "signature_name": "classification" or "regression"',
                 )
-            result = await run_in_threadpool(predict_payload, loaded, payload, max_rows)
-            return respond(200, result)
-        except _RequestError as error:
-            return respond(error.status, {"error": error.message})
+            args = (body, loaded.inputs, loaded.defaults, loaded.signatures, max_rows)
+            if len(body) <= _INLINE_BYTES:
+                parsed = parse_body(*args)
+            else:
+                parsed = await run_in_threadpool(parse_body, *args)
+            rows = parsed.n_rows
+            try:
+                outputs = await batcher.submit(loaded.run_columns, parsed.batch_key(), parsed.columns, rows)
+            except InvalidInputError as error:
+                raise RequestError(400, str(error)) from None
+            except OverloadedError as error:
+                raise RequestError(503, str(error)) from None
+            selected = loaded.signature_outputs(outputs, parsed.signature_name)
+            if rows <= _INLINE_ROWS:
+                content = render(selected, parsed.row_format)
+            else:
+                content = await run_in_threadpool(render, selected, parsed.row_format)
+            response = Response(content, status_code=200, media_type="application/json")
+        except RequestError as error:
+            response = error_response(error)
+        except Exception:  # noqa: BLE001 - answered 500 and logged (without the body); the server goes on
+            logger.exception("prediction failed for POST %s", request.url.path)
+            response = respond(500, {"error": "Internal error while predicting; see the server log"})
+        _log_access(request, response.status_code, rows, began)
+        return response
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            logger.info(
+                "served %d predict requests in %d model calls", batcher.merged_requests, batcher.batches
+            )
+            batcher.close()
 
     routes = [
         Route("/v1/models/{rest:path}", get_model, methods=["GET"]),
         Route("/v1/models/{rest:path}", post_model, methods=["POST"]),
     ]
-    return Starlette(routes=routes)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.batcher = batcher
+    return app
+
+
+def _log_access(request: Any, status: int, rows: int, began: float) -> None:
+    """One line per request: client, method, path, status, rows, time. Never the body or the headers."""
+    if access_logger.isEnabledFor(logging.INFO):
+        client = request.client
+        where = f"{client.host}:{client.port}" if client else "-"
+        access_logger.info(
+            '%s "%s %s" %d %d rows %.1f ms',
+            where,
+            request.method,
+            request.url.path[:200],
+            status,
+            rows,
+            (time.perf_counter() - began) * 1000.0,
+        )
 
 
 class _Served:
@@ -209,110 +308,63 @@ class _Served:
         return self.model
 
 
-async def _read_body(request: Any, max_body_bytes: int) -> bytes:
+async def _read_body(request: Any, max_body_bytes: int, read_timeout: float = DEFAULT_READ_TIMEOUT) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
-        raise _RequestError(
+        raise RequestError(
             413,
-            f"Request body of {declared} bytes exceeds the limit of {max_body_bytes} bytes "
+            f"Request body of {declared:.30} bytes exceeds the limit of {max_body_bytes} bytes "
             "(--max-body-bytes); send fewer rows per request",
         )
     chunks = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_body_bytes:
-            raise _RequestError(
-                413,
-                f"Request body exceeds the limit of {max_body_bytes} bytes "
-                "(--max-body-bytes); send fewer rows per request",
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
 
+    async def read() -> None:
+        nonlocal size
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_body_bytes:
+                raise RequestError(
+                    413,
+                    f"Request body exceeds the limit of {max_body_bytes} bytes "
+                    "(--max-body-bytes); send fewer rows per request",
+                )
+            chunks.append(chunk)
 
-def _parse_json(body: bytes) -> Mapping[str, Any]:
     try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise _RequestError(400, f"JSON Parse error: {error}") from None
-    if not isinstance(payload, dict):
-        raise _RequestError(
-            400, f"JSON Value: request body must be a JSON object, got {type(payload).__name__}"
-        )
-    return payload
+        await asyncio.wait_for(read(), read_timeout)
+    except asyncio.TimeoutError:
+        raise RequestError(
+            408, f"Request body not received within {read_timeout:g} s (--read-timeout); send it at once"
+        ) from None
+    return b"".join(chunks)
 
 
 def predict_payload(
     model: ExportedModel, payload: Mapping[str, Any], max_rows: int = DEFAULT_MAX_ROWS
 ) -> dict:
-    """Answer a parsed ``:predict`` request body the way TF Serving shapes it.
+    """Answer a parsed ``:predict`` request body the way TF Serving shapes it (no batching, no HTTP).
 
     Row format (``instances``) gives ``{"predictions": [row, ...]}``, each row an object of outputs
     (or the bare value when the signature has one output); columnar (``inputs``) gives
     ``{"outputs": {name: [...]}}`` (or the bare list for one output).
+
+    Raises
+    ------
+    RequestError
+        With the status and message the server answers (400 for inputs that do not fit).
 
     Examples
     --------
     >>> predict_payload(model, {"instances": [{"age": 30.0}]})  # doctest: +SKIP
     {'predictions': [{'logits': [0.1], ...}]}
     """
-    has_instances, has_inputs = "instances" in payload, "inputs" in payload
-    if has_instances == has_inputs:
-        raise _RequestError(
-            400,
-            "Missing 'inputs' or 'instances' key"
-            if not has_instances
-            else "Request body must contain either 'instances' or 'inputs', not both",
-        )
-    signature_name = payload.get("signature_name") or "serving_default"
-    if not isinstance(signature_name, str) or signature_name not in model.signatures:
-        raise _RequestError(
-            400,
-            f"Serving signature name: {signature_name!r} not found in signature def; "
-            f"available: {sorted(model.signatures)}",
-        )
-    data = payload["instances"] if has_instances else payload["inputs"]
-    if has_instances and not isinstance(data, list):
-        raise _RequestError(400, "'instances' must be a JSON list of rows")
-    if has_inputs and not isinstance(data, (dict, list)):
-        raise _RequestError(400, "'inputs' must be a JSON object of named columns")
-    n_rows = _row_count(data)
-    if n_rows > max_rows:
-        raise _RequestError(
-            400,
-            f"Request has {n_rows} rows, more than the limit of {max_rows} (--max-rows); split it into "
-            "smaller requests",
-        )
+    request = parse_payload(payload, model.inputs, model.defaults, model.signatures, max_rows)
     try:
-        columns = model.predict_columns(data, signature_name)
+        outputs = model.run_columns(request.columns, request.n_rows)
     except InvalidInputError as error:
-        raise _RequestError(400, str(error)) from None
-    signature = model.signatures[signature_name]
-    if has_instances:
-        return {"predictions": _rows(columns, signature)}
-    if len(columns) == 1:
-        return {"outputs": _plain(next(iter(columns.values())))}
-    return {"outputs": {key: _plain(value) for key, value in columns.items()}}
-
-
-def _row_count(data: Any) -> int:
-    if isinstance(data, list):
-        return len(data)
-    lengths = [len(v) if isinstance(v, list) else 1 for v in data.values()]
-    return max(lengths, default=0)
-
-
-def _rows(columns: Mapping[str, np.ndarray], signature: SignatureDef) -> list[Any]:
-    plain = {key: _plain(value) for key, value in columns.items()}
-    n_rows = len(next(iter(plain.values()))) if plain else 0
-    if len(plain) == 1:
-        return next(iter(plain.values()))
-    return [{key: values[i] for key, values in plain.items()} for i in range(n_rows)]
-
-
-def _plain(array: np.ndarray) -> list[Any]:
-    return array.tolist()  # NaN stays NaN: json.dumps(allow_nan=True) writes it as TF Serving does
+        raise RequestError(400, str(error)) from None
+    return prediction_payload(model.signature_outputs(outputs, request.signature_name), request.row_format)
 
 
 def status_payload(model: ExportedModel) -> dict[str, Any]:
@@ -377,17 +429,135 @@ def serve(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     poll_seconds: float = 0.0,
     log_level: str = "info",
+    workers: int = 1,
+    batching: BatchingParameters | None = None,
+    auth_token: str | None = None,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+    keep_alive_timeout: float = DEFAULT_KEEP_ALIVE_TIMEOUT,
+    torch_threads: int = 1,
+    access_log: bool = True,
 ) -> None:
     """Serve an export with uvicorn until interrupted (binds 127.0.0.1 unless told otherwise).
 
+    Parameters
+    ----------
+    workers : int
+        Worker processes sharing the port (each loads the model and batches its own requests).
+    auth_token : str, optional
+        Bearer token every request must carry; default ``$ESTLAB_SERVE_TOKEN`` (none when unset).
+    read_timeout, keep_alive_timeout : float
+        Seconds a client may take to send a whole request; seconds an idle connection stays open.
+    torch_threads : int
+        Intra-op threads per worker (1: small tabular models are fastest on one thread; use workers
+        for more cores).
+    access_log : bool
+        Log one line per request (client, method, path, status, rows, time; never the body).
+
+    The other parameters are those of :func:`create_app`.
+
     Examples
     --------
-    >>> serve("model_dir/export", model_name="adult", port=8501)  # doctest: +SKIP
+    >>> serve("model_dir/export", model_name="adult", port=8501, workers=2)  # doctest: +SKIP
     """
     _import_starlette()
+    token = resolve_token(auth_token)
+    if token:
+        BearerToken(token)  # refuse a malformed token before binding
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1; got {workers}")
+    if read_timeout <= 0 or keep_alive_timeout <= 0:
+        raise ValueError(
+            f"read_timeout and keep_alive_timeout must be > 0 seconds; got {read_timeout}, {keep_alive_timeout}"
+        )
+    params = batching or BatchingParameters()
+    settings = {
+        "export_dir": str(export_dir),
+        "model_name": model_name,
+        "max_rows": max_rows,
+        "max_body_bytes": max_body_bytes,
+        "poll_seconds": poll_seconds,
+        "batching": {
+            "enabled": params.enabled,
+            "max_batch_size": params.max_batch_size,
+            "batch_timeout_micros": params.batch_timeout_micros,
+            "max_enqueued_batches": params.max_enqueued_batches,
+        },
+        "read_timeout": read_timeout,
+        "torch_threads": torch_threads,
+        "log_level": log_level,
+        "access_log": access_log,
+    }
+    _configure_logging(log_level, access_log)
+    warn_if_exposed(host, token)
+    if token:
+        os.environ["ESTLAB_SERVE_TOKEN"] = token  # the workers read it from here, never from the settings
     import uvicorn
 
+    from estlab.export.server_protocol import ServeConfig, http_protocol
+
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "access_log": False,  # estlab.serve.access logs requests (no bodies)
+        "http": http_protocol(),
+        "timeout_keep_alive": keep_alive_timeout,
+        "lifespan": "on",
+    }
+    if workers == 1:
+        app = _app_from_settings(settings, token)
+        config: Any = ServeConfig(app, read_timeout=read_timeout, **options)
+        uvicorn.Server(config).run()
+        return
+    load(export_dir)  # fail here, once, with a clear error, rather than in every worker
+    os.environ[SETTINGS_ENV] = json.dumps(settings)  # read by each worker's app and HTTP protocol
+    if "timeout_worker_healthcheck" in inspect.signature(uvicorn.run).parameters:
+        options["timeout_worker_healthcheck"] = 300  # a worker imports torch and loads the model first
+    uvicorn.run("estlab.export.server:app_from_environment", factory=True, workers=workers, **options)
+
+
+def app_from_environment() -> Any:
+    """The app of one ``--workers`` process, built from ``$ESTLAB_SERVE_SETTINGS`` (set by :func:`serve`).
+
+    Examples
+    --------
+    >>> os.environ[SETTINGS_ENV] = json.dumps({"export_dir": "exports", ...})  # doctest: +SKIP
+    >>> app = app_from_environment()  # doctest: +SKIP
+    """
+    text = os.environ.get(SETTINGS_ENV)
+    if not text:
+        raise RuntimeError(f"{SETTINGS_ENV} is not set: start workers with estlab serve --workers N")
+    settings = json.loads(text)
+    _configure_logging(settings["log_level"], settings["access_log"])
+    return _app_from_settings(settings, resolve_token(None))
+
+
+def _app_from_settings(settings: Mapping[str, Any], token: str | None) -> Any:
+    import torch
+
+    torch.set_num_threads(int(settings["torch_threads"]))
     app = create_app(
-        export_dir, model_name, max_rows=max_rows, max_body_bytes=max_body_bytes, poll_seconds=poll_seconds
+        settings["export_dir"],
+        settings["model_name"],
+        max_rows=int(settings["max_rows"]),
+        max_body_bytes=int(settings["max_body_bytes"]),
+        poll_seconds=float(settings["poll_seconds"]),
+        batching=BatchingParameters(**settings["batching"]),
+        auth_token=token,
+        read_timeout=float(settings["read_timeout"]),
     )
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    gc.collect()
+    gc.freeze()  # the loaded model and libraries are never garbage: keep collections short
+    return app
+
+
+def _configure_logging(log_level: str, access_log: bool) -> None:
+    level = getattr(logging, log_level.upper(), logging.INFO)
+    root = logging.getLogger("estlab.serve")
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.propagate = False
+    root.setLevel(level)
+    access_logger.setLevel(level if access_log else logging.WARNING)

@@ -46,6 +46,7 @@ from estlab.export.layout import (
 )
 from estlab.export.program import PredictionProgram, save_onnx, save_program
 from estlab.export.spec import TensorSpec
+from estlab.warnings import ExportWarning
 
 
 def write_export(
@@ -119,7 +120,7 @@ def write_export(
                 onnx_info = save_onnx(directory / PROGRAM_FILE, program_info, directory)
             except Exception as error:  # noqa: BLE001 - ONNX is optional; record why it is absent
                 onnx_error = f"{type(error).__name__}: {error}"[:1000]
-                warnings.warn(f"export: no ONNX file written ({onnx_error[:200]})", stacklevel=3)
+                warnings.warn(f"export: no ONNX file written ({onnx_error[:200]})", ExportWarning, stacklevel=3)
         if transformer is not None:
             write_json(directory / TRANSFORMER_FILE, _plain(transformer))
             preprocessing: dict[str, Any] = {"kind": "feature_transformer", "file": TRANSFORMER_FILE}

@@ -132,6 +132,12 @@ class FeatureColumn:
         """Python source that rebuilds this column, with ``fc`` standing for ``estlab.feature_column``."""
         raise NotImplementedError
 
+    def _repr_html_(self) -> str:
+        """The column's spec as an HTML table (Jupyter's rich display; see ``estlab._html_repr``)."""
+        from estlab._html_repr import column_html
+
+        return column_html(self)
+
 
 def _no_encoding(column: FeatureColumn) -> Encoded:
     raise FeatureColumnError(f"{column!r} has no encoding of its own.")

@@ -28,7 +28,7 @@ _DEFAULT_SEED = 0x2545F4914F6CDD1D
 def _raw_hash(ragged: Ragged) -> tuple[np.ndarray, np.ndarray]:
     codes, uniques = pd.factorize(ragged.values, use_na_sentinel=True)
     uh = hashing.hash_strings(np.asarray(uniques)) if len(uniques) else np.zeros(0, np.uint64)
-    flat_h = uh[np.maximum(codes, 0)] if len(uh) else np.zeros(len(codes), np.uint64)
+    flat_h = np.append(uh, np.uint64(0))[codes]  # a missing value (code -1) hashes as 0 and is not valid
     return ragged.pad(flat_h, fill=0, dtype=np.uint64), ragged.pad(codes >= 0, fill=False, dtype=bool)
 
 
@@ -57,20 +57,42 @@ class CrossedColumn(CategoricalColumn):
         return self.keys
 
     def encode(self, ctx: EncodeContext) -> Encoded:
+        parts = [
+            _raw_hash(to_ragged(get_values(ctx.data, part), part)) if isinstance(part, str) else self.id_hashes(part.ids(ctx))
+            for part in self.keys
+        ]
+        return self.cross(parts)
+
+    @staticmethod
+    def id_hashes(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A categorical part's hashes ``(N, K)`` (of its ids) and where it has an id.
+
+        Examples
+        --------
+        >>> CrossedColumn.id_hashes(np.array([[0], [-1]]))[1].tolist()
+        [[True], [False]]
+        """
+        return hashing.fmix64(ids.astype(np.uint64) + np.uint64(1)), ids >= 0
+
+    def cross(self, parts: list[tuple[np.ndarray, np.ndarray]]) -> Encoded:
+        """Ids from each key's hashes ``(N, K_i)`` and validity: the Cartesian product of the row's values.
+
+        Examples
+        --------
+        >>> col = crossed_column(["a", "b"], 10)
+        >>> part = (np.array([[7]], dtype=np.uint64), np.array([[False]]))
+        >>> col.cross([part, part]).values.tolist()
+        [[-1]]
+        """
         seed = np.uint64(self.hash_key if self.hash_key is not None else _DEFAULT_SEED)
         h, valid = None, None
-        for part in self.keys:
-            if isinstance(part, str):
-                ph, pv = _raw_hash(to_ragged(get_values(ctx.data, part), part))
-            else:
-                ids = part.ids(ctx)
-                ph, pv = hashing.fmix64(ids.astype(np.uint64) + np.uint64(1)), ids >= 0
+        for ph, pv in parts:
             if h is None or valid is None:
                 h, valid = hashing.combine(np.full(ph.shape, seed, dtype=np.uint64), ph), pv
             else:
-                n = h.shape[0]
-                h = hashing.combine(h[:, :, None], ph[:, None, :]).reshape(n, -1)
-                valid = (valid[:, :, None] & pv[:, None, :]).reshape(n, -1)
+                n, width = h.shape[0], h.shape[1] * ph.shape[1]  # explicit: 0 rows can't infer a -1 width
+                h = hashing.combine(h[:, :, None], ph[:, None, :]).reshape(n, width)
+                valid = (valid[:, :, None] & pv[:, None, :]).reshape(n, width)
         assert h is not None and valid is not None  # a cross has at least two keys
         return Encoded(np.where(valid, hashing.bucket(h, self.hash_bucket_size), -1))
 

@@ -22,7 +22,7 @@ from estlab.features._base import FeatureColumn
 from estlab.features.categorical import categorical_column_with_learned_vocabulary
 from estlab.features.dense import embedding_column, indicator_column
 from estlab.features.errors import FeatureColumnError, MissingColumnError, close_names
-from estlab.features.numeric import numeric_column
+from estlab.features.numeric import FLOAT32_MAX, numeric_column
 
 ID_NAME = re.compile(r"(^id$|_id$|^id_|Id$|ID$|uuid|guid)", re.IGNORECASE)
 
@@ -122,15 +122,23 @@ def _choose(key: str, s: pd.Series, max_indicator: int, n: int) -> ColumnChoice:
     if pd.api.types.is_numeric_dtype(s):
         if pd.api.types.is_integer_dtype(s) and distinct == len(nonnull) and len(nonnull) > 2:
             return pick(None, "integer unique per row: looks like an ID")
-        default = float(nonnull.median())
+        values = nonnull.astype(float)
+        finite = values[values.abs() <= FLOAT32_MAX]  # inf, -inf and 1e308 would be inf in float32
+        if len(finite) == 0:
+            return pick(None, "no finite values (inf or beyond float32's range)")
+        non_finite = len(values) - len(finite)
+        default = float(finite.median())
         reason = f"numeric -> z-score normalised; missing -> training median {default:g}"
         if missing:
             reason += f" ({missing} missing here)"
+        if non_finite:
+            reason += f"; {non_finite} non-finite (inf or beyond float32) -> the median too"
         # pandas is untyped; pyright infers ``Series | float`` for a Series' skew(), a float here
-        skew = float(nonnull.astype(float).skew()) if len(nonnull) > 2 else 0.0  # pyright: ignore[reportArgumentType]
+        skew = float(finite.skew()) if len(finite) > 2 else 0.0  # pyright: ignore[reportArgumentType]
         if abs(skew) > 3:
             reason += f"; heavily skewed ({skew:.1f}): consider bucketized_column(..., 'quantiles:10')"
-        return pick(numeric_column(key, default_value=default, normalizer="zscore"), reason)
+        return pick(numeric_column(key, default_value=default, normalizer="zscore",
+                                   non_finite="default" if non_finite else "error"), reason)
     if pd.api.types.is_string_dtype(s) or isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object:
         if distinct == len(nonnull) and len(nonnull) > 2:
             return pick(None, "string unique per row: looks like an ID or free text")

@@ -388,6 +388,9 @@ class LinearFeatures(_FeatureLayer):
         plan = linear_plan(columns, transformer, _param_name)
         small = plan.rows * units <= MAX_FUSED_ROWS * 8  # the weights are concatenated every step
         self._plan = plan if plan.slots and small and self.sparse_combiner == "sum" else None
+        # numeric ("values") columns: one matmul of their concatenated values by their stacked kernels
+        values = [c for c in columns if c.layer_role == "values"]
+        self._values_block = values if len(values) > 1 else []
 
     def forward(self, features: Any) -> torch.Tensor:
         transformer = self._bound()
@@ -403,8 +406,16 @@ class LinearFeatures(_FeatureLayer):
             out = linear_ids_sum(plan, self.weights, encoded, transformer._fitted, n)
         else:
             out = torch.zeros(n, self.units, device=device)
+        block = self._values_block if self.fused else []
+        if block:
+            values = [c.leaf.tensor_stage(encoded[transformer.encoded_key(c)], transformer._fitted).reshape(n, -1)
+                      for c in block]
+            kernels = torch.cat([self.weights[_param_name(c.name)] for c in block])
+            out = out + torch.cat(values, dim=1).float() @ kernels
         for c in self.feature_columns:
             kernel = self.weights[_param_name(c.name)]
+            if c.layer_role == "values" and block:
+                continue
             if c.layer_role == "ids":
                 if plan is not None:
                     continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -33,6 +33,10 @@ from estlab.features.stats import Moments, RowSample
 
 #: dtypes ``numeric_column`` accepts (by name; torch and numpy dtypes are read by name)
 NUMERIC_DTYPES = ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8")
+#: what ``numeric_column(non_finite=...)`` does with inf, -inf and values beyond float32's range
+NON_FINITE = ("error", "default")
+#: the largest float32 magnitude: a larger input value would be encoded as inf
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,8 @@ class NumericColumn(DenseColumn):
     dtype: str = "float32"
     normalizer_fn: Callable[[Any], Any] | None = None
     normalizer: str | None = None
+    # not stored while "error" (serialize.column_to_dict): specs, fingerprints and checkpoints stay as they were
+    non_finite: str = field(default="error", metadata={"omit_if_default": True})
 
     @property
     def name(self) -> str:
@@ -74,11 +80,19 @@ class NumericColumn(DenseColumn):
 
     # ----- per-kind behaviour -----
     def filled(self, data: Any, memo: dict[Any, Any] | None = None) -> np.ndarray:
-        """Raw values -> float64 ``(N, k)`` with ``default_value`` filled; missing without default raises."""
+        """Raw values -> float64 ``(N, k)`` with ``default_value`` filled; missing without default raises.
+
+        Non-finite values (inf, -inf, magnitudes beyond float32's range, which the float32 encoding would
+        turn into inf) raise naming the column, or take ``default_value`` with ``non_finite="default"``.
+        """
         if memo is not None and (self, "filled") in memo:
             return memo[(self, "filled")]
         x = to_float(get_values(data, self.key), self.key, self.num_elements)
         missing = np.isnan(x)
+        with np.errstate(invalid="ignore"):
+            overflow = ~(np.abs(x) <= FLOAT32_MAX) & ~missing
+        if overflow.any():
+            x = self._non_finite(x, overflow)
         if missing.any():
             if self.default_value is None:
                 row = int(np.flatnonzero(missing.any(axis=1))[0])
@@ -92,6 +106,19 @@ class NumericColumn(DenseColumn):
         if memo is not None:
             memo[(self, "filled")] = x
         return x
+
+    def _non_finite(self, x: np.ndarray, overflow: np.ndarray) -> np.ndarray:
+        if self.non_finite == "default" and self.default_value is not None:
+            default = np.broadcast_to(np.asarray(self.default_value, dtype=np.float64), x.shape[1:])
+            return np.where(overflow, default, x)
+        row = int(np.flatnonzero(overflow.any(axis=1))[0])
+        value = float(x[row][overflow[row]][0])
+        raise FeatureColumnError(
+            f"numeric column {self.key!r} holds {int(overflow.sum())} non-finite value(s) (first: {value!r} at row "
+            f"{row}): inf, -inf or a magnitude beyond float32's {FLOAT32_MAX:.4g}, which would be encoded as inf. "
+            f"Fix or drop those rows, or pass numeric_column({self.key!r}, default_value=..., non_finite='default') "
+            "to replace them with the default value."
+        )
 
     def normalize(self, x: np.ndarray, fitted: Fitted) -> np.ndarray:
         """Apply the learned affine ``normalizer``; returns float32 ``(N, *shape)`` (``normalizer_fn`` runs later).
@@ -163,7 +190,8 @@ class NumericColumn(DenseColumn):
         return f"{self.normalizer} (not fitted)" if self.normalizer else "raw"
 
     def to_source(self) -> str:
-        kwargs = changed(self, shape=(1,), default_value=None, dtype="float32", normalizer_fn=None, normalizer=None)
+        kwargs = changed(self, shape=(1,), default_value=None, dtype="float32", normalizer_fn=None, normalizer=None,
+                         non_finite="error")
         if "shape" in kwargs and len(self.shape) == 1:
             kwargs["shape"] = self.shape[0]
         return source_call("numeric_column", self.key, **kwargs)
@@ -198,6 +226,7 @@ def numeric_column(
     dtype: object = "float32",
     normalizer_fn: Callable[[Any], Any] | None = None,
     normalizer: str | None = None,
+    non_finite: str = "error",
 ) -> NumericColumn:
     """Real-valued feature, as ``tf.feature_column.numeric_column``, plus a learned ``normalizer``.
 
@@ -218,11 +247,20 @@ def numeric_column(
         its program, so it must be written with torch operations (checked at export, naming the column).
     normalizer : {"zscore", "minmax", None}
         Learned from the training frame by ``FeatureTransformer.fit``.
+    non_finite : {"error", "default"}
+        What happens to ``inf``, ``-inf`` and values beyond float32's range (``1e308``), in training,
+        evaluation and prediction alike: ``"error"`` (the default) raises naming the column and the first
+        such value; ``"default"`` replaces them with ``default_value`` (which must be given). Missing
+        values (NaN/None) are not affected: they follow ``default_value``.
 
     Examples
     --------
     >>> numeric_column("age", default_value=0.0).name
     'age'
+    >>> from estlab.features import FeatureTransformer
+    >>> ft = FeatureTransformer([numeric_column("x", default_value=0.0, non_finite="default")])
+    >>> ft.transform({"x": [1.0, float("inf"), 1e308]})["x"].ravel().tolist()
+    [1.0, 0.0, 0.0]
     """
     key = check_key(key, "numeric_column")
     shape_t = (shape,) if isinstance(shape, int) else tuple(shape)
@@ -247,7 +285,22 @@ def numeric_column(
     if normalizer_fn is not None and not callable(normalizer_fn):
         raise FeatureColumnError(f"numeric_column {key!r}: normalizer_fn must be callable, got {normalizer_fn!r}.")
     normalizer = resolve_normalizer(normalizer, key)
-    return NumericColumn(key, shape_t, default_value, dtype_name(dtype), normalizer_fn, normalizer)
+    if non_finite not in NON_FINITE:
+        raise FeatureColumnError(
+            f"numeric_column {key!r}: non_finite must be one of {list(NON_FINITE)}, got {non_finite!r}."
+        )
+    if non_finite == "default" and default_value is None:
+        raise FeatureColumnError(
+            f"numeric_column {key!r}: non_finite='default' replaces inf/-inf with default_value, but "
+            "default_value is None; pass default_value=... too, or non_finite='error'."
+        )
+    if default_value is not None and not all(
+        abs(v) <= FLOAT32_MAX for v in (default_value if isinstance(default_value, tuple) else (default_value,))
+    ):
+        raise FeatureColumnError(
+            f"numeric_column {key!r}: default_value must be finite (within float32's range), got {default_value!r}."
+        )
+    return NumericColumn(key, shape_t, default_value, dtype_name(dtype), normalizer_fn, normalizer, non_finite)
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,8 @@ def column_to_dict(column: FeatureColumn) -> dict[str, Any]:
     """
     out: dict[str, Any] = {"class": type(column).__name__}
     for field in dataclasses.fields(column):  # type: ignore[arg-type]
+        if field.metadata.get("omit_if_default") and getattr(column, field.name) == field.default:
+            continue  # a field added later, at its default: specs written before it stay identical
         out[field.name] = _encode(getattr(column, field.name))
     return out
 

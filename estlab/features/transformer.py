@@ -24,6 +24,8 @@ import pandas as pd
 from estlab.features._base import DenseColumn, FeatureColumn, RawInputSpec
 from estlab.features.encode import STATE_SECTIONS, EncodeContext, Fitted
 from estlab.features.errors import FeatureColumnError, NotFittedError
+from estlab.features.fast import FAST_ROWS, FastContext
+from estlab.features.parallel import encode_all
 from estlab.features.raw import n_rows
 from estlab.features.serialize import column_from_dict, column_to_dict, comparable
 from estlab.features.sklearn_api import SklearnTransformerAPI
@@ -156,6 +158,7 @@ class FeatureTransformer(SklearnTransformerAPI):
         self._keys = {leaf: self._ids[leaf] for leaf in leaves}
         self.state_: dict[str, dict[str, Any]] = {"numeric": {}, "boundaries": {}, "vocabulary": {}}
         self.n_rows_seen_: int | None = None
+        self._fast_tables: dict[Any, Any] = {}  # the fast path's vocabulary dicts and memoised hashes
 
     # ----- metadata -----------------------------------------------------------------------------
     @property
@@ -417,10 +420,13 @@ class FeatureTransformer(SklearnTransformerAPI):
         import torch  # tensors are made here, and only here
 
         n = n_rows(data)
-        ctx = EncodeContext(data, self._fitted)
+        if type(data) is dict and n <= FAST_ROWS:  # a request: no pandas objects (estlab/features/fast.py)
+            ctx: EncodeContext = FastContext(data, self._fitted, self.__dict__.setdefault("_fast_tables", {}))
+        else:
+            ctx = EncodeContext(data, self._fitted)
         out: dict[str, torch.Tensor] = {}
-        for leaf, key in self._keys.items():
-            encoded = ctx(leaf)
+        # independent columns encode on threads for large inputs (estlab/features/parallel.py)
+        for key, encoded in zip(self._keys.values(), encode_all(ctx, list(self._keys), n), strict=True):
             out[key] = torch.from_numpy(np.ascontiguousarray(encoded.values))
             if encoded.weights is not None:
                 out[key + WEIGHTS_SUFFIX] = torch.from_numpy(encoded.weights)

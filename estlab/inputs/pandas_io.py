@@ -87,7 +87,8 @@ def _checked_target(x: pd.DataFrame, y: Any, target_column: str) -> pd.Series | 
             f"name: {list(x.columns)}. Pass another target_column=..., or drop the column from x."
         )
     if isinstance(y, pd.Series | pd.DataFrame):
-        if not np.array_equal(x.index, y.index):
+        ranges = isinstance(x.index, pd.RangeIndex) and isinstance(y.index, pd.RangeIndex)
+        if not (x.index.equals(y.index) if ranges else np.array_equal(x.index, y.index)):  # ranges: O(1)
             raise ValueError(
                 f"Index for x and y are mismatched.\nIndex for x: {x.index}\nIndex for y: {y.index}\n"
                 "Align them, e.g. y = y.loc[x.index], or reset_index(drop=True) on both."

@@ -38,6 +38,7 @@ from typing import Any
 import pandas as pd
 
 from estlab._util import hash_rows
+from estlab.runner.liveness import process_alive, worker_alive
 from estlab.runner.spec import RunSpec, run_fingerprint
 from estlab.training.history import History
 
@@ -47,6 +48,10 @@ EVENTS_FILE = "events.jsonl"
 DATA_DIR = "data"
 #: Statuses of a run that has not ended.
 ACTIVE = ("queued", "starting", "running")
+#: Statuses of a run that ended before its last step and may be resumed from its last checkpoint.
+RESUMABLE = ("interrupted", "stopped", "failed", "cancelled")
+#: Why a run is marked interrupted.
+INTERRUPTED_REASON = "its kernel or worker exited before it ended; resume it to continue from its last checkpoint"
 #: Where ``Lab`` keeps its experiments when none is named (relative to the working directory).
 DEFAULT_ROOT = "estlab-experiments"
 
@@ -181,6 +186,9 @@ class Experiment:
     def open(cls, path: str) -> Experiment:
         """Open an existing experiment (read its runs; no data needed, no widgets, no torch).
 
+        A run that was training or queued when its kernel or worker died is marked ``interrupted`` (see
+        :meth:`reconcile`); one still trained by a live worker or lab keeps its status.
+
         Examples
         --------
         >>> Experiment.open("/nonexistent/exp")
@@ -192,7 +200,9 @@ class Experiment:
         if not os.path.exists(meta_path):
             raise FileNotFoundError(f"experiment: no {EXPERIMENT_FILE} in {path!r}")
         meta = _read_json(meta_path)
-        return cls(path, meta, current=meta.get("current"))
+        experiment = cls(path, meta, current=meta.get("current"))
+        experiment.reconcile()
+        return experiment
 
     # ---- data ------------------------------------------------------------------------------
     @property
@@ -257,6 +267,80 @@ class Experiment:
         wanted = set(statuses)
         matches = [r for r in self.records() if r.fingerprint == fingerprint and r.status in wanted]
         return matches[-1] if matches else None
+
+    def is_live(self, record: RunRecord, owner_alive: bool | None = None) -> bool:
+        """Whether an active run is still trained (its worker beats) or queued by a live lab.
+
+        ``owner_alive`` overrides the check of the record's owner process (a lab in this process knows better).
+        """
+        if record.status not in ACTIVE:
+            return False
+        if worker_alive(self.run_dir(record.name)):
+            return True
+        return process_alive(record.owner) if owner_alive is None else owner_alive
+
+    def interrupt(self, record: RunRecord, reason: str = INTERRUPTED_REASON) -> RunRecord:
+        """Mark ``record`` interrupted (saved) and return it; its step is the last one its event log reached."""
+        steps = [int(e["global_step"]) for e in self.events(record.name) if e.get("global_step") is not None]
+        record.global_step = max([record.global_step, *steps])
+        record.status, record.reason = "interrupted", reason
+        record.end_time = record.end_time or time.time()
+        self.save_record(record)
+        return record
+
+    def reconcile(self) -> list[str]:
+        """Mark every active run that no live worker or lab trains any more ``interrupted``; returns their names.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> Experiment(tempfile.mkdtemp(), {}).reconcile()
+        []
+        """
+        gone = [r for r in self.records() if r.status in ACTIVE and not self.is_live(r)]
+        for record in gone:
+            try:
+                self.interrupt(record)
+            except OSError:  # a read-only experiment: the runs are still reported, only not rewritten
+                record.status = "interrupted"
+        return [r.name for r in gone]
+
+    def check_resume(self, name: str) -> RunRecord:
+        """The record of run ``name`` if it may continue from its last checkpoint, else a ValueError saying why.
+
+        A run resumes with its own configuration, on the data it started with: a finished run, a run still
+        training, or a lab whose data differs from the run's (another fingerprint) is refused.
+        """
+        record = self.record(name)
+        if record.status == "finished":
+            raise ValueError(f"name: run {name!r} finished at step {record.global_step:,}; there is nothing to "
+                             "resume (train a new run, e.g. with more steps)")
+        if record.status in ACTIVE and self.is_live(record):
+            raise ValueError(f"name: run {name!r} is still {record.status}; stop it before resuming it")
+        if record.data_fingerprint != (self.data_fingerprint or ""):
+            raise ValueError(f"data: run {name!r} trained on data {record.data_fingerprint!r} but this experiment's "
+                             f"data is now {self.data_fingerprint!r}; open it with the run's training and evaluation "
+                             "frames to resume the run, or train a new run on the new data")
+        if run_fingerprint(record.spec, record.data_fingerprint) != record.fingerprint:
+            raise ValueError(f"spec: the configuration in {os.path.join(self.run_dir(name), RECORD_FILE)!r} no longer "
+                             f"matches the run's fingerprint {record.fingerprint!r} (the file was edited); train a "
+                             "new run instead")
+        return record
+
+    def resume(self, name: str, executor: Any = None, timeout: float | None = None) -> RunRecord:
+        """Continue run ``name`` from the last checkpoint in its folder, without a lab; returns its final record.
+
+        Trains in a worker process (or ``executor``), writes the record and the event log as a lab would and
+        blocks until the run ends. See :func:`estlab.runner.resume.resume_run`.
+
+        Examples
+        --------
+        >>> Experiment.open("runs/adult").resume("dnn_classifier-2").status  # doctest: +SKIP
+        'finished'
+        """
+        from estlab.runner.resume import resume_run
+
+        return resume_run(self, name, executor=executor, timeout=timeout)
 
     def save_record(self, record: RunRecord) -> None:
         """Write ``run.json`` of ``record`` atomically (creating the run folder)."""

@@ -7,7 +7,11 @@ Messages (pickled over one duplex pipe):
 * pool → worker: ``("run", name, RunRequest)``, ``("stop", name)``, ``("quit",)``. A listener thread reads
   them while the main thread trains, so Stop reaches ``estimator.request_stop()`` within one batch.
 * worker → pool: ``("ready", pid)``, ``("events", name, [event, ...])`` (batched: at most every 20 ms, at once
-  for anything but a step), ``("done", name)``.
+  for anything but a step; of the steps without a loss only the newest of a batch is sent), ``("done", name)``.
+
+While it trains a run, a :class:`~estlab.runner.liveness.Heartbeat` thread writes ``worker.json`` into the run's
+folder every second and stops the run when a ``stop.request`` file appears there (a lab that did not start the
+run, e.g. one re-opened on the experiment, stops it that way).
 
 The pipe closing (the kernel exited) counts as ``quit``: the running run stops with a checkpoint and the worker
 exits. The data files are read once per worker (``pandas.read_parquet(..., memory_map=True)``) and kept.
@@ -25,9 +29,30 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from estlab.runner.executor import RunRequest
+from estlab.runner.liveness import Heartbeat
 
 #: Seconds a worker may hold step events before sending them.
 SEND_EVERY = 0.02
+
+
+def coalesce_steps(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop the step events without a loss that a later step event of the batch supersedes.
+
+    A ``step_end`` without a loss only moves the step counter and the rate estimate, which the newest one
+    does as well; steps with a loss (curve points) and every other event are kept, in order. The kernel
+    then handles a few events per send instead of one per step (its CPU share stays small for fast runs).
+
+    Examples
+    --------
+    >>> steps = [{"type": "step_end", "global_step": i, "loss": 0.5 if i == 2 else None} for i in range(1, 5)]
+    >>> [(e["global_step"], e["loss"]) for e in coalesce_steps(steps + [{"type": "evaluate", "global_step": 4}])
+    ...  if e["type"] == "step_end"]
+    [(2, 0.5), (4, None)]
+    """
+    last_plain = max((i for i, e in enumerate(events) if e.get("type") == "step_end" and e.get("loss") is None),
+                     default=-1)
+    return [e for i, e in enumerate(events)
+            if i == last_plain or e.get("type") != "step_end" or e.get("loss") is not None]
 
 
 class _Sender:
@@ -56,7 +81,7 @@ class _Sender:
     def flush(self, now: float | None = None) -> None:
         if not self.buffer:
             return
-        batch, self.buffer = self.buffer, []
+        batch, self.buffer = coalesce_steps(self.buffer), []
         self.last = time.monotonic() if now is None else now
         try:
             self.conn.send(("events", self.name, batch))
@@ -134,6 +159,7 @@ class Worker:
 
         sender = _Sender(self.conn, name, self._broken)
         job = None
+        heartbeat = None
         try:
             train_df, eval_df = self.frames(request)
             job = EstimatorJob(request.spec, request.model_dir, train_df, eval_df)
@@ -142,6 +168,9 @@ class Worker:
                 stop_first = name in self.stop_wanted or self.orphan
             if stop_first:
                 job.request_stop()
+            if request.model_dir:  # so a lab that did not start this run sees it live, and can stop it
+                heartbeat = Heartbeat(request.model_dir, name, on_stop=job.request_stop)
+                heartbeat.start()
             job.run(sender.emit)
         except Exception as exc:  # the run fails, the worker lives on
             if sender.failed:
@@ -153,6 +182,8 @@ class Worker:
                 sender.emit({"type": "train_end", "status": "failed", "time": time.time(), "reason": "error",
                              "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()})
         finally:
+            if heartbeat is not None:
+                heartbeat.close()
             sender.flush()
             with self.lock:
                 self.job, self.name = None, None

@@ -25,6 +25,7 @@ import torch
 
 from estlab._util import pid_alive
 from estlab.training.events import ORDER, Event, Listener
+from estlab.warnings import CheckpointWarning
 
 logger = logging.getLogger(__name__)
 
@@ -259,7 +260,7 @@ def load_latest(model_dir: str | os.PathLike, map_location: str | torch.device =
                 f"checkpoint {path} is damaged ({type(error).__name__}: {error})")
             message = f"{reason}; moved aside to {path.name}.damaged, falling back to the previous checkpoint"
             logger.warning("%s", message)
-            warnings.warn(message, RuntimeWarning, stacklevel=2)
+            warnings.warn(message, CheckpointWarning, stacklevel=2)
             try:
                 os.replace(path, path.with_name(path.name + ".damaged"))
             except OSError:

@@ -56,6 +56,10 @@ class RunConfig:
         Keyword-only. Write TensorBoard event files.
     num_threads : int, optional
         Keyword-only. Intra-op threads while training; ``None`` lets estlab choose (``estlab.training.threads``).
+    clip_gradients : float, optional
+        Keyword-only. TF's ``optimize_loss(clip_gradients=...)`` (Keras: ``global_clipnorm``): before every
+        optimizer step all gradients are scaled by ``min(1, clip_gradients / global_norm)``, the global norm
+        taken over every trained parameter (of all the model's optimizers). ``None``: no clipping.
 
     Examples
     --------
@@ -87,6 +91,7 @@ class RunConfig:
     compile: bool = field(default=False, kw_only=True)
     tensorboard: bool = field(default=True, kw_only=True)
     num_threads: int | None = field(default=None, kw_only=True)
+    clip_gradients: float | None = field(default=None, kw_only=True)
 
     def __post_init__(self, *ignored: Any) -> None:
         warn_ignored_arguments("RunConfig", dict(zip(_IGNORED, ignored, strict=True)))
@@ -121,6 +126,13 @@ class RunConfig:
                 f"RunConfig: mixed_precision must be None or one of {sorted(_MIXED_PRECISION)}, "
                 f"got {self.mixed_precision!r}"
             )
+        clip = self.clip_gradients
+        if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float))
+                                 or not math.isfinite(clip) or clip <= 0):
+            raise ValueError(f"RunConfig: clip_gradients must be None or a positive finite number (the largest "
+                             f"global gradient norm), got {clip!r}")
+        if clip is not None:
+            object.__setattr__(self, "clip_gradients", float(clip))
         if self.model_dir is not None:
             object.__setattr__(self, "model_dir", str(self.model_dir))
 

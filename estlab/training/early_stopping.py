@@ -19,13 +19,17 @@ from __future__ import annotations
 import logging
 import operator
 import os
+import re
+import shutil
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from estlab.training.events import ORDER, Event, Listener
 from estlab.training.metric_info import higher_is_better
+from estlab.warnings import TrainingWarning
 
 logger = logging.getLogger(__name__)
 
@@ -46,28 +50,43 @@ class EarlyStopping(Listener):
         Stop at the ``patience``-th consecutive evaluation without improvement (Keras' rule; 0 acts as 1).
     eval_name : str, optional
         Only evaluations with this ``name`` count (``None``: the default evaluation).
+    restore_best : bool
+        Keep the checkpoint of the best evaluation (a hard link, else a copy, under
+        ``<model_dir>/best/<metric>/``, out of reach of ``keep_checkpoint_max``) and, when ``train`` ends, load
+        its weights (and optimizer state) into the model and rewrite the newest checkpoint with them, keeping
+        the global step: ``evaluate``, ``predict`` and ``export_saved_model`` then use the best weights. The
+        metrics ``train_and_evaluate`` returns stay those of its last evaluation, and exporters run inside it
+        see each evaluation's own checkpoint.
 
     Examples
     --------
     >>> stop = EarlyStopping("loss", patience=1)
     >>> stop.observe(1.0), stop.observe(1.5)
     (False, True)
+    >>> EarlyStopping("auc", patience=3, restore_best=True).restore_best
+    True
     """
 
     order = ORDER["monitors"]
 
     def __init__(self, metric: str = "loss", mode: str = "auto", min_delta: float = 0.0, patience: int = 0,
-                 eval_name: str | None = None) -> None:
+                 eval_name: str | None = None, restore_best: bool = False) -> None:
         if mode == "auto":
             mode = "max" if higher_is_better(metric) else "min"
         if mode not in ("min", "max"):
             raise ValueError(f"EarlyStopping: mode must be 'min', 'max' or 'auto', got {mode!r}")
         if patience < 0 or min_delta < 0:
             raise ValueError(f"EarlyStopping: patience and min_delta must be >= 0, got {patience!r}, {min_delta!r}")
+        if not isinstance(restore_best, bool):
+            raise ValueError(f"EarlyStopping: restore_best must be True or False, got {restore_best!r}")
         self.metric, self.mode, self.min_delta, self.patience, self.eval_name = (
             metric, mode, float(min_delta), int(patience), eval_name)
+        self.restore_best = restore_best
         self.best: float | None = None
         self.wait = 0
+        #: global step of the best evaluation, and the kept copy of its checkpoint (``restore_best``)
+        self.best_step: int | None = None
+        self.best_checkpoint: str | None = None
 
     @property
     def state_key(self) -> str:
@@ -75,13 +94,15 @@ class EarlyStopping(Listener):
         return f"EarlyStopping:{self.metric}:{self.eval_name}"
 
     def state_dict(self) -> dict[str, Any]:
-        """Best value and evaluations without improvement (plain JSON)."""
-        return {"best": self.best, "wait": self.wait}
+        """Best value, evaluations without improvement, the best's step and kept checkpoint (plain JSON)."""
+        return {"best": self.best, "wait": self.wait, "best_step": self.best_step,
+                "best_checkpoint": self.best_checkpoint}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore ``state_dict()`` unless this listener has already observed values."""
         if self.best is None:
             self.best, self.wait = state.get("best"), int(state.get("wait", 0))
+            self.best_step, self.best_checkpoint = state.get("best_step"), state.get("best_checkpoint")
 
     def observe(self, value: float) -> bool:
         """Record one evaluation's value; True when training should stop."""
@@ -99,10 +120,55 @@ class EarlyStopping(Listener):
         if self.metric not in event["metrics"]:
             raise ValueError(f"EarlyStopping: metric {self.metric!r} is not among the evaluation metrics "
                              f"{sorted(event['metrics'])}; pass one of them")
-        if self.observe(float(event["metrics"][self.metric])) and self.control is not None:
+        stop = self.observe(float(event["metrics"][self.metric]))
+        if self.wait == 0:  # this evaluation is the new best
+            self.best_step = int(event["global_step"])
+            self.best_checkpoint = self._keep_checkpoint(event) if self.restore_best else None
+        if stop and self.control is not None:
             self.control.request_stop(
                 f"early stopping: {self.metric} did not improve by more than {self.min_delta} for "
                 f"{max(self.patience, 1)} evaluation(s) (best {self.best:.6g})")
+
+    def _keep_checkpoint(self, event: Event) -> str | None:
+        """Hard-link (else copy) the evaluated step's checkpoint to ``<model_dir>/best/<metric>/``; its path."""
+        from estlab.training import checkpoints
+
+        model_dir = event.get("run")
+        source = checkpoints.checkpoint_path(model_dir, int(event["global_step"])) if model_dir else None
+        if source is None or not source.is_file():
+            return None  # not the chief, or an evaluation of no checkpoint: nothing to keep
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.metric if self.eval_name is None
+                      else f"{self.eval_name}_{self.metric}")
+        folder = source.parent / "best" / slug
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / source.name
+        tmp = folder / f".{source.name}.tmp-{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(source, tmp)  # the same bytes; pruning the original keeps this name
+        except OSError:
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+        for old in checkpoints.list_checkpoints(folder):
+            if old != target:
+                old.unlink(missing_ok=True)
+        return str(target)
+
+    def restore_path(self) -> str | None:
+        """The kept checkpoint of the best evaluation when ``restore_best`` is on (None otherwise).
+
+        ``Estimator.train`` calls it when training ends and loads that checkpoint's weights. When the best
+        evaluation had no checkpoint to keep (evaluated outside a training session, or off the chief), a
+        :class:`~estlab.warnings.TrainingWarning` says so and None is returned.
+        """
+        if not self.restore_best or self.best_step is None:
+            return None
+        if self.best_checkpoint is None or not os.path.isfile(self.best_checkpoint):
+            warnings.warn(f"EarlyStopping(restore_best=True): the best evaluation (step {self.best_step}, "
+                          f"{self.metric}={self.best:.6g}) has no kept checkpoint; the model keeps its last "
+                          "weights", TrainingWarning, stacklevel=2)
+            return None
+        return self.best_checkpoint
 
 
 

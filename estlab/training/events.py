@@ -167,6 +167,8 @@ class Control:
         self.global_step = 0
         self.stop_reason = ""
         self.last_checkpoint_step: int | None = None
+        #: called before every checkpoint write; raises to refuse it (the training loop's NaN guard sets it)
+        self.before_save: Callable[[], None] | None = None
         self._save_checkpoint = save_checkpoint
         self._stop_event = stop_event if stop_event is not None else threading.Event()
         self._evaluate = evaluate
@@ -222,6 +224,8 @@ class Control:
         """Write a checkpoint now and emit a ``checkpoint`` event; returns its path (None off the chief)."""
         if self._save_checkpoint is None:
             return None
+        if self.before_save is not None:
+            self.before_save()
         path = self._save_checkpoint()
         self.last_checkpoint_step = self.global_step
         if path is not None:

@@ -24,10 +24,60 @@ from estlab.training.events import Control
 SYNC_WINDOW = 1024
 #: Under torchrun a stop request is agreed across ranks (one collective) every this many steps.
 DISTRIBUTED_STOP_CHECK_STEPS = 8
+#: Rows of the latest training batch the model is probed on (eval mode, no grad) before each checkpoint.
+PROBE_ROWS = 64
 
 
 class NanLossError(FloatingPointError):
-    """The training loss became NaN or infinite (TF's ``NanLossDuringTrainingError``)."""
+    """The training loss, or the model's outputs after a step, became NaN or infinite.
+
+    TF's ``NanLossDuringTrainingError``; no checkpoint of the broken model is written.
+    """
+
+
+def probe_model(module: torch.nn.Module, forward: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+                batch: dict[str, torch.Tensor] | None, autocast: Any = None) -> str | None:
+    """Why the model in its current state is unusable (non-finite weights or outputs), or None when healthy.
+
+    The weights and buffers are checked (one reduction), then, when ``batch`` is given, the outputs of
+    ``forward(batch)`` in eval mode without gradients (what evaluation, prediction and an export compute).
+    The training loop calls it before every checkpoint it writes (``Control.before_save``), so a checkpoint
+    never keeps a model whose weights a step blew up, even when that step's loss (computed before the
+    update) was finite.
+
+    Examples
+    --------
+    >>> m = torch.nn.Linear(1, 1)
+    >>> with torch.no_grad():
+    ...     _ = m.weight.fill_(10.0)
+    >>> forward = lambda batch: m(batch["x"])
+    >>> probe_model(m, forward, {"x": torch.ones(2, 1)}) is None
+    True
+    >>> probe_model(m, forward, {"x": torch.full((2, 1), 1e38)})  # finite weights, outputs overflow
+    'its outputs are NaN or infinite for 2 of 2 probe rows'
+    >>> with torch.no_grad():
+    ...     _ = m.weight.fill_(float("inf"))
+    >>> probe_model(m, forward, None)
+    "parameter 'weight' holds non-finite values"
+    """
+    for kind, named in (("parameter", module.named_parameters()), ("buffer", module.named_buffers())):
+        tensors = [(name, t) for name, t in named if t.is_floating_point() and t.numel()]
+        if tensors and not bool(torch.stack([t.detach().isfinite().all() for _, t in tensors]).all()):
+            bad = next(name for name, t in tensors if not bool(t.detach().isfinite().all()))
+            return f"{kind} {bad!r} holds non-finite values"
+    if batch is None:
+        return None
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad(), (autocast if autocast is not None else contextlib.nullcontext()):
+            out = forward(batch)
+    finally:
+        module.train(was_training)
+    if isinstance(out, torch.Tensor) and out.is_floating_point() and not bool(out.isfinite().all()):
+        rows = int((~out.detach().reshape(out.shape[0], -1).isfinite()).any(dim=1).sum()) if out.dim() else 1
+        return f"its outputs are NaN or infinite for {rows} of {out.shape[0] if out.dim() else 1} probe rows"
+    return None
 
 
 @dataclass
@@ -53,6 +103,8 @@ class LoopTask:
     scaler: Any = None
     forward: Callable[[dict[str, torch.Tensor]], torch.Tensor] | None = None
     begin_info: dict[str, Any] = field(default_factory=dict)
+    #: TF's ``clip_gradients``: the global norm of all gradients is scaled down to at most this (None: off).
+    clip_gradients: float | None = None
 
 
 @dataclass(frozen=True)
@@ -65,10 +117,62 @@ class LoopResult:
     final_loss: float | None
 
 
+def _learning_rate(task: LoopTask) -> float | str:
+    return float(task.optimizers[0].param_groups[0]["lr"]) if task.optimizers else "not set"
+
+
+def clear_grads(optimizers: list[torch.optim.Optimizer]) -> None:
+    """``optimizer.zero_grad(set_to_none=True)`` for each, without torch's per-call wrapper where it is torch's own.
+
+    ``Optimizer.zero_grad`` is wrapped by torch to keep ``torch.compile`` from tracing it (~30 us a call, and
+    its first call imports ``torch._dynamo``); with ``set_to_none`` it only sets every ``grad`` to None, which
+    is done here directly. An optimizer class with its own ``zero_grad`` gets its own.
+
+    Examples
+    --------
+    >>> p = torch.nn.Parameter(torch.ones(1)); p.grad = torch.ones(1)
+    >>> clear_grads([torch.optim.SGD([p], lr=0.1)]); p.grad is None
+    True
+    """
+    for optimizer in optimizers:
+        if type(optimizer).zero_grad is not torch.optim.Optimizer.zero_grad:
+            optimizer.zero_grad(set_to_none=True)
+            continue
+        for group in optimizer.param_groups:
+            for param in group["params"]:
+                param.grad = None
+
+
+def clip_by_global_norm(optimizers: list[torch.optim.Optimizer], clip_norm: float) -> torch.Tensor:
+    """Scale all gradients by ``min(1, clip_norm / global_norm)`` in place (TF's ``clip_by_global_norm``).
+
+    The global norm is over every gradient of every optimizer; it stays on the device (no host sync).
+    Returns the norm before clipping.
+
+    Examples
+    --------
+    >>> p = torch.nn.Parameter(torch.zeros(2)); p.grad = torch.tensor([3.0, 4.0])
+    >>> float(clip_by_global_norm([torch.optim.SGD([p], lr=0.1)], 1.0)), p.grad.tolist()
+    (5.0, [0.6000000238418579, 0.800000011920929])
+    """
+    grads = [p.grad for o in optimizers for g in o.param_groups for p in g["params"] if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    norms = [torch.linalg.vector_norm(g.coalesce().values() if g.is_sparse else g, dtype=torch.float32)
+             for g in grads]
+    total = torch.linalg.vector_norm(torch.stack([n.to(norms[0].device) for n in norms]))
+    scale = torch.clamp(clip_norm / total, max=1.0)  # a zero norm gives inf, clamped to 1: nothing to clip
+    for grad in grads:
+        grad.mul_(scale.to(device=grad.device, dtype=grad.dtype))
+    return total
+
+
 def run_loop(task: LoopTask, control: Control) -> LoopResult:
     """Train until ``task.target_step``, the input's end or a stop request; always ends with a checkpoint.
 
-    A NaN/inf loss raises ``NanLossError`` (no checkpoint is written after it). ``KeyboardInterrupt``
+    A NaN/inf loss raises ``NanLossError`` (no checkpoint is written after it), and so does a model whose
+    weights or outputs (on the first ``PROBE_ROWS`` rows of the latest batch) are non-finite when a
+    checkpoint is due: it is never written. ``KeyboardInterrupt``
     writes a final checkpoint, emits ``train_end`` (``"stopped"``) and is re-raised.
     """
     step = control.global_step = task.start_step
@@ -82,6 +186,20 @@ def run_loop(task: LoopTask, control: Control) -> LoopResult:
     forward = task.forward or task.module
     world_size = distributed.get_world_size()
     pin = task.device.type == "cuda"
+
+    probe: dict[str, torch.Tensor] | None = None  # the first rows of the latest batch
+
+    def guard() -> None:
+        # a step's loss is computed before its update: probe the updated model before any checkpoint of it
+        # (under torchrun only the weights: a forward through the DDP wrapper on one rank could deadlock)
+        broken = probe_model(task.module, forward, probe if world_size == 1 else None, autocast)
+        if broken is not None:
+            raise NanLossError(f"the model became unusable after step {step}: {broken}; no checkpoint of it is "
+                               f"written and the last good checkpoint is kept. Lower the learning rate (it "
+                               f"was {_learning_rate(task)}), check the inputs for extreme values, or clip "
+                               "gradients")
+
+    control.before_save = guard  # every checkpoint written while this loop runs (listeners' too) is probed
 
     def sync() -> float:
         nonlocal pending
@@ -109,12 +227,18 @@ def run_loop(task: LoopTask, control: Control) -> LoopResult:
             if pin:  # from pinned memory the copy is truly asynchronous: the host does not wait for the GPU
                 rows = rows.pin_memory()
             rows = rows.to(task.device, non_blocking=True)
+            batch = {k: v[rows] for k, v in task.features.items()}
+            probe = {k: v[:PROBE_ROWS] for k, v in batch.items()}
             with autocast:
-                logits = forward({k: v[rows] for k, v in task.features.items()})
+                logits = forward(batch)
                 loss = task.loss_fn(logits, task.labels[rows], None if task.weights is None else task.weights[rows])
-            for optimizer in task.optimizers:
-                optimizer.zero_grad(set_to_none=True)
+            clear_grads(task.optimizers)
             (loss if task.scaler is None else task.scaler.scale(loss)).backward()
+            if task.clip_gradients is not None:
+                if task.scaler is not None:  # clip the true gradients, not the scaled ones
+                    for optimizer in task.optimizers:
+                        task.scaler.unscale_(optimizer)
+                clip_by_global_norm(task.optimizers, task.clip_gradients)
             for optimizer in task.optimizers:
                 optimizer.step() if task.scaler is None else task.scaler.step(optimizer)
             if task.scaler is not None:
@@ -140,6 +264,7 @@ def run_loop(task: LoopTask, control: Control) -> LoopResult:
     try:
         final_loss = sync() if pending else final_loss
         control.save_checkpoint()  # always: listener state and history may have changed since the last one
+        control.before_save = None  # the loop's model is released with it
     except BaseException as error:
         control.emit("train_end", status="failed", reason=type(error).__name__, error=str(error),
                      final_loss=final_loss)

@@ -36,7 +36,7 @@ from estlab.training.config import RunConfig
 from estlab.training.events import Control, Listener, StatefulListener, sort_listeners
 from estlab.training.history import History
 from estlab.training.logging_listener import LoggingListener
-from estlab.training.loop import LoopResult, LoopTask, run_loop
+from estlab.training.loop import PROBE_ROWS, LoopResult, LoopTask, NanLossError, probe_model, run_loop
 from estlab.training.progress import progress_listener
 from estlab.training.summaries import EvalSummaryWriter, TensorBoardWriter
 
@@ -135,6 +135,7 @@ class TrainingSession:
             labels=feed.labels, weights=feed.weights if weighted else None, batches=feed.batches,
             start_step=model.global_step, target_step=target_step, device=model.device, rows=feed.rows,
             autocast_dtype=autocast, scaler=model.scaler, forward=model.forward_fn("train"), begin_info=begin_info,
+            clip_gradients=self.config.clip_gradients,
         )
         try:
             return run_loop(task, self.control)
@@ -153,6 +154,11 @@ class TrainingSession:
         try:
             encoded, labels, weights = model.encode(source.whole(what), with_labels=True)
             fit(model.module, encoded, labels, weights)
+            probe = {k: v[:PROBE_ROWS] for k, v in encoded.items()} if distributed.get_world_size() == 1 else None
+            broken = probe_model(model.module, model.forward_fn("eval"), probe)  # torchrun: weights only, as the loop
+            if broken is not None:  # the loop's NaN guard, for the one fit: no checkpoint of a broken model
+                raise NanLossError(f"{what}: the fitted model is unusable: {broken}; no checkpoint of it is written. "
+                                   "Check the labels and example weights for extreme values")
             control.global_step = model.global_step = start + 1
             control.save_checkpoint()
         except BaseException as error:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-
-from torch.utils.tensorboard import SummaryWriter
+from typing import TYPE_CHECKING, Any
 
 from estlab.training.events import ORDER, Event, Listener
+
+if TYPE_CHECKING:  # imported on first use: it pulls in tensorboard (and boto3 where installed), ~0.2 s
+    from torch.utils.tensorboard import SummaryWriter
 
 #: Training events reach disk at least this often (and at the end of every ``train`` call).
 FLUSH_SECS = 5
@@ -29,13 +31,26 @@ def eval_dir(model_dir: str | os.PathLike, name: str | None = None) -> Path:
     return Path(model_dir) / ("eval" if not name else f"eval_{name}")
 
 
+def summary_writer(log_dir: str | os.PathLike, **kwargs: Any) -> SummaryWriter:
+    """A ``torch.utils.tensorboard.SummaryWriter`` for ``log_dir`` (tensorboard is imported here, not at import).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> summary_writer(tempfile.mkdtemp()).close()
+    """
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(log_dir), **kwargs)
+
+
 def write_scalars(writer: SummaryWriter, values: Mapping[str, float], global_step: int, flush: bool = True) -> None:
     """Write each value as a scalar at ``global_step`` (and flush, unless ``flush=False``).
 
     Examples
     --------
     >>> import tempfile
-    >>> w = SummaryWriter(tempfile.mkdtemp())
+    >>> w = summary_writer(tempfile.mkdtemp())
     >>> write_scalars(w, {"loss": 0.5}, 1); w.close()
     """
     for key, value in values.items():
@@ -71,7 +86,7 @@ class TensorBoardWriter(Listener):
         return global_step % self.save_summary_steps == 0
 
     def on_train_begin(self, event: Event) -> None:
-        self._writer = SummaryWriter(self.log_dir, flush_secs=FLUSH_SECS)
+        self._writer = summary_writer(self.log_dir, flush_secs=FLUSH_SECS)
         self._rate_from = (event["global_step"], event["time"])
 
     def on_step_end(self, event: Event) -> None:
@@ -120,7 +135,7 @@ class EvalSummaryWriter(Listener):
         name = event.get("name")
         writer = self._writers.get(name)
         if writer is None:
-            writer = self._writers[name] = SummaryWriter(str(eval_dir(self.model_dir, name)))
+            writer = self._writers[name] = summary_writer(eval_dir(self.model_dir, name))
         write_scalars(writer, event["metrics"], event["global_step"])
 
     def log_dirs(self) -> list[str]:

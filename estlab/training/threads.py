@@ -11,7 +11,9 @@ with 2 threads against 30k+ with one, on two cores with one busy). So while ``Es
 2. otherwise estlab starts with **one** thread, and at the model's first forward sizes the step
    (dense parameters x batch rows); only a step of at least ``PARALLEL_WORK`` multiply-adds gets more threads,
    and never more than the cores free now (``os.sched_getaffinity`` minus the load of other processes), so the
-   thread pool never spins against a busy core.
+   thread pool never spins against a busy core. With ``RunConfig(compile=True)`` the run stays on one thread
+   (a global forward hook would make ``torch.compile`` run hooks twice; compiling is for small, launch-bound
+   models anyway): set ``num_threads`` to use more.
 
 The previous setting is restored when ``train`` returns. ``choose_threads`` is the rule as a function.
 
@@ -123,7 +125,7 @@ def training_threads(config: Any) -> Iterator[None]:
         return
     torch.set_num_threads(asked or 1)
     handle = None
-    if asked is None:  # automatic: one thread, more only when the first step shows a large model
+    if asked is None and not getattr(config, "compile", False):  # automatic: more threads only for a large step
         def size_first_step(module: torch.nn.Module, args: tuple) -> None:
             nonlocal handle
             if handle is None:

@@ -10,7 +10,7 @@ Examples
 """
 
 from estlab.viz._figure import figure_to_png, new_figure
-from estlab.viz.classification import plot_calibration, plot_confusion, plot_roc_pr
+from estlab.viz.classification import plot_calibration, plot_confusion, plot_roc_pr, plot_roc_pr_runs
 from estlab.viz.curves import curves_frame, last_values, plot_comparison, plot_curves
 from estlab.viz.live import Downsampler, LiveChart
 from estlab.viz.regression import plot_residuals
@@ -28,4 +28,5 @@ __all__ = [
     "plot_curves",
     "plot_residuals",
     "plot_roc_pr",
+    "plot_roc_pr_runs",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -75,6 +75,50 @@ def plot_roc_pr(
     for ax in (roc_ax, pr_ax):
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small", loc="lower right" if ax is roc_ax else "lower left")
+    return fig
+
+
+def plot_roc_pr_runs(runs: Mapping[str, tuple[Any, Any]], pos_label: Any = None) -> Figure:
+    """ROC and precision-recall curves of several binary classifiers on one pair of axes (one line per run).
+
+    Parameters
+    ----------
+    runs
+        Run name → ``(y_true, y_score)``: true labels and the positive class's scores (1-D), or the two class
+        probabilities ``(n, 2)`` (the second column is read).
+    pos_label
+        The positive class; default: the largest label.
+
+    Examples
+    --------
+    >>> fig = plot_roc_pr_runs({"a": ([0, 1, 1, 0], [0.1, 0.8, 0.6, 0.3]), "b": ([0, 1, 1, 0], [0.6, 0.8, 0.2, 0.3])})
+    >>> [line.get_label() for line in fig.axes[0].get_lines()[:2]]
+    ['a (AUC 1.000)', 'b (AUC 0.500)']
+    """
+    from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
+
+    if not runs:
+        raise ValueError("runs: pass at least one run name -> (y_true, y_score)")
+    fig = new_figure(9.0, 3.8)
+    roc_ax, pr_ax = fig.subplots(1, 2)
+    for name, (y_true, y_score) in runs.items():
+        scores = np.asarray(y_score, dtype=float)
+        if scores.ndim == 2 and scores.shape[1] in (1, 2):
+            scores = scores[:, -1]
+        if scores.ndim != 1:
+            raise ValueError(f"runs[{name!r}]: expected 1-D scores or (n, 2) probabilities, got shape {scores.shape}")
+        targets = _binary_targets(y_true, pos_label)
+        fpr, tpr, _ = roc_curve(targets, scores)
+        (line,) = roc_ax.plot(fpr, tpr, label=f"{name} (AUC {auc(fpr, tpr):.3f})")
+        precision, recall, _ = precision_recall_curve(targets, scores)
+        pr_ax.plot(recall, precision, color=line.get_color(), drawstyle="steps-post",
+                   label=f"{name} (AP {average_precision_score(targets, scores):.3f})")
+    roc_ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    roc_ax.set(title="ROC", xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.02))
+    pr_ax.set(title="Precision-recall", xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))
+    for ax in (roc_ax, pr_ax):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="x-small", loc="lower right" if ax is roc_ax else "lower left")
     return fig
 
 

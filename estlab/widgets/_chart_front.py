@@ -65,6 +65,8 @@ function initialize({ model }) {
   applySnapshot(s, model.get("snapshot"));
   const onMsg = (msg) => {
     if (!msg || msg.kind !== "append") return;
+    const probe = globalThis.estlabChartProbe;  // an array set by benchmarks/bench_ui.py: arrivals, for latency
+    if (Array.isArray(probe)) probe.push([Date.now() / 1000, model.get("uid"), msg]);
     s.recent.push(msg); if (s.recent.length > 100) s.recent.shift();
     if (applyAppend(s, msg)) {
       if (msg.event_time) {

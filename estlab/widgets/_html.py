@@ -10,10 +10,12 @@ STATUS_COLORS = {
     "queued": "#6c757d", "starting": "#6f42c1", "running": "#0d6efd", "finished": "#198754", "stopped": "#b8860b",
     "failed": "#dc3545", "cancelled": "#6c757d",
 }
+#: Message boxes: a translucent tint and the theme's text colour, so they read in light and dark themes alike.
 LEVEL_STYLES = {
-    "info": "color:#1f4e79;background:#eef5fb;border-left:4px solid #4a90d9",
-    "warning": "color:#7a5b00;background:#fff8e1;border-left:4px solid #f0ad4e",
-    "error": "color:#842029;background:#f8d7da;border-left:4px solid #dc3545",
+    "info": "color:var(--jp-ui-font-color1,#1f4e79);background:rgba(74,144,217,0.14);border-left:4px solid #4a90d9",
+    "warning": "color:var(--jp-ui-font-color1,#7a5b00);background:rgba(240,173,78,0.18);"
+               "border-left:4px solid #f0ad4e",
+    "error": "color:var(--jp-ui-font-color1,#842029);background:rgba(220,53,69,0.16);border-left:4px solid #dc3545",
 }
 
 

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import pandas as pd
+
 from estlab.features import (
     FeatureColumn,
     bucketized_column,
@@ -31,6 +33,16 @@ from estlab.features import (
 
 NUMERIC_TRANSFORMS = ("zscore", "minmax", "raw", "bucketized", "drop")
 CATEGORICAL_TRANSFORMS = ("indicator", "embedding", "hash_bucket", "drop")
+#: The transforms offered per column kind (:func:`column_kind`): what the feature columns encode for that dtype.
+TRANSFORMS_BY_KIND: dict[str, tuple[str, ...]] = {
+    "numeric": NUMERIC_TRANSFORMS,
+    "integer": ("zscore", "minmax", "raw", "bucketized", "indicator", "embedding", "hash_bucket", "drop"),
+    "boolean": ("raw", "indicator", "drop"),
+    "datetime": ("zscore", "minmax", "bucketized", "drop"),
+    "categorical": CATEGORICAL_TRANSFORMS,
+}
+#: An integer column with at most this many distinct values is read as category codes by default.
+INT_CATEGORY_MAX = 10
 #: What the size box means for each transform (None: no size).
 SIZE_MEANING = {"bucketized": "buckets", "embedding": "dim", "hash_bucket": "buckets"}
 DEFAULT_SIZE = {"bucketized": 10, "embedding": 8, "hash_bucket": 100}
@@ -63,6 +75,49 @@ _SIZE_OF: dict[str, Callable[[Any], int | None]] = {
     "embedding": lambda column: getattr(column, "dimension", None),
     "hash_bucket": lambda column: getattr(getattr(column, "leaf", None), "hash_bucket_size", None),
 }
+
+
+def column_kind(series: pd.Series) -> str:
+    """``"boolean"``, ``"datetime"``, ``"integer"``, ``"numeric"`` or ``"categorical"``: which transforms apply.
+
+    Examples
+    --------
+    >>> column_kind(pd.Series([True, None], dtype="boolean")), column_kind(pd.Series([1, 2], dtype="Int64"))
+    ('boolean', 'integer')
+    >>> column_kind(pd.Series(pd.to_datetime(["2024-01-01"]))), column_kind(pd.Series(["a"]))
+    ('datetime', 'categorical')
+    """
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean"
+    if pd.api.types.is_datetime64_any_dtype(series) or pd.api.types.is_timedelta64_dtype(series):
+        return "datetime"
+    if pd.api.types.is_integer_dtype(series):
+        return "integer"
+    if pd.api.types.is_numeric_dtype(series):
+        return "numeric"
+    return "categorical"
+
+
+def hash_bucket_size(distinct: int) -> int:
+    """Hash buckets for ``distinct`` values: the power of two at or above twice as many (few collisions), >= 16.
+
+    Examples
+    --------
+    >>> hash_bucket_size(3), hash_bucket_size(100), hash_bucket_size(5000)
+    (16, 256, 16384)
+    """
+    return int(min(1 << 20, max(16, 1 << max(0, 2 * int(distinct) - 1).bit_length())))
+
+
+def embedding_dimension(distinct: int) -> int:
+    """The usual rule of thumb for an embedding's size: ``round(1.6 * distinct ** 0.56)``, between 2 and 50.
+
+    Examples
+    --------
+    >>> embedding_dimension(9), embedding_dimension(40), embedding_dimension(100_000)
+    (5, 13, 50)
+    """
+    return int(min(50, max(2, round(1.6 * max(int(distinct), 1) ** 0.56))))
 
 
 def _quantiles(boundaries: object) -> int | None:

@@ -7,6 +7,7 @@ the record adds what only the lab knows (queue status, wall time, step rate, the
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Iterator, Mapping
@@ -22,6 +23,68 @@ from estlab.training.history import History
 RUNNING = ("starting", "running")
 #: Step rows the lab keeps per run (History thins evenly past it; the first and newest rows stay).
 CURVE_CAPACITY = 1000
+
+
+class RateMeter:
+    """Smoothed steps/s and examples/s of one run, and an ETA that counts down instead of jumping.
+
+    Rates are exponential moving averages over about ``window`` seconds of event time (each measurement
+    weighs ``1 - exp(-dt / window)``), measured between step events at least ``min_interval`` apart. The ETA
+    is anchored at each update and counts down with the clock in between; a new estimate lowers it, and
+    raises it only when the run is more than ``tolerance`` (a share of the ETA, at least ``slack`` seconds)
+    slower than the countdown: at a constant speed with jitter the ETA never goes up.
+
+    Examples
+    --------
+    >>> meter = RateMeter()
+    >>> for step in range(0, 101, 10):
+    ...     meter.update(step / 10, step, target=200, examples_per_sec=320.0)
+    >>> round(meter.steps_per_sec, 6), meter.eta_at(10.0), meter.eta_at(15.0)
+    (10.0, 10.0, 5.0)
+    """
+
+    def __init__(self, window: float = 5.0, min_interval: float = 0.05, tolerance: float = 0.2,
+                 slack: float = 5.0) -> None:
+        self.window, self.min_interval, self.tolerance, self.slack = window, min_interval, tolerance, slack
+        self.steps_per_sec: float | None = None
+        self.examples_per_sec: float | None = None
+        self._anchor: tuple[float, int] | None = None
+        self._eta: tuple[float, float] | None = None  # (seconds left, at event time)
+
+    def reset(self, time_: float, step: int) -> None:
+        """Start measuring afresh from ``step`` at ``time_`` (a run (re)starts); the rates are kept."""
+        self._anchor, self._eta = (time_, step), None
+
+    def update(self, time_: float, step: int, target: int | None = None,
+               examples_per_sec: float | None = None) -> None:
+        """Take one step event (event time, global step, the run's target step, the loop's examples/s)."""
+        if self._anchor is None:
+            self._anchor = (time_, step)
+            return
+        dt, ds = time_ - self._anchor[0], step - self._anchor[1]
+        if dt < self.min_interval or ds <= 0:
+            return  # too close to measure: accumulate until the next event
+        weight = 1.0 - math.exp(-dt / self.window)
+        rate = ds / dt
+        self.steps_per_sec = rate if self.steps_per_sec is None else self.steps_per_sec + weight * (
+            rate - self.steps_per_sec)
+        if examples_per_sec is not None:
+            self.examples_per_sec = (examples_per_sec if self.examples_per_sec is None
+                                     else self.examples_per_sec + weight * (examples_per_sec - self.examples_per_sec))
+        self._anchor = (time_, step)
+        if target is not None and self.steps_per_sec:
+            estimate = max(target - step, 0) / self.steps_per_sec
+            countdown = self.eta_at(time_)
+            if countdown is None or estimate < countdown or \
+                    estimate - countdown > max(self.tolerance * countdown, self.slack):
+                self._eta = (estimate, time_)
+
+    def eta_at(self, now: float) -> float | None:
+        """Seconds left at time ``now`` (the last anchored ETA counted down), or None before a rate is known."""
+        if self._eta is None:
+            return None
+        value, at = self._eta
+        return max(value - max(now - at, 0.0), 0.0)
 
 
 class Curve:
@@ -116,7 +179,7 @@ class RunState:
     worker: int | None = None
     record: History = field(default_factory=lambda: History(max_step_rows=CURVE_CAPACITY), repr=False)
     steps_per_sec: float | None = None
-    _rate_anchor: tuple[float, int] | None = field(default=None, repr=False)
+    rates: RateMeter = field(default_factory=RateMeter, repr=False, compare=False)
     _curves: Curves | None = field(default=None, repr=False, compare=False)
     _predictions: tuple[str, float, dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 
@@ -156,10 +219,10 @@ class RunState:
 
     @property
     def eta(self) -> float | None:
-        """Seconds left at the current step rate, or None."""
-        if self.status != "running" or not self.target_step or not self.steps_per_sec:
+        """Seconds left (smoothed rate, counting down between events; see :class:`RateMeter`), or None."""
+        if self.status != "running" or not self.target_step:
             return None
-        return max(self.target_step - self.global_step, 0) / self.steps_per_sec
+        return self.rates.eta_at(time.time())
 
     def history(self) -> dict[str, list[Any]]:
         """The drawn curves as long columns ``split, metric, step, value`` (what ``estlab.viz`` reads)."""
@@ -198,18 +261,16 @@ def apply_event(state: RunState, event: Mapping[str, Any]) -> None:
         state.target_step = event.get("target_step")
         state.device = str(event.get("device") or state.device)
         state.estimator_class = str(event.get("estimator") or state.estimator_class)
-        state._rate_anchor = (now, step)
+        state.rates.reset(now, step)
     elif kind == "step_end":
         state.global_step = step
         if state.status in ("queued", "starting"):
             state.status = "running"
             state.start_time = state.start_time or now
-        if event.get("examples_per_sec") is not None:
-            state.examples_per_sec = float(event["examples_per_sec"])
-        if state._rate_anchor is None:
-            state._rate_anchor = (now, step)
-        elif now > state._rate_anchor[0] and step > state._rate_anchor[1]:
-            state.steps_per_sec = (step - state._rate_anchor[1]) / (now - state._rate_anchor[0])
+        raw = event.get("examples_per_sec")
+        state.rates.update(now, step, state.target_step, None if raw is None else float(raw))
+        state.steps_per_sec = state.rates.steps_per_sec
+        state.examples_per_sec = state.rates.examples_per_sec
     elif kind == "evaluate":
         state.global_step = max(state.global_step, step)
     elif kind == "checkpoint":

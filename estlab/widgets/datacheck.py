@@ -13,7 +13,8 @@ import pandas as pd
 from estlab.datacheck import blocking, check
 from estlab.widgets._html import esc
 
-_COLORS = {"error": "#c62828", "warning": "#b26a00", "info": "#1565c0"}
+_COLORS = {"error": "var(--jp-error-color1,#c62828)", "warning": "var(--jp-warn-color1,#b26a00)",
+           "info": "var(--jp-info-color1,#1565c0)"}
 
 
 class _Problem(Protocol):
@@ -56,8 +57,9 @@ def report_html(report: pd.DataFrame, label: str | None) -> str:
         f'font-weight:600">{esc(r.severity)}</td><td>{esc(r.check)}</td><td><code>{esc(r.column)}</code></td>'
         f"<td>{esc(r.message)}</td><td>{esc(r.fix)}</td></tr>"
         for r in _problems(report))
-    return (head + '<table class="estlab-check-table" style="border-collapse:collapse;font-size:12px;'
-            'table-layout:auto;max-width:100%"><thead><tr><th align="left">severity</th><th align="left">check</th>'
+    return (head + '<table class="estlab-check-table" style="border-collapse:separate;border-spacing:10px 2px;'
+            'margin-left:-10px;font-size:12px;table-layout:auto;max-width:100%"><thead><tr>'
+            '<th align="left">severity</th><th align="left">check</th>'
             '<th align="left">column</th><th align="left">found</th><th align="left">fix</th></tr></thead>'
             f"<tbody>{rows}</tbody></table>")
 

@@ -16,6 +16,8 @@ from estlab._util import MAX_STEPS_ENV, env_max_steps
 from estlab.runner.executor import Executor, Job, make_executor
 from estlab.runner.experiment import DEFAULT_ROOT, Experiment
 from estlab.runner.sweep import trials_of
+from estlab.runner.tune import TappedExecutor
+from estlab.warnings import LabWarning
 from estlab.widgets._html import esc, message, with_fallback
 from estlab.widgets._state import RunSpec, RunState
 from estlab.widgets.columns import ColumnBuilder
@@ -103,7 +105,7 @@ class Lab:
         busy = [name for lab in list(_LABS) for name in lab.manager.runs if lab.manager.is_active(name)]
         if busy:
             warnings.warn(f"another Lab is still training {busy}; stop or close it (old_lab.close()) unless both "
-                          "should train at once", stacklevel=2)
+                          "should train at once", LabWarning, stacklevel=2)
         self.train_df, self.eval_df = train_df, eval_df
         path = experiment or model_dir_root or os.path.join(DEFAULT_ROOT, str(label))
         self.experiment = Experiment.create(str(path), train_df, eval_df, label)
@@ -117,7 +119,8 @@ class Lab:
             self.picker.eval_every.value = max(1, min(self.picker.eval_every.value, self.step_cap // 2))
         runner: Executor = make_executor(executor, workers=workers, threads_per_worker=threads_per_worker,
                                          job_factory=self._make_job)
-        self.manager = RunManager(executor=runner, experiment=self.experiment)
+        self._tapped = TappedExecutor(runner)  # lab.tune's searches watch the runs' events through it
+        self.manager = RunManager(executor=self._tapped, experiment=self.experiment)
         self.training = TrainingPanel(self.manager, plan=self.plan, device=default_device())
         self.runs_view = RunsView(self.manager)
         self.tensorboard = TensorBoardPanel(self.model_dir_root, manager=self.manager)
@@ -225,9 +228,74 @@ class Lab:
             try:
                 names.append(self.manager.launch(self._spec(estimator, params, max_steps, eval_every, folds)).name)
             except DuplicateRunError as exc:
-                warnings.warn(str(exc), stacklevel=2)
+                warnings.warn(str(exc), LabWarning, stacklevel=2)
         self.manager.notify(f"sweep of {estimator}: queued {len(names)} run(s)")
         return names
+
+    def tune(self, estimator: str, space: Mapping[str, Any] | None = None, n_trials: int = 20,
+             metric: str | None = None, direction: str | None = None, parallel: int | None = None,
+             seed: int = 0, **params: Any) -> Any:
+        """Search ``estimator``'s parameters with Optuna (``pip install 'estlab[tune]'``), pruning bad trials.
+
+        Each trial is a run of this lab (in the leaderboard and curves like any other); its evaluations of
+        ``metric`` (default: the task's preferred one, accuracy or average_loss) are reported to the study, and
+        a trial the pruner gives up is stopped (with a checkpoint; its reason says ``pruned by optuna``).
+        ``space`` (or keywords) is the sweep's: lists are choices, ``loguniform`` / ``uniform`` / ``randint``
+        ranges, anything else fixed. Returns the running :class:`~estlab.runner.tune.OptunaSearch` at once:
+        ``search.finished.wait()`` blocks until every trial ended, ``search.study.best_params`` is the answer.
+
+        Examples
+        --------
+        >>> from estlab.runner import loguniform
+        >>> search = lab.tune("dnn_classifier", {"learning_rate": loguniform(1e-4, 1e-1),
+        ...                   "hidden_units": [[32], [64, 32]]}, n_trials=12)  # doctest: +SKIP
+        >>> search.finished.wait(); search.study.best_params  # doctest: +SKIP
+        """
+        from estlab.runner.tune import OptunaSearch
+        from estlab.training.metric_info import preferred_metrics
+
+        if self.columns.label is None:
+            raise ValueError("label: pick the label column in the Columns tab first")
+        if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+            raise ValueError(f"n_trials: must be a positive int, got {n_trials!r}")
+        problems = self.datacheck.blocking_message()
+        if problems:
+            raise ValueError(problems)
+        space = {**(space or {}), **params}
+        if not space:
+            raise ValueError("space: give at least one parameter to search, e.g. learning_rate=loguniform(1e-4, 1e-1)")
+        self.picker.parameter_names(estimator)  # an unknown estimator fails here, before the first trial
+        metric = metric or preferred_metrics(self.columns.task)[0]
+        max_steps = self.picker.max_steps.value
+        if self.step_cap is not None:
+            max_steps = min(max_steps, self.step_cap)
+        eval_every = min(self.picker.eval_every.value, max_steps)
+        managed = self._validation_kwargs(estimator)
+
+        def launch(trial: dict[str, Any]) -> str:
+            self.picker.registry.validate(estimator, **managed, **trial)
+            return self.manager.launch(self._spec(estimator, trial, max_steps, eval_every)).name
+
+        search = OptunaSearch(space, launch=launch, stop=self.manager.stop, trials=n_trials, metric=metric,
+                              direction=direction, parallel=parallel or self._tapped.capacity, seed=seed)
+        names = search.attach(self._tapped).start()
+        self.manager.notify(f"Optuna search of {estimator}: {n_trials} trial(s) on {metric}, "
+                            f"started {', '.join(names)}")
+        return search
+
+    def resume(self, name: str) -> RunState:
+        """Continue run ``name`` (interrupted by a kernel restart, stopped or failed) from its last checkpoint.
+
+        Same configuration and folder; refused with a ValueError for a finished run, a run still training, or
+        when this lab's data is not the data the run trained on (another fingerprint).
+
+        Examples
+        --------
+        >>> lab = Lab(train, test, label="income_bracket", experiment="runs/adult")  # doctest: +SKIP
+        >>> lab.runs["dnn_classifier-2"].status, lab.resume("dnn_classifier-2").status  # doctest: +SKIP
+        ('interrupted', 'queued')
+        """
+        return self.manager.resume(name)
 
     def train(self) -> list[str]:
         """Queue every planned run (as the Train button); returns at once with the new run names.
@@ -236,7 +304,7 @@ class Lab:
         """
         queued, refused = self.training.launch_plan()
         for text in refused:
-            warnings.warn(text, stacklevel=2)
+            warnings.warn(text, LabWarning, stacklevel=2)
         return queued
 
     def stop(self, name: str | None = None) -> None:
@@ -288,8 +356,12 @@ class Lab:
     def _on_columns(self, builder: ColumnBuilder) -> None:
         self.datacheck.refresh(builder.label)
         if builder.label is not None and builder.task != self.picker.task:
+            queued, old_task = len(self.picker.queue), self.picker.task
             self.picker.set_task(builder.task)
             self.picker.clear()
+            if queued:  # say so where the user is: the queue held estimators of the other task
+                builder.notice(f"the task is now {builder.task}: the {queued} queued {old_task} estimator(s) were "
+                               f"removed from tab 2; queue {builder.task} estimators there", "warning")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         static = self.training.static_html() + self.runs_view._table_html(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import functools
+import itertools
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
@@ -44,6 +47,75 @@ def parse_text(text: str, annotation: str = "") -> Any:
         except ValueError:
             pass
     return text
+
+
+@functools.cache
+def one_step(name: str) -> bool:
+    """True when premade estimator ``name`` fits in one full-batch step (baseline, boosted trees).
+
+    Read from the class's source (``trains_full_batch = True`` on it or a base class in its module), so the
+    picker never imports torch to plan.
+
+    Examples
+    --------
+    >>> one_step("baseline_classifier"), one_step("boosted_trees_regressor"), one_step("dnn_classifier")
+    (True, True, False)
+    """
+    from estlab.estimators import registry
+
+    module, _, class_name = registry.TARGETS[name].partition(":")
+    classes = registry._module_classes(module)
+    node = classes.get(class_name)
+    while node is not None:
+        for statement in node.body:
+            if isinstance(statement, ast.Assign | ast.AnnAssign) and statement.value is not None and any(
+                    isinstance(t, ast.Name) and t.id == "trains_full_batch"
+                    for t in (statement.targets if isinstance(statement, ast.Assign) else [statement.target])):
+                return bool(ast.literal_eval(statement.value))
+        node = next((classes[b.id] for b in node.bases if isinstance(b, ast.Name) and b.id in classes), None)
+    return False
+
+
+def plan_summary(estimators: list[str], max_steps: int, eval_every: int) -> str:
+    """The plan in words, counting a one-step fit (baseline, boosted trees) as one step.
+
+    Examples
+    --------
+    >>> plan_summary(["dnn_classifier", "linear_classifier", "baseline_classifier",
+    ...               "boosted_trees_classifier"], 600, 200)
+    '4 runs: 2 × 600 steps (evaluated every 200), 2 one-step fits'
+    >>> plan_summary([], 600, 200)
+    'no runs yet: add an estimator'
+    """
+    if not estimators:
+        return "no runs yet: add an estimator"
+    fits = sum(one_step(e) for e in estimators)
+    stepped = len(estimators) - fits
+    parts = []
+    if stepped:
+        parts.append(f"{stepped} × {max_steps:,} steps (evaluated every {min(eval_every, max_steps):,})")
+    if fits:
+        parts.append(f"{fits} one-step fit{'s' * (fits != 1)}")
+    n = len(estimators)
+    return f"{n} run{'s' * (n != 1)}: " + ", ".join(parts)
+
+
+def parse_values(text: str, annotation: str = "") -> list[Any]:
+    """The values of a sweep dimension: ``|``-separated form entries, each parsed as the form parses it.
+
+    Examples
+    --------
+    >>> parse_values("0.01 | 0.1"), parse_values("64, 32 | 128, 64", "Sequence[int]")
+    ([0.01, 0.1], [[64, 32], [128, 64]])
+    >>> parse_values(" | ")
+    Traceback (most recent call last):
+    ...
+    ValueError: values: write at least one value, several separated by '|' (e.g. 0.01 | 0.1), got ' | '
+    """
+    values = [parse_text(part, annotation) for part in text.split("|") if part.strip()]
+    if not values:
+        raise ValueError(f"values: write at least one value, several separated by '|' (e.g. 0.01 | 0.1), got {text!r}")
+    return values
 
 
 def _format(value: Any) -> str:
@@ -124,6 +196,7 @@ class EstimatorPicker:
         self.last_error = ""
         self._getters: dict[str, Callable[[], Any]] = {}
         self._fields: dict[str, _Field] = {}
+        self._annotations: dict[str, str] = {}
         self.choice = widgets.Dropdown(description="estimator", style={"description_width": "70px"},
                                        layout=widgets.Layout(width="380px"))
         self.choice.add_class("estlab-estimator")
@@ -149,16 +222,36 @@ class EstimatorPicker:
         self.eval_every.add_class("estlab-eval-every")
         self.plan_text = widgets.HTML("")
         self.plan_text.add_class("estlab-plan")
-        queue_box = widgets.VBox([widgets.HTML("<b>Comparison</b> (trained one after another)"), self.queue_list,
+        self.sweep: dict[str, list[Any]] = {}  # parameter -> values of the grid being built
+        self.sweep_param = widgets.Dropdown(description="sweep", style={"description_width": "50px"},
+                                            layout=widgets.Layout(width="230px"))
+        self.sweep_param.add_class("estlab-sweep-param")
+        self.sweep_values = widgets.Text(placeholder="values, e.g. 0.01 | 0.1", layout=widgets.Layout(width="190px"))
+        self.sweep_values.add_class("estlab-sweep-values")
+        self.sweep_set_button = widgets.Button(description="Set", tooltip="Use these values for the parameter",
+                                               layout=widgets.Layout(width="60px"))
+        self.sweep_button = widgets.Button(description="Add sweep", icon="th", layout=widgets.Layout(width="140px"),
+                                           tooltip="Add one run per combination of the values (a grid), the "
+                                                   "other fields as in the form", disabled=True)
+        self.sweep_button.add_class("estlab-sweep")
+        self.sweep_text = widgets.HTML("")
+        self.sweep_text.add_class("estlab-sweep-text")
+        sweep_box = widgets.VBox([widgets.HBox([self.sweep_param, self.sweep_values, self.sweep_set_button]),
+                                  widgets.HBox([self.sweep_button, self.sweep_text],
+                                               layout=widgets.Layout(align_items="center"))])
+        queue_box = widgets.VBox([widgets.HTML("<b>Comparison</b> (runs start as workers free up)"), self.queue_list,
                                   widgets.HBox([self.remove_button, self.clear_button]),
-                                  widgets.HBox([self.max_steps, self.eval_every]), self.plan_text])
-        left = widgets.VBox([self.choice, self.summary, self.form, self.add_button, self.error])
-        self.box = widgets.HBox([left, queue_box], layout=widgets.Layout(gap="24px"))
+                                  widgets.HBox([self.max_steps, self.eval_every]), self.plan_text],
+                                 layout=widgets.Layout(margin="0 0 0 24px"))
+        left = widgets.VBox([self.choice, self.summary, self.form, self.add_button, sweep_box, self.error])
+        self.box = widgets.HBox([left, queue_box])
         self.box.add_class("estlab-picker")
         self.choice.observe(self._on_choice, names="value")
         self.add_button.on_click(self._on_add)
         self.remove_button.on_click(self._on_remove)
         self.clear_button.on_click(self._on_clear)
+        self.sweep_set_button.on_click(self._on_sweep_set)
+        self.sweep_button.on_click(self._on_sweep)
         self.max_steps.observe(self._show_plan, names="value")
         self.eval_every.observe(self._show_plan, names="value")
         self.set_task(task)
@@ -222,22 +315,79 @@ class EstimatorPicker:
         name = self._chosen()
         try:
             params = self.values()
-            extra = self.validation_kwargs(name) if self.validation_kwargs else {}
-            accepted = self.parameter_names(name)
-            extra = {k: v for k, v in extra.items() if k in accepted}
-            self.registry.validate(name, **extra, **params)  # the estimator's own _check(); no files
+            self._validate(name, params)
         except (ValueError, TypeError) as exc:
-            self.last_error = f"{name}: {exc}"
-            self.error.value = message(self.last_error, "error")
-            return False
+            return self._refuse(f"{name}: {exc}")
         if (name, params) in self.queue:
-            self.last_error = f"{name} with these parameters is already in the comparison"
-            self.error.value = message(self.last_error, "warning")
-            return False
+            return self._refuse(f"{name} with these parameters is already in the comparison", "warning")
         self.queue.append((name, params))
         self.error.value = self.last_error = ""
         self._show_queue()
         return True
+
+    def set_sweep(self, param: str, values: list[Any] | str) -> None:
+        """Sweep ``param`` over ``values`` (a list, or the form's ``"a | b"`` text); an empty list removes it.
+
+        Examples
+        --------
+        >>> from estlab.features import numeric_column
+        >>> picker = EstimatorPicker("classification", lambda name: {"feature_columns": [numeric_column("x")]})
+        >>> picker.select("dnn_classifier")
+        >>> picker.set_sweep("learning_rate", "0.01 | 0.1"); picker.set_sweep("dropout", [0.0, 0.2])
+        >>> picker.sweep_text.value
+        'grid: learning_rate × 2, dropout × 2 = 4 runs'
+        >>> picker.add_sweep(), len(picker.queue)
+        (True, 4)
+        """
+        if param not in self._fields:
+            hint = did_you_mean(param, self._fields, n=1) or f" Fields: {list(self._fields)}."
+            raise ValueError(f"param: {self.choice.value} has no form field {param!r}.{hint}")
+        if isinstance(values, str):
+            values = parse_values(values, self._annotations.get(param, ""))
+        if values:
+            self.sweep[param] = list(values)
+        else:
+            self.sweep.pop(param, None)
+        self._show_sweep()
+
+    def sweep_trials(self) -> list[dict[str, Any]]:
+        """The form's values combined with every combination of the sweep's values (a grid)."""
+        base = self.values()
+        keys = list(self.sweep)
+        return [{**base, **dict(zip(keys, combo))} for combo in itertools.product(*(self.sweep[k] for k in keys))]
+
+    def add_sweep(self) -> bool:
+        """Validate every combination of the sweep; add them all to the comparison, or none. Returns whether it did."""
+        name = self._chosen()
+        if not self.sweep:
+            return self._refuse("sweep: pick a parameter, write its values separated by '|' and press Set first",
+                                "warning")
+        try:
+            trials = self.sweep_trials()
+            for params in trials:
+                self._validate(name, params)
+        except (ValueError, TypeError) as exc:
+            return self._refuse(f"{name} sweep: trial {params} is invalid: {exc}")
+        new = [(name, p) for p in trials if (name, p) not in self.queue]
+        if not new:
+            return self._refuse(f"every trial of this {name} sweep is already in the comparison", "warning")
+        self.queue.extend(new)
+        self.sweep = {}
+        self.error.value = self.last_error = ""
+        self._show_sweep()
+        self._show_queue()
+        return True
+
+    def _validate(self, name: str, params: dict[str, Any]) -> None:
+        extra = self.validation_kwargs(name) if self.validation_kwargs else {}
+        accepted = self.parameter_names(name)
+        extra = {k: v for k, v in extra.items() if k in accepted}
+        self.registry.validate(name, **extra, **params)  # the estimator's own _check(); no files
+
+    def _refuse(self, text: str, level: str = "error") -> bool:
+        self.last_error = text
+        self.error.value = message(text, level)
+        return False
 
     def clear(self) -> None:
         """Empty the comparison."""
@@ -259,7 +409,7 @@ class EstimatorPicker:
             return
         for field in self._fields.values():
             field.close()
-        self._fields, self._getters = {}, {}
+        self._fields, self._getters, self._annotations = {}, {}, {}
         rows = []
         for param in info.parameters:
             if param.name in LAB_MANAGED:
@@ -268,8 +418,13 @@ class EstimatorPicker:
             field.tooltip = param.doc
             field.add_class(f"estlab-param-{param.name}")
             self._fields[param.name], self._getters[param.name] = field, getter
+            self._annotations[param.name] = param.annotation
             rows.append(field)
         self.form.children = rows
+        self.sweep = {}
+        self.sweep_param.options = list(self._fields)
+        self.sweep_param.value = next(iter(self._fields), None)
+        self._show_sweep()
         self.summary.value = f'<div style="color:#555;margin:2px 0 6px">{esc(info.summary)}</div>'
         self.error.value = ""
 
@@ -281,10 +436,35 @@ class EstimatorPicker:
         self._show_plan()
 
     def _show_plan(self, _change: Any = None) -> None:
-        n = len(self.queue)
-        every = min(self.eval_every.value, self.max_steps.value)
-        self.plan_text.value = (f'<span style="color:#555">{n} run{"" if n == 1 else "s"} × '
-                                f"{self.max_steps.value:,} steps, evaluated every {every:,} steps</span>")
+        text = plan_summary([name for name, _ in self.queue], self.max_steps.value, self.eval_every.value)
+        self.plan_text.value = f'<span style="color:#555">{esc(text)}</span>'
+
+    def _show_sweep(self) -> None:
+        if not self.sweep:
+            self.sweep_text.value = ""
+            self.sweep_button.disabled = True
+            return
+        count = 1
+        for values in self.sweep.values():
+            count *= len(values)
+        dims = ", ".join(f"{k} × {len(v)}" for k, v in self.sweep.items())
+        self.sweep_text.value = f"grid: {esc(dims)} = {count} run{'s' * (count != 1)}"
+        self.sweep_button.disabled = False
+
+    def _on_sweep_set(self, _button: Any = None) -> None:
+        param = self.sweep_param.value
+        if not isinstance(param, str):
+            return
+        try:
+            self.set_sweep(param, self.sweep_values.value if self.sweep_values.value.strip() else [])
+        except ValueError as exc:
+            self._refuse(str(exc))
+            return
+        self.sweep_values.value = ""
+        self.error.value = self.last_error = ""
+
+    def _on_sweep(self, _button: Any = None) -> None:
+        self.add_sweep()
 
     def _on_add(self, _button: Any = None) -> None:
         self.add()

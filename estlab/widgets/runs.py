@@ -27,8 +27,11 @@ import pandas as pd
 
 from estlab.runner.executor import Executor, Job, RunRequest, ThreadExecutor
 from estlab.runner.experiment import ACTIVE, Experiment, RunRecord
+from estlab.runner.follow import Follower
+from estlab.runner.liveness import process_alive, this_process
 from estlab.training.events import EVENT_TYPES
 from estlab.training.metric_info import higher_is_better
+from estlab.widgets._format import LeaderboardFrame, as_number, r2_of_file
 from estlab.widgets._state import RUNNING, RunSpec, RunState, apply_event
 
 Emit = Callable[[dict[str, Any]], None]
@@ -108,7 +111,8 @@ class RunManager:
         self._counter = itertools.count(1)
         self._closed = False
         token = uuid.uuid4().hex
-        self.owner: dict[str, Any] = {"pid": os.getpid(), "token": token}
+        self.owner: dict[str, Any] = {**this_process(), "token": token}
+        self._follower: Follower | None = None  # runs another lab or a surviving worker trains (reattached)
         _LIVE_OWNERS.add(token)
         if experiment is not None:
             self._load(experiment)
@@ -123,7 +127,10 @@ class RunManager:
             for event in experiment.events(record.name):
                 apply_event(state, event)
             _restore(state, record)
-            if record.status in ACTIVE and not _owner_alive(record.owner):
+            if record.status in ACTIVE and experiment.is_live(record, _owner_alive(record.owner)):
+                self._follower = self._follower or Follower(experiment)
+                self._follower.add(record.name)  # reattach: follow it from its files
+            elif record.status in ACTIVE:
                 state.status, state.reason = "interrupted", "its lab closed or its kernel exited before it ended"
                 state.end_time = state.end_time or time.time()
                 interrupted.append(record.name)
@@ -192,6 +199,28 @@ class RunManager:
                 return
         if phase == "started":
             self.executor.stop(name)
+        elif self._follower is not None:
+            self._follower.stop(name)  # a reattached run: its worker reads the request
+
+    def resume(self, name: str) -> RunState:
+        """Continue run ``name`` (interrupted, stopped or failed) from the last checkpoint in its folder.
+
+        Same name, folder and configuration; refused (ValueError) for a finished run, a run still training, or
+        when the lab's data is not the run's (another data fingerprint).
+        """
+        state = self._get(name)
+        if self.experiment is None:
+            raise ValueError("resume: needs an experiment directory (RunManager(experiment=...))")
+        with self._lock:
+            if self._phase[name] in ("queued", "started") or (self._follower and self._follower.follows(name)):
+                raise ValueError(f"name: run {name!r} is still {state.status}; stop it before resuming it")
+            self.experiment.check_resume(name)
+            state.status, state.reason, state.error, state.end_time = "queued", "", None, None
+            self.experiment.save_record(_record(state, self.owner))
+            self._phase[name] = "queued"
+            self._waiting.append(name)
+        self.events.put({"type": "queued", "lab_run": name})
+        return state
 
     def release(self, name: str) -> None:
         """Free the model of a run that ended (its record and metrics stay)."""
@@ -271,6 +300,8 @@ class RunManager:
             rows = [_row(s) for s in self.runs.values()]
         fixed = list(FIXED_COLUMNS)
         frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=fixed)
+        if _same_values(frame, "loss", "average_loss"):  # one number under two names: keep one column
+            frame = frame.drop(columns=["loss"])
         metric_columns = [c for c in frame.columns if c not in fixed]
         if baseline is not None:
             if baseline not in set(frame["run"]):
@@ -284,7 +315,7 @@ class RunManager:
             if ascending is None:
                 ascending = not higher_is_better(sort_by)
             frame = frame.sort_values(sort_by, ascending=ascending, na_position="last", kind="stable")
-        return frame.reset_index(drop=True)
+        return LeaderboardFrame(frame.reset_index(drop=True))
 
     def close(self, timeout: float = 1.0) -> None:
         """Cancel queued runs, stop running ones and end the executor and the UI thread (about ``timeout`` s)."""
@@ -362,6 +393,8 @@ class RunManager:
                     break
             dirty: set[str] = set()
             flushes, closing = [], False
+            if self._follower is not None:  # reattached runs: their new events, read from their files
+                dirty |= self._follower.poll(lambda name, event: apply_event(self.runs[name], event))
             for event in batch:
                 kind = event.get("type")
                 if kind == "close":
@@ -447,7 +480,21 @@ def _row(state: RunState) -> dict[str, Any]:
         "wall_time_s": None if state.wall_time is None else round(state.wall_time, 2),
     }
     row.update({k: v for k, v in sorted(state.metrics.items()) if not k.startswith(_HIDDEN_METRIC_PREFIXES)})
+    if state.spec.task == "regression" and "r2" not in row:  # R² of the saved eval-set predictions
+        r2 = r2_of_file(state.predictions_path)
+        if r2 is not None:
+            row["r2"] = r2
     return row
+
+
+def _same_values(frame: pd.DataFrame, a: str, b: str) -> bool:
+    """Whether columns ``a`` and ``b`` hold the same number (relative 1e-6) in every row that has one."""
+    if a not in frame.columns or b not in frame.columns:
+        return False
+    pairs = [(as_number(x), as_number(y)) for x, y in zip(frame[a], frame[b])]
+    known = [(x, y) for x, y in pairs if x is not None or y is not None]
+    return bool(known) and all(x is not None and y is not None and abs(x - y) <= 1e-6 * max(abs(x), abs(y), 1e-12)
+                               for x, y in known)
 
 
 def _record(state: RunState, owner: dict[str, Any]) -> RunRecord:
@@ -480,10 +527,4 @@ def _owner_alive(owner: dict[str, Any]) -> bool:
         return False
     if pid == os.getpid():
         return owner.get("token") in _LIVE_OWNERS
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return process_alive(owner)  # pid and start time: a reused pid does not count

@@ -1,8 +1,11 @@
 """``TensorBoardPanel``: the lab's TensorBoard, started on 127.0.0.1 as our own child process, shown inline.
 
-Behind a proxy the URL comes from ``TENSORBOARD_PROXY_URL`` (``%PORT%`` is replaced, as
-``tensorboard.notebook`` does) or, on JupyterHub with jupyter-server-proxy, from
-``JUPYTERHUB_SERVICE_PREFIX`` + ``proxy/<port>/``. A plain link is always shown too.
+In a notebook (JupyterLab, Notebook 7, VS Code, Colab) the inline frame is drawn by ``tensorboard.notebook``'s
+own display code, into an ``Output`` widget: it builds the frame's address in the browser from the page's
+own host (so a remote Jupyter works with the port forwarded), honours ``TENSORBOARD_PROXY_URL`` (``%PORT%``
+is replaced) and, in Colab, goes through Colab's port proxy. On JupyterHub with jupyter-server-proxy, and
+outside a notebook, the panel draws the frame itself from :func:`tensorboard_url`
+(``JUPYTERHUB_SERVICE_PREFIX`` + ``proxy/<port>/``). A plain link is always shown too.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from typing import Any
 import ipywidgets as widgets
 
 from estlab.widgets._html import esc, message, with_fallback
+
+_MUTED = "color:var(--jp-ui-font-color2,#555)"
 
 
 def free_port() -> int:
@@ -54,6 +59,58 @@ def tensorboard_url(port: int, environ: dict[str, str] | None = None) -> str:
     if prefix and importlib.util.find_spec("jupyter_server_proxy") is not None:
         return f"{prefix.rstrip('/')}/proxy/{port}/"
     return f"http://127.0.0.1:{port}/"
+
+
+def notebook_context(environ: dict[str, str] | None = None) -> str:
+    """Where the kernel runs: ``"colab"``, ``"notebook"`` (a Jupyter kernel) or ``"none"`` (a script, a test).
+
+    Examples
+    --------
+    >>> notebook_context()  # no IPython kernel in a doctest
+    'none'
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return "none"
+    shell = get_ipython()
+    if shell is None:
+        return "none"
+    if "google.colab" in sys.modules:
+        return "colab"
+    return "notebook" if shell.has_trait("kernel") else "none"
+
+
+def embed_mode(context: str, environ: dict[str, str] | None = None) -> str:
+    """``"tensorboard.notebook"`` (its display code draws the frame) or ``"iframe"`` (the panel draws it).
+
+    Examples
+    --------
+    >>> embed_mode("notebook", {}), embed_mode("none", {})
+    ('tensorboard.notebook', 'iframe')
+    >>> embed_mode("notebook", {"JUPYTERHUB_SERVICE_PREFIX": "/user/me/"})  # without jupyter-server-proxy
+    'tensorboard.notebook'
+    """
+    environ = dict(os.environ if environ is None else environ)
+    if context == "none":
+        return "iframe"
+    hub_proxy = (not environ.get("TENSORBOARD_PROXY_URL") and bool(environ.get("JUPYTERHUB_SERVICE_PREFIX"))
+                 and importlib.util.find_spec("jupyter_server_proxy") is not None)
+    return "iframe" if hub_proxy and context != "colab" else "tensorboard.notebook"
+
+
+class _OutputHandle:
+    """The ``display_handle`` ``tensorboard.notebook`` updates: ``update(obj)`` replaces an Output's content.
+
+    Assigning the Output's ``outputs`` (no ``with output:``) is safe from the lab's UI thread.
+    """
+
+    def __init__(self, output: widgets.Output) -> None:
+        self.output = output
+
+    def update(self, obj: Any) -> None:
+        self.output.outputs = ()
+        self.output.append_display_data(obj)
 
 
 def _die_with_parent() -> None:
@@ -95,13 +152,19 @@ class TensorBoardPanel:
         self.ready = False
         self.error = ""
         self._log_path = ""
-        self.start_button = widgets.Button(description="Open TensorBoard", icon="line-chart", button_style="info")
+        self.start_button = widgets.Button(description="Open TensorBoard", icon="line-chart", button_style="info",
+                                           layout=widgets.Layout(width="auto"))  # the whole label, never "…"
         self.start_button.add_class("estlab-tensorboard-start")
-        self.stop_button = widgets.Button(description="Stop TensorBoard", icon="stop", disabled=True)
+        self.stop_button = widgets.Button(description="Stop TensorBoard", icon="stop", disabled=True,
+                                          layout=widgets.Layout(width="auto"))
         self.stop_button.add_class("estlab-tensorboard-stop")
-        self.view = widgets.HTML(f'<span style="color:#555">Logs: <code>{esc(self.logdir)}</code></span>')
+        self.view = widgets.HTML(f'<span style="{_MUTED}">Logs: <code>{esc(self.logdir)}</code></span>')
         self.view.add_class("estlab-tensorboard")
-        self.box = widgets.VBox([widgets.HBox([self.start_button, self.stop_button]), self.view])
+        self.frame = widgets.Output(layout=widgets.Layout(width="100%"))
+        self.frame.add_class("estlab-tensorboard-frame")
+        self.mode = "iframe"  # decided at start(): see embed_mode()
+        self._framed: int | None = None  # the port whose frame the Output shows
+        self.box = widgets.VBox([widgets.HBox([self.start_button, self.stop_button]), self.view, self.frame])
         self.start_button.on_click(lambda _b: self.start())
         self.stop_button.on_click(lambda _b: self.stop())
         if manager is not None:
@@ -122,6 +185,7 @@ class TensorBoardPanel:
         if self.running:
             return
         os.makedirs(self.logdir, exist_ok=True)
+        self.mode = embed_mode(notebook_context())
         self.port, self.ready, self.error = free_port(), False, ""
         self._log_path = os.path.join(self.logdir, f".tensorboard-{self.port}.log")
         command = [sys.executable, "-m", "tensorboard.main", "--logdir", self.logdir, "--host", "127.0.0.1",
@@ -185,23 +249,40 @@ class TensorBoardPanel:
             self.start_button.disabled = self.running
             self.stop_button.disabled = not self.running
             self.view.value = self.html()
+            shown = self.running and self.ready and self.mode == "tensorboard.notebook"
+            if shown and self._framed != self.port:
+                from tensorboard import notebook
 
-    def html(self) -> str:
-        """The inline frame (when ready) and the plain link."""
+                # tensorboard.notebook's display code (its public display() writes to the running cell instead)
+                notebook._display(port=self.port, height=self.height, print_message=False,
+                                  display_handle=_OutputHandle(self.frame))
+                self._framed = self.port
+            elif not shown and self._framed is not None:
+                self.frame.outputs = ()
+                self._framed = None
+
+    def html(self, static: bool = False) -> str:
+        """The inline frame (when ready) and the plain link.
+
+        In ``"tensorboard.notebook"`` mode the live widget shows only the link (the frame is drawn into the
+        Output below it); the ``static`` copy (for front ends without widgets) carries the frame itself.
+        """
         if self.error:
             return message(self.error, "error")
         if not self.running:
-            return f'<span style="color:#555">TensorBoard is stopped. Logs: <code>{esc(self.logdir)}</code></span>'
+            return f'<span style="{_MUTED}">TensorBoard is stopped. Logs: <code>{esc(self.logdir)}</code></span>'
         url = esc(self.url)
         link = (f'<a href="{url}" target="_blank" class="estlab-tensorboard-link">open TensorBoard in a new tab</a>'
                 f' · logs <code>{esc(self.logdir)}</code>')
         if not self.ready:
             return f"<i>starting TensorBoard on port {self.port}…</i> {link}"
+        if self.mode == "tensorboard.notebook" and not static:
+            return link  # the frame is in the Output below
         return (f"{link}<br/><iframe src=\"{url}\" width=\"100%\" height=\"{self.height}\" frameborder=\"0\" "
-                f'style="border:1px solid #ddd"></iframe>')
+                f'style="border:1px solid var(--jp-border-color2,#ddd)"></iframe>')
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        return with_fallback(self.box, self.html(), **kwargs)
+        return with_fallback(self.box, self.html(static=True), **kwargs)
 
     def close(self) -> None:
         """Stop TensorBoard and close the widgets."""

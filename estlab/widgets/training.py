@@ -12,11 +12,16 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from estlab.runner.experiment import RESUMABLE
 from estlab.viz.live import preferred_first
 from estlab.widgets._html import badge, esc, fmt_duration, message, png_img, with_fallback
 from estlab.widgets._state import RUNNING, RunSpec, RunState
 from estlab.widgets.chart import CurveChart
+from estlab.widgets.picker import one_step
 from estlab.widgets.runs import DuplicateRunError, RunManager
+
+#: The run selector's entry for "follow the newest running run".
+FOLLOW = "follow the newest run"
 
 
 class TrainingPanel:
@@ -51,8 +56,17 @@ class TrainingPanel:
         self.train_button = widgets.Button(description="Train", button_style="primary", icon="play",
                                            tooltip="Queue the planned runs and train them in the background")
         self.stop_button = widgets.Button(description="Stop", button_style="danger", icon="stop",
-                                          tooltip="Stop the running run after its current step (checkpointed)",
+                                          tooltip="Stop the run shown below after its current step "
+                                                  "(checkpointed); the other runs go on",
                                           disabled=True)
+        self.resume_button = widgets.Button(description="Resume", icon="play-circle", disabled=True,
+                                            tooltip="Continue the run shown below from its last checkpoint "
+                                                    "(same settings, same data)")
+        self.resume_button.add_class("estlab-resume")
+        self.run_choice = widgets.Dropdown(options=[(FOLLOW, "")], value="", description="show",
+                                           style={"description_width": "40px"}, layout=widgets.Layout(width="330px"))
+        self.run_choice.add_class("estlab-run-choice")
+        self.shown: str | None = None  # the run the panel shows
         self.stop_all_button = widgets.Button(description="Stop all", icon="stop-circle",
                                               tooltip="Stop every running run and cancel the queued ones",
                                               disabled=True, layout=widgets.Layout(width="auto"))
@@ -74,15 +88,22 @@ class TrainingPanel:
         self.message.add_class("estlab-message")
         self.queue_text = widgets.HTML("")
         self.queue_text.add_class("estlab-queue")
-        buttons = widgets.HBox([self.train_button, self.stop_button, self.stop_all_button, self.cancel_button,
-                                self.queue_text],
+        self.train_note: tuple[str, str] = ("", "info")  # what the last Train click did, until the next one
+        self.note = widgets.HTML("")
+        self.note.add_class("estlab-train-note")
+        buttons = widgets.HBox([self.train_button, self.stop_all_button, self.cancel_button, self.queue_text],
+                               layout=widgets.Layout(align_items="center", flex_flow="row wrap"))
+        run_row = widgets.HBox([self.run_choice, self.stop_button, self.resume_button],
                                layout=widgets.Layout(align_items="center"))
-        self.box = widgets.VBox([buttons, self.header, self.progress, self.stats, self.chart, self.message])
+        self.box = widgets.VBox([buttons, self.note, run_row, self.header, self.progress, self.stats, self.chart,
+                                 self.message], layout=widgets.Layout(overflow="hidden"))
         self.box.add_class("estlab-training")
         self.train_button.on_click(self._on_train)
         self.stop_button.on_click(self._on_stop)
         self.stop_all_button.on_click(self._on_stop_all)
         self.cancel_button.on_click(self._on_cancel_queued)
+        self.resume_button.on_click(self._on_resume)
+        self.run_choice.observe(self._on_choice, names="value")
         manager.attach(self)
 
     # ---- handlers (kernel thread): they only talk to the manager -------------------------
@@ -95,10 +116,12 @@ class TrainingPanel:
         try:
             specs = self.plan()
         except Exception as exc:  # a bad plan is shown, never raised into the front end
-            self.manager.notify(f"cannot train: {exc}", "error")
+            self.train_note = (f"cannot train: {exc}", "error")
+            self.manager.notify(*self.train_note)
             return [], [f"cannot train: {exc}"]
         if not specs:
             text = "nothing to train: add an estimator to the comparison first"
+            self.train_note = (text, "warning")
             self.manager.notify(text, "warning")
             return [], [text]
         queued, refused, skipped = [], [], []
@@ -109,7 +132,8 @@ class TrainingPanel:
                 refused.append(str(exc))
                 skipped.append(f"{spec.estimator} (same settings as {exc.run}, {exc.state})" if exc.run
                                else str(exc))
-        self.manager.notify(ui_summary(queued, skipped), "warning" if skipped and not queued else "info")
+        self.train_note = (ui_summary(queued, skipped), "warning" if skipped and not queued else "info")
+        self.manager.notify(*self.train_note)
         return queued, refused
 
     def _on_stop_all(self, _button: Any = None) -> None:
@@ -131,10 +155,74 @@ class TrainingPanel:
         return queued
 
     def _on_stop(self, _button: Any = None) -> None:
-        name = self.manager.current_name()
-        if name is not None and self.manager.runs[name].status in RUNNING:
-            self.manager.stop(name)
-            self.manager.notify(f"stopping {name!r} after its current step…")
+        name = self.shown
+        state = self.manager.runs.get(name) if name else None
+        if state is None:
+            return
+        if state.status in RUNNING:
+            self.manager.stop(state.name)
+            self.manager.notify(f"stopping {state.name} after its current step (the other runs go on)…")
+        elif state.status == "queued":
+            self.manager.stop(state.name)
+            self.manager.notify(f"cancelled {state.name} before it started")
+
+    def _on_resume(self, _button: Any = None) -> None:
+        name = self.shown
+        if name is None or name not in self.manager.runs:
+            return
+        try:
+            self.manager.resume(name)
+        except (ValueError, KeyError) as exc:  # shown in the panel, never raised into the front end
+            self.manager.notify(f"cannot resume {name}: {exc}", "error")
+            return
+        self.manager.notify(f"resuming {name} from its last checkpoint…")
+
+    def _on_choice(self, _change: Any = None) -> None:
+        self.manager.refresh()
+
+    def show(self, name: str | None) -> None:
+        """Show run ``name`` (None: follow the newest running run); Stop and Resume then act on it.
+
+        Examples
+        --------
+        >>> lab.training.show("dnn_classifier-2"); lab.training.click_stop()  # doctest: +SKIP
+        """
+        if name is not None and name not in self.manager.runs:
+            raise KeyError(f"name: no run called {name!r}; runs: {list(self.manager.runs)}")
+        if name is not None and name not in {value for _, value in self.run_choice.options}:
+            self.run_choice.options = [*self.run_choice.options, (name, name)]
+        self.run_choice.value = name or ""
+        self.manager.flush()
+
+    def pick(self, manager: RunManager) -> str | None:
+        """The run to show: the chosen one, else the shown run while it trains, else the newest running run,
+        else the shown run's final state, else the run that ended last, else the first queued one.
+
+        The panel never jumps to a queued run while another is shown, nor away from a run that just ended
+        before another one runs.
+
+        Examples
+        --------
+        >>> lab.training.pick(lab.manager)  # doctest: +SKIP
+        'dnn_classifier-2'
+        """
+        runs = manager.runs
+        chosen = self.run_choice.value
+        if chosen and chosen in runs:
+            return str(chosen)
+        shown = runs.get(self.shown) if self.shown else None
+        if shown is not None and shown.status in RUNNING:
+            return shown.name
+        running = [s for s in runs.values() if s.status in RUNNING]
+        if running:
+            return max(running, key=lambda s: (s.start_time or 0.0, s.queued_time)).name
+        if shown is not None and shown.status != "queued":
+            return shown.name
+        ended = [s for s in runs.values() if s.end_time is not None and s.status != "cancelled"]
+        if ended:
+            return max(ended, key=lambda s: s.end_time or 0.0).name
+        queued = [s for s in runs.values() if s.status == "queued"]
+        return queued[0].name if queued else None
 
     def click_train(self) -> None:
         """Same as clicking Train."""
@@ -151,28 +239,38 @@ class TrainingPanel:
     # ---- rendering (UI owner thread) ---------------------------------------------------------
     def render(self, manager: RunManager, dirty: set[str]) -> None:
         """Update every widget from the run records (called by the manager's UI thread)."""
-        name = manager.current_name()
+        name = self.shown = self.pick(manager)
         state = manager.runs.get(name) if name else None
         if self.chart.update(manager.runs.values()) is not None and self.first_chart_at is None \
                 and self.clicked_at is not None:
             self.first_chart_at = time.time()
         queued = [s.name for s in manager.runs.values() if s.status == "queued"]
+        running = [s.name for s in manager.runs.values() if s.status in RUNNING]
+        options = [(FOLLOW, "")] + [(f"{s.name} · {s.status}", s.name) for s in manager.runs.values()]
         with self.box.hold_sync():
+            if tuple(options) != tuple(self.run_choice.options):
+                chosen = self.run_choice.value
+                self.run_choice.options = options
+                self.run_choice.value = chosen if chosen in manager.runs else ""
             self.header.value = self._header_html(state)
             self.stats.value = self._stats_html(state)
-            self.queue_text.value = (f'<span style="color:#555">queued: {esc(", ".join(queued))}</span>'
-                                     if queued else "")
-            self.stop_button.disabled = state is None or state.status not in RUNNING
+            self.queue_text.value = (f'<span style="color:#555">{len(running)} running · queued: '
+                                     f'{esc(", ".join(queued))}</span>' if queued else "")
+            self.stop_button.disabled = state is None or state.status not in (*RUNNING, "queued")
+            self.stop_button.description = "Cancel" if state is not None and state.status == "queued" else "Stop"
+            self.resume_button.disabled = (state is None or manager.experiment is None
+                                           or state.status not in RESUMABLE)
             self.cancel_button.disabled = not queued
-            self.stop_all_button.disabled = not queued and not any(
-                s.status in RUNNING for s in manager.runs.values())
+            self.stop_all_button.disabled = not queued and not running
             if state is not None:
                 total = max((state.target_step or state.global_step or 1) - state.start_step, 1)
+                done = state.status == "finished"
                 self.progress.max = total
-                self.progress.value = min(max(state.global_step - state.start_step, 0), total)
-                self.progress.bar_style = {"finished": "success", "failed": "danger",
-                                           "stopped": "warning"}.get(state.status, "info")
-            self.message.value = message(*manager.notice)
+                self.progress.value = total if done else min(max(state.global_step - state.start_step, 0), total)
+                self.progress.bar_style = {"finished": "success", "failed": "danger", "stopped": "warning",
+                                           "interrupted": "warning"}.get(state.status, "info")
+            self.note.value = message(*self.train_note) if self.train_note[0] else ""
+            self.message.value = "" if manager.notice == self.train_note else message(*manager.notice)
 
     def _header_html(self, state: RunState | None) -> str:
         if state is None:
@@ -187,15 +285,28 @@ class TrainingPanel:
     def _stats_html(self, state: RunState | None) -> str:
         if state is None:
             return ""
-        target = state.target_step if state.target_step is not None else state.spec.max_steps
-        parts = [f"step <b>{state.global_step:,}</b> / {target:,}"]
-        if state.examples_per_sec:
+        target = state.target_step if state.target_step is not None else state.spec.total_steps
+        fit = one_step(state.spec.estimator) if state.spec.estimator in _known() else False
+        if state.status == "finished":
+            parts = ["<b>done</b>" + (" (one full-batch fit)" if fit else f" · {state.global_step:,} steps")]
+        elif state.status == "queued":
+            parts = ["<b>queued</b>: waiting for a free worker"]
+        elif fit and state.status in RUNNING:
+            parts = ["fitting on the whole training set (one step)…"]
+        else:
+            word = {"stopped": "stopped at step", "failed": "failed at step",
+                    "interrupted": "interrupted at step"}.get(state.status, "step")
+            parts = [f"{word} <b>{state.global_step:,}</b> / {target:,}"]
+        if state.examples_per_sec and state.status == "running" and not fit:
             parts.append(f"{state.examples_per_sec:,.0f} examples/s")
-        if state.status == "starting":
+        if state.status == "starting" and not fit:
             parts.append("building the model and encoding the data…")
-        if state.status == "running":
+        if state.status == "running" and not fit:
             parts.append(f"ETA {fmt_duration(state.eta)}")
-        parts.append(f"elapsed {fmt_duration(state.wall_time)}")
+        if state.wall_time is not None:
+            parts.append(f"elapsed {fmt_duration(state.wall_time)}")
+        if state.status in ("stopped", "interrupted") and state.reason:
+            parts.append(esc(state.reason))
         if state.loss is not None:
             parts.append(f"loss {state.loss:.4f}")
         metrics = state.metrics
@@ -213,7 +324,7 @@ class TrainingPanel:
 
     def _static_chart(self) -> str:
         """The current run's curves as a matplotlib PNG (drawn only here, for the static fallback)."""
-        name = self.manager.current_name()
+        name = self.shown or self.pick(self.manager)
         state = self.manager.runs.get(name) if name else None
         if state is None or not state.curves:
             return ""
@@ -230,9 +341,16 @@ class TrainingPanel:
         """Detach from the manager and close the widgets."""
         self.manager.detach(self)
         self.box.close()
-        for child in (self.train_button, self.stop_button, self.stop_all_button, self.cancel_button, self.header, self.progress, self.stats, self.chart,
-                      self.message, self.queue_text):
+        for child in (self.train_button, self.stop_button, self.stop_all_button, self.cancel_button, self.header,
+                      self.progress, self.stats, self.chart, self.message, self.queue_text, self.run_choice,
+                      self.note, self.resume_button):
             child.close()
+
+
+def _known() -> frozenset[str]:
+    from estlab.estimators import registry
+
+    return frozenset(registry.TARGETS)
 
 
 def _counted(names: list[str], verb: str, what: str = "") -> str:

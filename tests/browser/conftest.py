@@ -38,8 +38,8 @@ def _get(url: str, timeout: float = 2.0):
 class JupyterServer:
     """A JupyterLab server on 127.0.0.1 with a random token, rooted in a temp dir."""
 
-    def __init__(self, root: Path, env: dict[str, str], log: Path) -> None:
-        self.root, self.env, self.log_path = root, env, log
+    def __init__(self, root: Path, env: dict[str, str], log: Path, app: str = "jupyterlab") -> None:
+        self.root, self.env, self.log_path, self.app = root, env, log, app  # app: jupyterlab or notebook (7)
         self.token = secrets.token_hex(16)
         self.process: subprocess.Popen | None = None
         self.port = 0
@@ -54,11 +54,12 @@ class JupyterServer:
     def start(self, timeout: float = 60.0) -> None:
         for _attempt in range(3):
             self.port = _free_port()
-            command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
+            command = [sys.executable, "-m", self.app, "--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
                        "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
                        f"--ServerApp.root_dir={self.root}", "--LabApp.news_url=None",
                        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-                       "--LabApp.extension_manager=readonly", "--LabApp.expose_app_in_browser=True", "--allow-root"]
+                       "--LabApp.extension_manager=readonly", "--LabApp.expose_app_in_browser=True",
+                       "--JupyterNotebookApp.expose_app_in_browser=True", "--allow-root"]
             self.log = open(self.log_path, "ab")
             self.process = subprocess.Popen(command, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.root)
@@ -168,8 +169,10 @@ def jupyter(sandbox, tmp_path, request):
     root.mkdir()
     shutil.copy(REPO / "notebooks" / "lab.ipynb", root / "lab.ipynb")
     env = dict(sandbox)
-    env.update(getattr(request, "param", {}) or {})
-    server = JupyterServer(root, env, tmp_path / "jupyter.log")
+    params = dict(getattr(request, "param", {}) or {})  # environment variables, and "app": "notebook"
+    app = params.pop("app", "jupyterlab")
+    env.update(params)
+    server = JupyterServer(root, env, tmp_path / "jupyter.log", app=app)
     server.start()
     yield server
     server.stop()

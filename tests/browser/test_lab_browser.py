@@ -50,7 +50,11 @@ def test_lab_notebook_in_jupyterlab(jupyter, page):
 
     lab = page.locator(".estlab-lab").first
     lab.wait_for()
-    page.locator(".estlab-tensorboard iframe").first.wait_for(state="attached", timeout=120_000)
+    # tensorboard.notebook's display code draws the frame (in an Output widget), its address built in the browser
+    page.locator(".estlab-tensorboard-frame iframe").first.wait_for(state="attached", timeout=120_000)
+    src = page.evaluate("() => document.querySelector('.estlab-tensorboard-frame iframe').src")
+    link = page.locator(".estlab-tensorboard a.estlab-tensorboard-link").first.get_attribute("href")
+    assert src == link, (src, link)  # http://127.0.0.1:<port>/: the page's own host, TensorBoard's port
     jupyter.wait_kernel_idle("lab.ipynb")
     board = lab.locator(".estlab-leaderboard")
     assert board.text_content().count("finished") == 4
@@ -125,5 +129,186 @@ def test_lab_notebook_in_jupyterlab(jupyter, page):
         "() => /linear_classifier-6[\\s\\S]*stopped/.test("
         "document.querySelector('.estlab-lab .estlab-leaderboard').textContent)")
     _shot(lab, "05-lab-runs.png")
-    _shot(page.locator(".estlab-tensorboard").last, "06-tensorboard.png")
+    _tab(lab, "5 · TensorBoard")
+    board_frame = page.frame_locator(".estlab-lab .estlab-tensorboard-frame iframe")
+    board_frame.locator("text=TensorBoard").first.wait_for(timeout=60_000)  # its page loaded in the frame
+    _shot(lab, "06-tensorboard.png")
     assert time.monotonic() - start < 150
+
+
+WIDE_SETUP = '''\
+import tempfile
+
+import numpy as np
+import pandas as pd
+
+from estlab.widgets import Lab
+
+rng = np.random.default_rng(0)
+n = 1500
+data = {f"num_{i}": rng.normal(size=n) for i in range(100)}
+data.update({f"cat_{i}": rng.choice(["red", "green", "blue", "teal"], size=n) for i in range(14)})
+data["member"] = rng.random(n) < 0.4
+data["vip"] = pd.array(np.where(rng.random(n) < 0.1, None, rng.random(n) < 0.5), dtype="boolean")
+data["grade"] = rng.integers(1, 6, size=n)
+data["signup"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365 * 24, size=n), unit="h")
+data["zip"] = [f"z{v}" for v in rng.integers(0, 400, size=n)]
+data["score"] = rng.normal(size=n) * 1000 + 5000
+data["y"] = (data["num_0"] + (data["cat_0"] == "red") + rng.normal(size=n) * 0.5 > 0.5).astype(int)
+frame = pd.DataFrame(data)  # 120 feature columns and the label
+train, test = frame.iloc[:1200], frame.iloc[1200:]
+lab = Lab(train, test, label="y", experiment=tempfile.mkdtemp(prefix="estlab-wide-"))
+lab'''
+
+WIDE_TRAIN = '''\
+lab.queue("linear_classifier")
+lab.queue("dnn_classifier", hidden_units=[16])
+lab.picker.max_steps.value = 60
+lab.picker.eval_every.value = 20
+lab.train()
+lab.wait()
+print("trained", sorted(lab.runs))'''
+
+RUNS = ("linear_classifier-1", "dnn_classifier-2")
+OVERLAY_STEPS = "() => JSON.parse(document.querySelector('.estlab-lab .estlab-overlay')?.dataset.lastSteps || '{}')"
+
+
+def _write_notebook(path, cells: list[str]) -> None:
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, str(path))
+
+
+def _luminance(page, selector: str, prop: str = "color") -> float:
+    """Relative luminance (0 dark .. 1 light) of a computed colour of the first element matching ``selector``."""
+    rgb = page.evaluate(f"() => getComputedStyle(document.querySelector({selector!r})).{prop}")
+    parts = [float(v) for v in rgb[rgb.index("(") + 1:rgb.index(")")].split(",")[:3]]
+    return (0.2126 * parts[0] + 0.7152 * parts[1] + 0.0722 * parts[2]) / 255
+
+
+def _open_and_run(page, server, url: str, notebook: str) -> None:
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    server.wait_kernel_idle(notebook)
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.locator(".estlab-lab").first.wait_for(timeout=120_000)
+    page.wait_for_function("() => document.querySelector('.jp-Notebook')?.textContent.includes('trained [')",
+                           timeout=300_000)
+    server.wait_kernel_idle(notebook)
+
+
+def _check_runs_tab(page, lab, shot: str) -> None:
+    """Runs: both runs ranked, their curves overlaid by the browser chart, diagnostics of the best run."""
+    _tab(lab, "4 · Runs")
+    page.wait_for_function(f"() => {{ const s = ({OVERLAY_STEPS})(); return s['{RUNS[0]}'] === 60 "
+                           f"&& s['{RUNS[1]}'] === 60; }}")
+    overlay = lab.locator(".estlab-overlay")
+    assert overlay.locator("canvas").count() >= 2  # a panel per metric, every run on it
+    assert overlay.locator("img").count() == 0  # drawn by the browser, not a picture from the kernel
+    table = lab.locator(".estlab-leaderboard")
+    assert table.text_content().count("finished") == 2
+    assert table.locator("th").first.text_content() == "#"
+    lab.locator(".estlab-diagnostics").wait_for()
+    lab.locator(".estlab-roc-all").wait_for()  # ROC/PR of both runs on one figure
+    assert lab.locator(".estlab-baseline select").input_value() == RUNS[0]  # no baseline estimator: the first run
+    best = lab.locator(".estlab-diag-run select").input_value()
+    first_row = table.locator("tbody tr").first.text_content()
+    assert best in first_row and first_row.startswith("1")  # diagnostics show the best (first-ranked) run
+    _shot(lab, shot)
+
+
+@pytest.mark.parametrize("jupyter", [{"ESTLAB_MAX_STEPS": ""}], indirect=True)
+def test_wide_frame_columns_and_runs_in_the_dark_theme(jupyter, page):
+    """A 120-column frame: a scrolled list, search, bulk edit, a label change that keeps the choices, the code
+    block, the Runs tab's defaults; everything in JupyterLab's dark theme."""
+    _write_notebook(jupyter.root / "wide.ipynb", [WIDE_SETUP, WIDE_TRAIN])
+    url = f"{jupyter.base}/lab/workspaces/w{secrets.token_hex(4)}/tree/wide.ipynb?reset&token={jupyter.token}"
+    page.goto(url)
+    page.wait_for_function("() => window.jupyterapp?.commands.hasCommand('apputils:change-theme')")
+    page.evaluate("window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    _open_and_run(page, jupyter, url, "wide.ipynb")
+    lab = page.locator(".estlab-lab").first
+
+    # dark theme: the lab's text is light on the dark page
+    assert _luminance(page, ".jp-Notebook", "backgroundColor") < 0.25
+    assert _luminance(page, ".estlab-lab .estlab-columns-header") > 0.6
+    _check_runs_tab(page, lab, "10-dark-runs.png")
+    assert _luminance(page, ".estlab-lab .estlab-leaderboard table") > 0.6
+
+    _tab(lab, "1 · Columns")
+    rows = lab.locator(".estlab-columns .estlab-column-row")
+    assert rows.count() == 120
+    box = lab.locator(".estlab-columns").bounding_box()
+    assert box is not None and box["height"] <= 470, box  # a scrolled list, not a 7,000 px tab
+    values = {key: lab.locator(f".estlab-transform-{key} select").input_value()
+              for key in ("member", "vip", "grade", "signup", "zip", "num_5", "cat_3")}
+    # a <select> shows labels: booleans 0/1, few integer codes one-hot, a date its timestamp
+    assert values == {"member": "0/1", "vip": "0/1", "grade": "one-hot (codes)", "signup": "timestamp, z-score",
+                      "zip": "embedding", "num_5": "numeric, z-score", "cat_3": "one-hot"}
+    assert "read as category codes" in lab.locator(".estlab-row-grade .estlab-reason").text_content()
+    _shot(lab.locator(".estlab-column-builder"), "11-dark-columns-120.png")
+
+    search = lab.locator(".estlab-column-search input")
+    search.fill("num_1")
+    page.wait_for_function("() => document.querySelectorAll('.estlab-lab .estlab-columns .estlab-column-row')"
+                           ".length === 11")
+    assert "showing 11 of 120 columns" in lab.locator(".estlab-shown").text_content()
+    _shot(lab.locator(".estlab-column-builder"), "12-dark-columns-search.png")
+    search.fill("")
+    lab.locator(".estlab-column-kind select").select_option(label="numeric")
+    page.wait_for_function("() => document.querySelectorAll('.estlab-lab .estlab-columns .estlab-column-row')"
+                           ".length === 101")  # 100 num_* and score
+    lab.locator(".estlab-bulk-transform select").select_option(label="numeric, min-max")
+    lab.locator(".estlab-bulk-apply").click()
+    page.wait_for_function("() => document.querySelector('.estlab-lab .estlab-columns-notice')"
+                           ".textContent.includes('set on 101 column(s)')")
+    assert lab.locator(".estlab-transform-num_5 select").input_value() == "numeric, min-max"
+    lab.locator(".estlab-column-kind select").select_option(label="all columns")
+
+    # the label changes: every other choice stays; the task changes, and the lab says what happened to the queue
+    lab.locator(".estlab-label select").select_option(label="score")
+    page.wait_for_function("() => document.querySelector('.estlab-lab .estlab-columns-notice')"
+                           ".textContent.includes('the task is now regression')")
+    notice = lab.locator(".estlab-columns-notice").text_content()
+    assert "2 queued classification estimator(s) were removed" in notice, notice
+    assert "every other column keeps its choices" in notice, notice
+    assert lab.locator(".estlab-transform-num_5 select").input_value() == "numeric, min-max"
+    assert lab.locator(".estlab-transform-zip select").input_value() == "embedding"
+    assert lab.locator(".estlab-row-y").count() == 1 and lab.locator(".estlab-row-score").count() == 0
+    _shot(lab.locator(".estlab-column-builder"), "13-dark-label-changed.png")
+
+    lab.locator(".estlab-show-code").click()
+    code = lab.locator(".estlab-code .estlab-code-text")
+    code.wait_for()
+    assert "fc.numeric_column('num_5', normalizer='minmax')" in code.text_content()
+    assert "label = 'score'" in code.text_content()
+    copy = lab.locator(".estlab-code .estlab-copy")
+    copy.click()
+    page.wait_for_function("() => document.querySelector('.estlab-lab .estlab-copy').textContent !== 'Copy'")
+    assert copy.text_content() in ("Copied", "Selected: press Ctrl+C")
+    _shot(lab.locator(".estlab-code"), "14-dark-code.png")
+    lab.locator(".estlab-show-code").click()
+    page.wait_for_function("() => getComputedStyle(document.querySelector('.estlab-lab .estlab-code')).display"
+                           " === 'none'")
+    # the theme is a user setting of the session's sandbox: back to light for the tests after this one
+    page.evaluate("window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'")
+
+
+@pytest.mark.parametrize("jupyter", [{"ESTLAB_MAX_STEPS": "", "app": "notebook"}], indirect=True)
+def test_wide_frame_in_notebook_7(jupyter, page):
+    """The same lab in Notebook 7: it renders, the chart draws, the column search works."""
+    _write_notebook(jupyter.root / "wide.ipynb", [WIDE_SETUP, WIDE_TRAIN])
+    _open_and_run(page, jupyter, f"{jupyter.base}/notebooks/wide.ipynb?token={jupyter.token}", "wide.ipynb")
+    lab = page.locator(".estlab-lab").first
+    _check_runs_tab(page, lab, "20-notebook7-runs.png")
+    _tab(lab, "1 · Columns")
+    assert lab.locator(".estlab-columns .estlab-column-row").count() == 120
+    lab.locator(".estlab-column-search input").fill("cat_")
+    page.wait_for_function("() => document.querySelectorAll('.estlab-lab .estlab-columns .estlab-column-row')"
+                           ".length === 14")
+    _shot(lab.locator(".estlab-column-builder"), "21-notebook7-columns.png")

@@ -83,13 +83,28 @@ def test_tf_arguments_without_meaning_warn_once_and_defaults_are_silent() -> Non
         warnings.simplefilter("error")
         BoostedTreesClassifier([X], 1, center_bias=True, pruning_mode="pre", train_in_memory=True)
     with pytest.warns(IgnoredArgumentWarning) as caught:
-        BoostedTreesRegressor([X], 1, pruning_mode="post", quantile_sketch_epsilon=0.02)
-    assert len(caught) == 1
+        BoostedTreesRegressor([X], 1, pruning_mode="post", tree_complexity=0.1, quantile_sketch_epsilon=0.02)
+    assert len(caught) == 1  # quantile_sketch_epsilon is honoured (numeric bins), so only 'post' is named
     assert str(caught[0].message).startswith(
-        "BoostedTreesRegressor: ignoring pruning_mode='post', quantile_sketch_epsilon (LightGBM prunes only before "
-        "splitting")
+        "BoostedTreesRegressor: ignoring pruning_mode='post' (LightGBM prunes only before splitting")
     with pytest.raises(ValueError, match=r"pruning_mode='postt' is not supported; use one of \['none', 'pre', 'post'\]"):
         BoostedTreesClassifier([X], 1, pruning_mode="postt")._check()
+
+
+@pytest.mark.parametrize(("tree_complexity", "pruning_mode"), [(0.1, "none"), (0.0, "pre"), (0.0, "post")])
+def test_tree_complexity_and_pruning_go_together_as_in_tf(tree_complexity: float, pruning_mode: str) -> None:
+    est = BoostedTreesRegressor([X], 1, tree_complexity=tree_complexity, pruning_mode=pruning_mode)
+    with pytest.raises(ValueError, match=rf"tree_complexity={tree_complexity!r} with pruning_mode='{pruning_mode}': "
+                                         r"as in TF, a positive tree_complexity needs pruning_mode='pre' or 'post'"):
+        est._check()
+    BoostedTreesRegressor([X], 1, tree_complexity=0.1, pruning_mode="pre")._check()  # TF's valid pairs
+    BoostedTreesRegressor([X], 1)._check()
+
+
+def test_quantile_sketch_epsilon_sets_the_numeric_bins_and_buckets_keep_their_own() -> None:
+    assert BoostedTreesRegressor([X], 1)._lightgbm_params()["max_bin"] == 100  # TF's 1 / 0.01 quantile buckets
+    assert BoostedTreesRegressor([X], 1, quantile_sketch_epsilon=0.004)._lightgbm_params()["max_bin"] == 250
+    assert BoostedTreesRegressor([X], 1)._lightgbm_params()["min_data_in_bin"] == 1
 
 
 def test_center_bias_is_lightgbm_boost_from_average() -> None:

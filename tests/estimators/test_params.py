@@ -30,10 +30,10 @@ def test_get_params_follows_the_signature() -> None:
     config = RunConfig(random_seed=3)
     est = LinearClassifier([X], n_classes=3, config=config)
     params = est.get_params()
-    # TF's order (TF 2.15's LinearClassifier), then estlab's keyword-only learning_rate
+    # TF's order (TF 2.15's LinearClassifier), then estlab's keyword-only learning_rate, class_weight
     assert list(params) == ["feature_columns", "model_dir", "n_classes", "weight_column", "label_vocabulary",
                             "optimizer", "config", "warm_start_from", "loss_reduction", "sparse_combiner",
-                            "learning_rate"]
+                            "learning_rate", "class_weight"]
     assert params["feature_columns"] == [X] and params["n_classes"] == 3
     assert params["model_dir"] is None and params["config"] is config
     assert est.get_params(deep=False) == params  # no argument has parameters of its own

@@ -55,13 +55,13 @@ TF_SIGNATURES = {
 
 #: estlab's parameters, keyword-only.
 ESTLAB_ONLY = {
-    LinearClassifier: ["learning_rate"],
+    LinearClassifier: ["learning_rate", "class_weight"],
     LinearRegressor: ["learning_rate", "normalize_labels"],
-    DNNClassifier: ["learning_rate"],
+    DNNClassifier: ["learning_rate", "class_weight"],
     DNNRegressor: ["learning_rate", "normalize_labels"],
-    DNNLinearCombinedClassifier: ["linear_learning_rate", "dnn_learning_rate"],
+    DNNLinearCombinedClassifier: ["linear_learning_rate", "dnn_learning_rate", "class_weight"],
     DNNLinearCombinedRegressor: ["linear_learning_rate", "dnn_learning_rate", "normalize_labels"],
-    BaselineClassifier: ["learning_rate", "warm_start_from"],  # TF's baselines have no warm_start_from
+    BaselineClassifier: ["learning_rate", "warm_start_from", "class_weight"],  # TF's baselines have no warm_start_from
     BaselineRegressor: ["learning_rate", "warm_start_from"],
 }
 
@@ -134,7 +134,8 @@ TF_RUN_CONFIG = ["model_dir", "tf_random_seed", "save_summary_steps", "save_chec
 
 
 def test_run_config_takes_tfs_order_and_seed_name():
-    assert split(RunConfig) == (TF_RUN_CONFIG, ["random_seed", "device", "mixed_precision", "compile", "tensorboard", "num_threads"])
+    assert split(RunConfig) == (TF_RUN_CONFIG, ["random_seed", "device", "mixed_precision", "compile", "tensorboard", "num_threads",
+                                                 "clip_gradients"])
     config = RunConfig("/x", 42)  # issue 10: this set save_checkpoints_steps
     assert (config.model_dir, config.random_seed, config.tf_random_seed) == ("/x", 42, 42)
     assert (config.save_checkpoints_steps, config.save_checkpoints_secs) == (None, 600)

@@ -172,3 +172,72 @@ def test_eval_dir_of_another_run_is_read_from_its_event_files(make_estimator, bi
                  hooks=[stop_if_lower_hook(second, "loss", 1e9, eval_dir, **EVERY_STEP)])
     assert second.global_step == 1  # the other run's evaluations already cross the threshold
     assert read_eval_metrics(second, tmp_path / "missing") == {}
+
+
+# -- EarlyStopping(restore_best=True) ---------------------------------------------------------------------------
+
+
+def _weights(path):
+    from estlab.training import checkpoints
+
+    return checkpoints.load_checkpoint(path)["model"]
+
+
+def test_restore_best_puts_the_best_weights_in_the_latest_checkpoint(make_estimator, binary_frame):
+    import torch
+
+    from estlab.training import checkpoints
+
+    est = make_estimator(save_checkpoints_steps=1000, keep_checkpoint_max=2)
+    # "loss" watched as higher-is-better: the first evaluation (step 2, least trained) is the best, for sure
+    stop = EarlyStopping("loss", mode="max", patience=100, restore_best=True)
+    train_and_evaluate(est, TrainSpec(binary_frame, 10, [stop], label="y"), EvalSpec(binary_frame, every_n_steps=2))
+    losses = dict(est.history.metric_history("loss"))
+    assert sorted(losses) == [2, 4, 6, 8, 10] and losses[2] == max(losses.values()) and losses[10] < losses[2]
+    assert (stop.best, stop.best_step) == (losses[2], 2)
+    # step 2's checkpoint was pruned from model_dir (keep 2) but kept under best/
+    assert [checkpoints.step_of(p) for p in checkpoints.list_checkpoints(est.model_dir)] == [8, 10]
+    assert stop.best_checkpoint == os.path.join(est.model_dir, "best", "loss", "model.ckpt-2.pt")
+    kept, latest = _weights(stop.best_checkpoint), _weights(checkpoints.latest_checkpoint(est.model_dir))
+    assert all(torch.equal(kept[k], latest[k]) for k in kept)
+    assert est.global_step == 10
+    # the in-memory model, evaluate and a fresh estimator on the same model_dir all see step 2's weights
+    assert est.evaluate(binary_frame)["loss"] == losses[2]
+    fresh = make_estimator(save_checkpoints_steps=1000)
+    assert fresh.evaluate(binary_frame)["loss"] == losses[2] and fresh.global_step == 10
+    np.testing.assert_array_equal(fresh.predict_frame(binary_frame)["logits"].to_numpy(),
+                                  est.predict_frame(binary_frame)["logits"].to_numpy())
+    # the History of the whole run is kept in the rewritten checkpoint
+    assert sorted(dict(fresh.history.metric_history("loss"))) == [2, 4, 6, 8, 10]
+
+
+def test_restore_best_after_an_early_stop_and_when_the_last_is_best(make_estimator, binary_frame, tmp_path):
+    from estlab.training import checkpoints
+
+    est = make_estimator(save_checkpoints_steps=1000)
+    stop = EarlyStopping("loss", mode="max", patience=2, restore_best=True)
+    train_and_evaluate(est, TrainSpec(binary_frame, 100, [stop], label="y"), EvalSpec(binary_frame, every_n_steps=2))
+    assert est.last_run.status == "stopped" and est.global_step == 6  # best at 2, then 4 and 6 without improvement
+    assert est.evaluate(binary_frame)["loss"] == dict(est.history.metric_history("loss"))[2]
+    # the plain loss keeps falling on this separable problem: the last evaluation is the best, nothing changes
+    other = make_estimator(model_dir=tmp_path / "other", save_checkpoints_steps=1000)
+    stop = EarlyStopping("loss", patience=100, restore_best=True)
+    train_and_evaluate(other, TrainSpec(binary_frame, 6, [stop], label="y"), EvalSpec(binary_frame, every_n_steps=2))
+    assert stop.best_step == 6 and checkpoints.latest_checkpoint(other.model_dir).name == "model.ckpt-6.pt"
+    assert other.evaluate(binary_frame)["loss"] == stop.best
+
+
+def test_restore_best_is_off_by_default_and_checked():
+    assert EarlyStopping("loss").restore_best is False and EarlyStopping("loss").restore_path() is None
+    with pytest.raises(ValueError, match=r"restore_best must be True or False, got 'yes'"):
+        EarlyStopping("loss", restore_best="yes")
+
+
+def test_restore_best_warns_when_the_best_has_no_checkpoint():
+    from estlab.warnings import TrainingWarning
+
+    stop = EarlyStopping("loss", restore_best=True)
+    stop.on_evaluate({"type": "evaluate", "global_step": 3, "run": "/nonexistent/m", "metrics": {"loss": 1.0},
+                      "name": None})
+    with pytest.warns(TrainingWarning, match=r"best evaluation \(step 3, loss=1\) has no kept checkpoint"):
+        assert stop.restore_path() is None

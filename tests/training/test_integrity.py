@@ -245,3 +245,79 @@ def test_disk_full_is_reported_as_disk_full_and_leaves_nothing_half_written(tmp_
     assert "ERRNO True True True" in lines, result.stdout
     assert "LEFT ['model.ckpt-1.pt']" in lines, result.stdout  # no temp file, no empty lock file
     assert "LOCK True" in lines and "LOADS 1" in lines, result.stdout
+
+
+# --- 11. the NaN guard keeps only models that predict ----------------------------------------------------------
+
+def _blowing_classifier(model_dir: Path, **config: object):
+    import estlab.feature_column as fc
+    from estlab.estimators.linear import LinearClassifier
+
+    # the step-1 loss is finite (computed before the update); the update makes every weight infinite
+    return LinearClassifier(feature_columns=[fc.numeric_column("x")], optimizer="SGD", learning_rate=1e38,
+                            model_dir=str(model_dir), config=RunConfig(**config) if config else None)
+
+
+def _huge_frame():
+    import pandas as pd
+
+    return pd.DataFrame({"x": [1e30, 2e30, 3e30, 4e30], "y": [0, 1, 0, 1]})
+
+
+def test_a_step_that_blows_the_weights_up_raises_and_writes_no_checkpoint(tmp_path):
+    from estlab.training.loop import NanLossError
+
+    est = _blowing_classifier(tmp_path)
+    with pytest.raises(NanLossError, match=r"the model became unusable after step 1: parameter 'weights\.x' holds "
+                                           r"non-finite values; no checkpoint of it is written .*it was 1e\+38"):
+        est.train(_huge_frame(), label="y", steps=1)
+    assert checkpoints.list_checkpoints(tmp_path) == []
+    assert est.history.runs[-1]["status"] == "failed"
+
+
+def test_the_last_good_checkpoint_is_the_one_kept_and_served(tmp_path):
+    from estlab.training.loop import NanLossError
+
+    est = _blowing_classifier(tmp_path)
+    small = _huge_frame().assign(x=[0.0, 0.0, 0.0, 0.0])  # zero inputs: zero gradients for x, weights stay finite
+    est.train(small, label="y", steps=1)
+    good = est.predict_frame(small.drop(columns="y"))
+    with pytest.raises(NanLossError, match="after step 2"):
+        est.train(_huge_frame(), label="y", steps=1)
+    assert [checkpoints.step_of(p) for p in checkpoints.list_checkpoints(tmp_path)] == [1]
+    again = est.predict_frame(small.drop(columns="y"))
+    assert np.isfinite(again["logits"].to_numpy(dtype=float)).all()
+    assert again["logits"].tolist() == good["logits"].tolist()
+
+
+def test_finite_weights_whose_outputs_overflow_are_caught_by_the_probe(tmp_path):
+    import torch.nn as nn
+
+    from estlab.training.loop import probe_model
+
+    model = nn.Linear(1, 1)
+    with torch.no_grad():
+        model.weight.fill_(1e30)
+        model.bias.zero_()
+    forward = lambda batch: model(batch["x"])  # noqa: E731
+    assert probe_model(model, forward, {"x": torch.tensor([[1.0], [1e10]])}) == (
+        "its outputs are NaN or infinite for 1 of 2 probe rows")
+    assert model.training  # the probe restores the mode
+    assert probe_model(model, forward, {"x": torch.tensor([[1.0]])}) is None
+
+
+def test_a_checkpoint_asked_for_by_any_listener_is_probed_first(tmp_path):
+    from estlab.training.events import Listener
+    from estlab.training.loop import NanLossError
+
+    class SaveEveryStep(Listener):  # a user hook writing checkpoints at steps no loss was synced for
+        def on_step_end(self, event):
+            self.control.save_checkpoint()
+
+    est = _blowing_classifier(tmp_path, save_checkpoints_steps=1000, log_step_count_steps=1000)
+    small = _huge_frame().assign(x=[0.0, 0.0, 0.0, 0.0])
+    est.train(small, label="y", steps=2, hooks=[SaveEveryStep()])
+    assert [checkpoints.step_of(p) for p in checkpoints.list_checkpoints(tmp_path)] == [1, 2]
+    with pytest.raises(NanLossError, match="the model became unusable after step 3"):
+        est.train(_huge_frame(), label="y", steps=3, hooks=[SaveEveryStep()])
+    assert [checkpoints.step_of(p) for p in checkpoints.list_checkpoints(tmp_path)] == [1, 2]

@@ -166,3 +166,17 @@ def test_live_chart_picks_the_metric_the_heads_prefer_and_draws_attached_curves(
     assert [list(line.get_xdata()) for line in chart.metric_ax.get_lines()] == [[2]]
     with pytest.raises(TypeError, match=r"add: the attached curve \('train', 'loss'\) is read-only"):
         chart.add("train", "loss", 3, 0.5)
+
+
+def test_roc_pr_of_several_runs_share_the_axes():
+    from estlab.viz import plot_roc_pr_runs
+
+    y = ["no", "yes", "yes", "no", "yes"]
+    fig = plot_roc_pr_runs({"a": (y, [0.1, 0.9, 0.8, 0.2, 0.7]),
+                            "b": (y, [[0.5, 0.5], [0.4, 0.6], [0.9, 0.1], [0.3, 0.7], [0.2, 0.8]])})
+    roc, pr = fig.axes
+    assert [line.get_label() for line in roc.get_lines()] == ["a (AUC 1.000)", "b (AUC 0.500)", "_child2"]
+    assert [line.get_label() for line in pr.get_lines()] == ["a (AP 1.000)", "b (AP 0.756)"]
+    assert roc.get_lines()[1].get_color() == pr.get_lines()[1].get_color()  # one colour per run
+    with pytest.raises(ValueError, match=r"runs\['c'\]: expected 1-D scores or \(n, 2\) probabilities"):
+        plot_roc_pr_runs({"c": (y, [[0.2, 0.3, 0.5]] * 5)})

@@ -56,7 +56,7 @@ def test_stop_duplicate_release(lab):
     with pytest.warns(UserWarning, match="with the same configuration is still"):
         assert lab.train() == []  # same configuration while running: refused, with a message
     lab.manager.flush()
-    assert "not started again" in lab.training.message.value and "same settings as" in lab.training.message.value
+    assert "not started again" in lab.training.note.value and "same settings as" in lab.training.note.value
     state = lab.runs[first[0]]
     deadline = time.monotonic() + 60
     while state.global_step < 5 and time.monotonic() < deadline:

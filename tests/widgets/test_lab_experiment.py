@@ -71,3 +71,60 @@ def test_a_cross_validated_sweep_shows_mean_and_std_per_trial(adult, tmp_path, m
         assert {lab.runs[n].spec.folds for n in names} == {2}
     finally:
         lab.close()
+
+
+def test_train_starts_only_configurations_not_run_yet(adult, tmp_path, monkeypatch):
+    import html
+    import warnings
+
+    monkeypatch.delenv("ESTLAB_MAX_STEPS", raising=False)
+    lab = Lab(*adult, label="income_bracket", experiment=str(tmp_path / "exp"), executor="thread", batch_size=32)
+    try:
+        lab.picker.max_steps.value = 4
+        lab.picker.eval_every.value = 4
+        lab.queue("linear_classifier")
+        lab.queue("baseline_classifier")
+        assert "2 runs: 1 × 4 steps (evaluated every 4), 1 one-step fit" in lab.picker.plan_text.value
+        lab.training.train_button.click()
+        lab.wait(timeout=300)
+        lab.queue("linear_classifier", learning_rate=0.2)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            lab.training.train_button.click()  # a UI action: UI feedback, no Python warning
+            lab.wait(timeout=300)
+        assert [str(w.message) for w in caught if issubclass(w.category, UserWarning)] == []
+        assert list(lab.runs) == ["linear_classifier-1", "baseline_classifier-2", "linear_classifier-3"]
+        assert [s.status for s in lab.runs.values()] == ["finished"] * 3
+        text = html.unescape(lab.training.note.value)  # stays after the runs' own messages
+        assert "queued linear_classifier-3 · not started again: linear_classifier (same settings as linear_classifier-1, finished); " \
+               "baseline_classifier (same settings as baseline_classifier-2, finished)" in text
+        assert "stop(" not in text
+    finally:
+        lab.close()
+
+
+def test_tune_runs_optuna_trials_as_lab_runs(adult, tmp_path, monkeypatch):
+    optuna = pytest.importorskip("optuna")
+    monkeypatch.delenv("ESTLAB_MAX_STEPS", raising=False)
+    lab = Lab(*adult, label="income_bracket", experiment=str(tmp_path / "tune"), executor="thread", batch_size=32)
+    try:
+        lab.picker.max_steps.value = 6
+        lab.picker.eval_every.value = 2
+        search = lab.tune("linear_classifier", {"learning_rate": loguniform(1e-3, 1.0)}, n_trials=4, seed=1)
+        assert search.finished.wait(300), "the search did not end"
+        lab.wait(timeout=300)
+        trials = search.study.trials
+        assert len(trials) == 4 and sorted(search.runs) == sorted(lab.runs)
+        assert {t.state for t in trials} <= {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED}
+        for trial in trials:
+            state = lab.runs[trial.user_attrs["run"]]
+            assert state.spec.kwargs["learning_rate"] == trial.params["learning_rate"]
+            if trial.state == optuna.trial.TrialState.COMPLETE:
+                assert state.status == "finished" and trial.value == state.metrics["accuracy"]
+            else:
+                assert state.status == "stopped" and state.reason.startswith("pruned by optuna at step ")
+        assert search.study.direction == optuna.study.StudyDirection.MAXIMIZE
+        with pytest.raises(ValueError, match="n_trials: must be a positive int, got 0"):
+            lab.tune("linear_classifier", {"learning_rate": [0.1]}, n_trials=0)
+    finally:
+        lab.close()

@@ -64,7 +64,7 @@ def test_queue_several_estimators_as_one_comparison(picker):
     assert picker.add()
     assert picker.queue == [("dnn_classifier", {"hidden_units": [16, 8], "dropout": 0.2}),
                             ("linear_classifier", {}), ("boosted_trees_classifier", {"n_trees": 20})]
-    assert "3 runs × 1,000 steps" in picker.plan_text.value
+    assert "3 runs: 2 × 1,000 steps (evaluated every 200), 1 one-step fit" in picker.plan_text.value
     assert picker.add() is False and "already in the comparison" in picker.error.value
     picker.queue_list.value = 1
     picker.remove_button.click()
@@ -79,3 +79,34 @@ def test_parse_text():
     assert parse_text("true") is True and parse_text("1e-3") == 0.001 and parse_text("7") == 7
     with pytest.raises(ValueError, match="name: 'nope' is not a classification premade estimator"):
         EstimatorPicker("classification").select("nope")
+
+
+def test_sweep_from_the_form_builds_a_grid_over_the_chosen_values(picker):
+    picker.set_value("dropout", "0.1")
+    picker.sweep_param.value = "learning_rate"
+    picker.sweep_values.value = "0.01 | 0.1 | 0.3"
+    picker.sweep_set_button.click()
+    picker.sweep_param.value = "hidden_units"
+    picker.sweep_values.value = "8 | 16, 8"
+    picker.sweep_set_button.click()
+    assert picker.sweep_text.value == "grid: learning_rate × 3, hidden_units × 2 = 6 runs"
+    assert not picker.sweep_button.disabled
+    picker.sweep_button.click()
+    assert picker.queue == [("dnn_classifier", {"hidden_units": h, "dropout": 0.1, "learning_rate": lr})
+                            for lr in (0.01, 0.1, 0.3) for h in ([8], [16, 8])]
+    assert picker.sweep == {} and picker.sweep_button.disabled and picker.error.value == ""
+    assert "6 runs: 6 × 1,000 steps" in picker.plan_text.value
+
+
+def test_a_sweep_with_an_invalid_value_adds_nothing_and_says_which(picker):
+    picker.set_sweep("dropout", [0.1, 1.5])
+    assert picker.add_sweep() is False
+    assert picker.queue == []
+    assert picker.last_error.startswith("dnn_classifier sweep: trial {'hidden_units': [64, 32], 'dropout': 1.5} is "
+                                        "invalid: ")
+    picker.sweep_param.value = "dropout"
+    picker.sweep_values.value = " | "
+    picker.sweep_set_button.click()
+    assert "values: write at least one value" in picker.error.value
+    with pytest.raises(ValueError, match="param: dnn_classifier has no form field 'dropuot'"):
+        picker.set_sweep("dropuot", [0.1])

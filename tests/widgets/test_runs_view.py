@@ -58,9 +58,16 @@ def test_leaderboard_sorts_compares_and_overlays(manager_for, fake_job, tmp_path
     view.reverse.value = True
     manager.flush()
     assert view.leaderboard()["run"].tolist() == ["linear_classifier-1", "dnn_classifier-2"]
-    assert set(view.select.value) == {"linear_classifier-1", "dnn_classifier-2"}  # pre-selected overlay
-    assert bytes(view.overlay.value).startswith(PNG)
-    assert {value for _, value in view.metric.options} >= {"loss", "accuracy"}
+    assert view.select.value == ("linear_classifier-1", "dnn_classifier-2")  # every run overlaid
+    # the overlay is the browser chart: the kernel sent points (train loss, eval loss and accuracy), no picture
+    assert view.overlay.last_steps() == {"linear_classifier-1": 10, "dnn_classifier-2": 20}
+    assert {(v["run"], v["split"], v["metric"]) for v in view.overlay.snapshot["series"].values()} == {
+        (run, split, metric) for run in ("linear_classifier-1", "dnn_classifier-2")
+        for split, metric in (("train", "loss"), ("eval", "loss"), ("eval", "accuracy"))}
+    view.select.value = ("dnn_classifier-2",)  # the user's pick: the chart shows only it from now on
+    manager.flush()
+    assert view.overlay.last_steps() == {"dnn_classifier-2": 20}
+    assert "select" in view.user_chose
 
 
 def test_diagnostics_for_a_classifier_and_release(manager_for, fake_job, tmp_path):
@@ -101,3 +108,130 @@ def test_diagnostics_png_for_regression_and_multiclass():
                              "probabilities": np.eye(3), "classes": ["a", "b", "c"],
                              "y_pred": np.array(["a", "b", "c"], dtype=object)})
     assert multi.startswith(PNG)
+
+
+class RegressionJob:
+    """Emits a regression run's events (large squared losses) and writes its eval-set predictions."""
+
+    def __init__(self, model_dir, offset):
+        self.model_dir, self.offset = str(model_dir), offset
+
+    def run(self, emit):
+        import time
+
+        def event(kind, step, **payload):
+            return {"type": kind, "run": "r", "global_step": step, "time": time.time(), **payload}
+
+        emit(event("train_begin", 0, start_step=0, target_step=10, device="cpu", estimator="DNNRegressor", params={}))
+        mse = 15986828.5169 + self.offset
+        emit(event("evaluate", 10, name=None, metrics={"loss": mse, "average_loss": mse, "rmse": mse ** 0.5,
+                                                       "mae": 2500.25, "label/mean": 3.0}))
+        emit(event("train_end", 10, status="finished", reason="max_steps", error=None, final_loss=mse))
+        y_true = np.array([1000.0, 2000.0, 3000.0, 4000.0])
+        path = save_predictions(os.path.join(self.model_dir, PREDICTIONS_FILE),
+                                {"task": "regression", "y_true": y_true, "y_pred": y_true + self.offset})
+        emit({"type": "predictions", "path": path})
+
+    def request_stop(self):
+        pass
+
+    def release(self):
+        pass
+
+
+def test_defaults_are_the_useful_view(manager_for, fake_job, tmp_path):
+    jobs = [fake_job(steps=10), PredictingJob(fake_job, 20, classification_predictions(), tmp_path / "a"),
+            PredictingJob(fake_job, 15, classification_predictions(), tmp_path / "b")]
+    for job in jobs[1:]:
+        os.makedirs(job.model_dir)
+    manager = manager_for(*jobs)
+    view = RunsView(manager)
+    manager.launch(RunSpec.create("linear_classifier", max_steps=10))
+    manager.launch(RunSpec.create("dnn_classifier", {"hidden_units": [4]}, max_steps=20))
+    manager.launch(RunSpec.create("baseline_classifier", max_steps=15))
+    manager.wait()
+    manager.flush()
+    assert view.baseline.value == "baseline_classifier-3"  # the baseline estimator, not the first run
+    assert view.diag_run.value == "dnn_classifier-2" == view.best_run()  # the best accuracy, 20/21
+    assert bytes(view.diagnostics.value).startswith(PNG)
+    board = view.leaderboard()
+    assert board["run"].tolist() == ["dnn_classifier-2", "baseline_classifier-3", "linear_classifier-1"]
+    assert board["rank"].tolist() == [1, 2, 3]
+    table = view.table.value
+    assert table.index("dnn_classifier-2") < table.index("baseline_classifier-3") < table.index("linear_classifier-1")
+    # the user's choice of run to diagnose stays when runs change
+    view.diag_run.value = "linear_classifier-1"
+    manager.flush()
+    assert view.diag_run.value == "linear_classifier-1" and "diag_run" in view.user_chose
+
+
+def test_equal_runs_share_a_rank(manager_for, fake_job):
+    manager = manager_for(fake_job(steps=10), fake_job(steps=10), fake_job(steps=5))
+    view = RunsView(manager)
+    for seed in (1, 2, 3):
+        manager.launch(RunSpec.create("linear_classifier", max_steps=10 if seed < 3 else 5, seed=seed))
+    manager.wait()
+    manager.flush()
+    board = view.leaderboard()
+    assert board["run"].tolist() == ["linear_classifier-1", "linear_classifier-2", "linear_classifier-3"]
+    assert board["rank"].tolist() == [1, 1, 3]
+
+
+def test_regression_shows_r2_and_readable_numbers(manager_for, tmp_path):
+    for sub in ("a", "b"):
+        os.makedirs(tmp_path / sub)
+    manager = manager_for(RegressionJob(tmp_path / "a", 100.0), RegressionJob(tmp_path / "b", 0.0))
+    view = RunsView(manager)
+    manager.launch(RunSpec.create("dnn_regressor", max_steps=10, task="regression"))
+    manager.launch(RunSpec.create("linear_regressor", max_steps=10, task="regression"))
+    manager.wait()
+    manager.flush()
+    board = manager.leaderboard()
+    assert "loss" not in board.columns and "average_loss" in board.columns  # the same number once
+    # R² of the saved predictions: y + 100 against y in 1000..4000 (SS_tot 5e6, SS_res 4e4)
+    assert board["r2"].tolist() == [1 - 40000 / 5_000_000, 1.0]
+    assert view.leaderboard()["run"].tolist() == ["linear_regressor-2", "dnn_regressor-1"]
+    table = view.table.value
+    assert "15,986,929" in table and "15986929" not in table  # average_loss of the first run, separated
+    assert ">r2<" in table and "0.9920" in table and "2,500" in table
+    html = manager.leaderboard()._repr_html_()  # the DataFrame's notebook display formats too
+    assert "15,986,829" in html and "0.9920" in html and "15986828.5169" not in html
+    assert float(board.loc[0, "average_loss"]) == 15986828.5169 + 100.0  # the values stay numbers
+
+
+def test_roc_and_pr_of_every_binary_run_on_one_figure(manager_for, fake_job, tmp_path):
+    jobs = [PredictingJob(fake_job, steps, classification_predictions(), tmp_path / sub)
+            for steps, sub in ((10, "a"), (20, "b"))]
+    for job in jobs:
+        os.makedirs(job.model_dir)
+    manager = manager_for(*jobs)
+    view = RunsView(manager)
+    manager.launch(RunSpec.create("linear_classifier", max_steps=10))
+    manager.launch(RunSpec.create("dnn_classifier", max_steps=20))
+    manager.wait()
+    manager.flush()
+    assert bytes(view.roc_all.value).startswith(PNG) and view.roc_all.layout.display is None
+    assert "ROC and precision-recall of 2 runs" in view.roc_note.value
+    view.select.value = ("dnn_classifier-2",)  # one run: its own diagnostics say it all
+    manager.flush()
+    assert view.roc_all.layout.display == "none"
+
+
+def test_new_evaluations_wait_for_the_throttle_but_a_status_change_redraws_at_once(manager_for, fake_job,
+                                                                                   monkeypatch):
+    manager = manager_for(fake_job(steps=10))
+    view = RunsView(manager)
+    manager.launch(RunSpec.create("linear_classifier", max_steps=10))
+    manager.wait()
+    manager.flush()
+    drawn = []
+    table_html = view._table_html
+    monkeypatch.setattr(view, "_table_html", lambda frame, metrics: drawn.append(1) or table_html(frame, metrics))
+    state = manager.runs["linear_classifier-1"]
+    view._table_next = float("inf")  # inside the throttle window
+    state.record.evaluations.append(dict(state.record.evaluations[-1]))  # one more evaluation, nothing else
+    view.render(manager, set())
+    assert drawn == []
+    state.status = "stopped"  # a status change is drawn at once
+    view.render(manager, set())
+    assert drawn == [1]

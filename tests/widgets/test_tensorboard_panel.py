@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
+import ipywidgets as widgets
 import psutil
 import pytest
 
-from estlab.widgets.tensorboard import TensorBoardPanel, tensorboard_url
+from estlab.widgets.tensorboard import TensorBoardPanel, _OutputHandle, embed_mode, tensorboard_url
 
 
 @pytest.mark.slow
@@ -35,3 +37,28 @@ def test_proxy_urls():
     panel = TensorBoardPanel("/tmp/nothing-here")
     assert "TensorBoard is stopped" in panel._repr_mimebundle_()["text/html"]
     panel.close()
+
+
+def test_in_a_notebook_tensorboard_notebook_draws_the_frame():
+    assert embed_mode("notebook", {}) == "tensorboard.notebook"
+    assert embed_mode("colab", {"JUPYTERHUB_SERVICE_PREFIX": "/user/me/"}) == "tensorboard.notebook"
+    assert embed_mode("none", {}) == "iframe"  # a script or a test: the panel's own frame
+    output = widgets.Output()
+    handle = _OutputHandle(output)  # what tensorboard.notebook's display code updates
+    handle.update("first")
+    handle.update("second")
+    assert [o["data"]["text/plain"] for o in output.outputs] == ["'second'"]
+    output.close()
+
+
+def test_the_static_copy_carries_the_frame_when_tensorboard_notebook_draws_the_live_one():
+    panel = TensorBoardPanel("/tmp/nothing-here")
+    try:
+        panel.mode, panel.port, panel.ready = "tensorboard.notebook", 6123, True
+        panel.process = SimpleNamespace(poll=lambda: None)  # running, without starting a process
+        live, static = panel.html(), panel.html(static=True)
+        assert '<iframe src="http://127.0.0.1:6123/"' not in live and "open TensorBoard in a new tab" in live
+        assert '<iframe src="http://127.0.0.1:6123/"' in static
+    finally:
+        panel.process = None
+        panel.close()

@@ -26,7 +26,7 @@ def test_train_click_runs_in_background_and_updates_widgets(manager_for, fake_jo
     assert panel.progress.bar_style == "success"
     assert panel.chart.last_steps() == {"dnn_classifier-1": 30}  # points streamed, no picture drawn
     assert panel.chart.snapshot["seq"] == panel.chart.seq
-    assert "step <b>30</b> / 30" in panel.stats.value
+    assert "<b>done</b> · 30 steps" in panel.stats.value
     assert f"eval accuracy {30 / 31:.4f}" in panel.stats.value and "eval loss" not in panel.stats.value
     assert "finished" in panel.header.value and "device <b>cpu</b>" in panel.header.value
     assert panel.stop_button.disabled
@@ -61,7 +61,7 @@ def test_second_click_with_same_config_shows_a_message_not_a_second_run(manager_
     manager.flush()
     assert list(manager.runs) == ["linear_classifier-1"]
     assert re.search(r"not started again: linear_classifier \(same settings as linear_classifier-1, (queued|running)\)",
-                     html.unescape(panel.message.value))
+                     html.unescape(panel.note.value))
     manager.stop()
     manager.wait()
 
@@ -81,7 +81,7 @@ def test_empty_plan_and_broken_plan_are_explained(manager_for):
     panel = TrainingPanel(manager, plan_of())
     panel.click_train()
     manager.flush()
-    assert "nothing to train" in panel.message.value
+    assert "nothing to train" in panel.note.value
 
     def broken():
         raise ValueError("label: 'income' is not a column")
@@ -89,7 +89,7 @@ def test_empty_plan_and_broken_plan_are_explained(manager_for):
     panel.plan = broken
     panel.click_train()
     manager.flush()
-    assert "cannot train: label: 'income' is not a column" in html.unescape(panel.message.value)
+    assert "cannot train: label: 'income' is not a column" in html.unescape(panel.note.value)
 
 
 def test_stop_all_stops_running_and_cancel_queued_cancels_the_rest(manager_for, fake_job):
@@ -111,3 +111,153 @@ def test_stop_all_stops_running_and_cancel_queued_cancels_the_rest(manager_for, 
     assert manager.runs["linear_classifier-1"].status == "stopped"
     assert panel.stop_all_button.disabled and panel.cancel_button.disabled
     panel.close()
+
+
+def _parallel(fake_job, *jobs, capacity=2):
+    from estlab.runner.executor import ThreadExecutor
+    from estlab.widgets.runs import RunManager
+
+    pending = list(jobs)
+    return RunManager(executor=ThreadExecutor(lambda spec, name: pending.pop(0), capacity=capacity))
+
+
+def test_stop_on_the_shown_run_stops_only_that_run(fake_job):
+    first, second = fake_job(steps=100_000, delay=0.002), fake_job(steps=100_000, delay=0.002)
+    manager = _parallel(fake_job, first, second)
+    try:
+        panel = TrainingPanel(manager, plan_of(RunSpec.create("linear_classifier", max_steps=100_000),
+                                               RunSpec.create("dnn_classifier", max_steps=100_000)))
+        panel.click_train()
+        assert first.started.wait(10) and second.started.wait(10)
+        panel.show("linear_classifier-1")
+        assert panel.shown == "linear_classifier-1" and not panel.stop_button.disabled
+        panel.click_stop()
+        manager.wait("linear_classifier-1", timeout=30)
+        manager.flush()
+        assert manager.runs["linear_classifier-1"].status == "stopped"
+        assert manager.runs["dnn_classifier-2"].status == "running" and not second.stop_event.is_set()
+        assert panel.shown == "linear_classifier-1"  # the stopped run's final state stays on screen
+        stopped_at = manager.runs["linear_classifier-1"].global_step
+        assert f"stopped at step <b>{stopped_at:,}</b> / 100,000" in panel.stats.value
+        assert panel.progress.bar_style == "warning" and panel.stop_button.disabled
+        panel.show(None)  # follow again: the run still training
+        assert panel.shown == "dnn_classifier-2" and "ETA" in panel.stats.value
+        panel.click_stop_all()
+        manager.wait(timeout=30)
+        assert manager.runs["dnn_classifier-2"].status == "stopped"
+        panel.close()
+    finally:
+        manager.close()
+
+
+def test_the_panel_never_jumps_to_a_queued_run(manager_for, fake_job):
+    jobs = [fake_job(steps=15, delay=0.01), fake_job(steps=15, delay=0.01, fail_at=7), fake_job(steps=15, delay=0.01)]
+    manager = manager_for(*jobs, max_rate=50.0)
+    specs = [RunSpec.create("linear_classifier", max_steps=15), RunSpec.create("dnn_regressor", max_steps=15),
+             RunSpec.create("dnn_classifier", max_steps=15)]
+    panel = TrainingPanel(manager, plan_of(*specs))
+    seen = []
+
+    class Spy:
+        def render(self, manager, dirty):
+            if panel.shown is not None:
+                seen.append((panel.shown, manager.runs[panel.shown].status))
+
+    manager.attach(Spy())
+    panel.click_train()
+    manager.wait(timeout=60)
+    names = [name for name, _ in seen]
+    order = ["linear_classifier-1", "dnn_regressor-2", "dnn_classifier-3"]
+    shown_order = [n for i, n in enumerate(names) if i == 0 or names[i - 1] != n]
+    assert shown_order == order  # one after another, never back, never ahead
+    assert all(status != "queued" for name, status in seen if name != order[0])
+    panel.show("dnn_regressor-2")
+    assert "ValueError: boom at step 7" in panel.stats.value and "failed at step <b>6</b> / 15" in panel.stats.value
+    assert "dnn_regressor-2" in panel.header.value and panel.progress.bar_style == "danger"
+    panel.close()
+
+
+def test_a_finished_one_step_fit_reads_done(manager_for, fake_job):
+    manager = manager_for(fake_job(steps=1))
+    panel = TrainingPanel(manager, plan_of(RunSpec.create("boosted_trees_classifier", max_steps=600)))
+    panel.click_train()
+    manager.wait()
+    assert "<b>done</b> (one full-batch fit)" in panel.stats.value and "/ 600" not in panel.stats.value
+    assert panel.progress.value == panel.progress.max
+
+
+def test_ui_actions_give_ui_feedback_and_no_python_warnings(manager_for, fake_job):
+    import warnings
+
+    job = fake_job(steps=100_000, delay=0.002)
+    manager = manager_for(job)
+    panel = TrainingPanel(manager, plan_of(RunSpec.create("linear_classifier", max_steps=100_000)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        panel.click_train()
+        panel.click_train()
+        manager.flush()
+        text = html.unescape(panel.note.value)
+        panel.click_stop_all()
+        manager.wait(timeout=30)
+    assert caught == []
+    assert "not started again" in text and "stop(" not in text
+
+
+def test_eta_counts_down_monotonically_at_a_constant_speed_with_jitter():
+    import random
+
+    from estlab.widgets._state import RunState, apply_event
+
+    rng = random.Random(0)
+    state = RunState("r", RunSpec("dnn_classifier"))
+    now = 1000.0
+    apply_event(state, {"type": "train_begin", "global_step": 0, "time": now, "target_step": 3000})
+    etas, rates = [], []
+    for step in range(1, 3001):
+        now += 0.01 * rng.uniform(0.5, 1.5)  # 100 steps/s on average, ±50 % per step
+        examples = 3200.0 * rng.uniform(0.3, 1.7)  # the loop's own window is noisy too
+        apply_event(state, {"type": "step_end", "global_step": step, "time": now, "loss": 1.0,
+                            "examples_per_sec": examples})
+        eta = state.rates.eta_at(now)
+        if eta is not None:
+            etas.append(eta)
+            rates.append(state.examples_per_sec)
+    assert len(etas) > 2900
+    assert all(b <= a for a, b in zip(etas, etas[1:]))  # never goes up
+    assert 25.0 < etas[100] < 33.0 and etas[-1] < 0.5
+    settled = rates[500:]
+    assert 2900 < min(settled) and max(settled) < 3500  # raw values span 960..5440
+
+
+def test_resume_continues_a_stopped_run_under_its_own_name(fake_job, tmp_path):
+    import pandas as pd
+
+    from estlab.runner import Experiment, ThreadExecutor
+    from estlab.widgets.runs import RunManager
+
+    small_frames = (pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0, 1, 0]}),) * 2
+    jobs = [fake_job(steps=100_000, delay=0.002), fake_job(steps=30)]
+    experiment = Experiment.create(str(tmp_path / "exp"), *small_frames, label="y")
+    manager = RunManager(executor=ThreadExecutor(lambda spec, name: jobs.pop(0)), experiment=experiment)
+    try:
+        panel = TrainingPanel(manager, plan_of(RunSpec.create("linear_classifier", max_steps=30, label="y")))
+        panel.click_train()
+        manager.flush()
+        assert panel.resume_button.disabled  # running: nothing to resume
+        panel.click_stop()
+        manager.wait(timeout=30)
+        assert manager.runs["linear_classifier-1"].status == "stopped" and not panel.resume_button.disabled
+        panel.resume_button.click()
+        manager.wait(timeout=30)
+        state = manager.runs["linear_classifier-1"]
+        assert list(manager.runs) == ["linear_classifier-1"] and state.status == "finished"
+        assert experiment.record("linear_classifier-1").status == "finished" and panel.resume_button.disabled
+        panel.resume_button.disabled = False  # a click on a finished run is explained, not raised
+        panel.resume_button.click()
+        manager.flush()
+        assert "cannot resume linear_classifier-1: name: run 'linear_classifier-1' finished at step 30" in \
+            html.unescape(panel.message.value)
+        panel.close()
+    finally:
+        manager.close()
