@@ -72,12 +72,25 @@ def _estimator(family: str, task: str, columns: list, vocabulary: list[str] | No
     return create(f"{family}_{suffix}", **kwargs)
 
 
-def _score_columns(task: str) -> tuple[list[str], str, bool]:
-    """The leaderboard's metrics (as the task's head declares them), its sort key and order."""
+def readable_number(value: object) -> str:
+    """A metric for a printed table: 4 decimals below 1,000, whole numbers with separators above.
+
+    Examples
+    --------
+    >>> readable_number(0.87654), readable_number(15986828.5169), readable_number(1234.5)
+    ('0.8765', '15,986,829', '1,234')
+    """
+    number = float(value)  # type: ignore[arg-type]
+    return f"{number:,.0f}" if abs(number) >= 1000 else f"{number:.4f}"
+
+
+def _score_columns(task: str) -> tuple[list[str], list[bool]]:
+    """The leaderboard's metrics (as the task's head declares them, the first is the sort key) and their
+    sort orders (``ascending``: lower is better)."""
     from estlab.training.metric_info import higher_is_better, preferred_metrics
 
     shown = list(preferred_metrics(task))
-    return shown, shown[0], not higher_is_better(shown[0])
+    return shown, [not higher_is_better(k) for k in shown]
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -103,7 +116,8 @@ def _demo(args: argparse.Namespace) -> int:
         print("no model to train: install the extras named above")
         return 1
     print(f"training {len(models)} premade estimators with default hyper-parameters, {schedule}, batch {BATCH_SIZE}\n")
-    shown, key, ascending = _score_columns(data.task)
+    shown, ascending = _score_columns(data.task)
+    key = shown[0]
     rows = []
     root = tempfile.mkdtemp(prefix="estlab_demo_")
     for family in models:
@@ -118,10 +132,11 @@ def _demo(args: argparse.Namespace) -> int:
         rows.append({"model": type(est).__name__, **{k: metrics[k] for k in shown},
                      "steps": est.global_step, "train_s": seconds})
         print(f"  {type(est).__name__:<30} {key}={metrics[key]:.4f}  ({seconds:.1f} s)", flush=True)
-    board = pd.DataFrame(rows).sort_values(key, ascending=ascending).reset_index(drop=True)
+    board = pd.DataFrame(rows)
+    board = board.sort_values(shown, ascending=ascending).reset_index(drop=True)
     board.index = board.index + 1
     print("\nleaderboard (test split)")
-    formats: dict[str | int, Callable[[object], str]] = {k: "{:.4f}".format for k in shown}
+    formats: dict[str | int, Callable[[object], str]] = {k: readable_number for k in shown}
     formats["train_s"] = "{:.1f}".format
     print(board.to_string(formatters=formats))
     print(f"\nmodel_dirs under {root} (tensorboard --logdir {root})")

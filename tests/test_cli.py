@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -27,6 +29,8 @@ def test_demo_regression_quick(capsys) -> None:
                  "--threads", threads]) == 0
     board = capsys.readouterr().out.split("leaderboard (test split)")[1]
     assert board.index("BoostedTreesRegressor") < board.index("BaselineRegressor")  # sorted by rmse
+    assert re.search(r"\d{4,}\.\d", board) is None  # large losses print as 15,986,829, not 15986828.5169
+    assert re.search(r"\d,\d{3}", board)
 
 
 def test_demo_rejects_unknown_models() -> None:

@@ -41,7 +41,7 @@ def export_saved_model(
     checkpoint_path: str | None = None,
     experimental_mode: str = PREDICT_MODE,
     *,
-    onnx: bool = True,
+    onnx: bool | None = None,
     metrics: Mapping[str, float] | None = None,
 ) -> str:
     """Export ``estimator`` for serving into ``<export_dir_base>/<timestamp>``; returns that path.
@@ -63,8 +63,9 @@ def export_saved_model(
         Export this checkpoint instead of the newest.
     experimental_mode : str
         Only ``"infer"`` (predict) is supported.
-    onnx : bool
-        Also write ``model.onnx`` (recorded as absent, with the reason, when conversion fails).
+    onnx : bool, optional
+        Also write ``model.onnx``: None (default) when the ``onnx`` extra is installed, True always (a failure
+        is warned about); its absence is recorded in ``export.json`` with the reason.
     metrics : mapping, optional
         Metrics to record in the metadata; default: the estimator's latest evaluation.
 

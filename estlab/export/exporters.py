@@ -43,8 +43,8 @@ class Exporter:
         Accepted for TF compatibility.
     exports_to_keep : int or None
         How many versions to keep (oldest removed first); ``None`` keeps all.
-    onnx : bool
-        Also write ``model.onnx`` in each export.
+    onnx : bool, optional
+        Also write ``model.onnx`` in each export (None: when the ``onnx`` extra is installed).
 
     Examples
     --------
@@ -59,7 +59,7 @@ class Exporter:
         assets_extra: Mapping[str, str] | None = None,
         as_text: bool = False,
         exports_to_keep: int | None = 5,
-        onnx: bool = True,
+        onnx: bool | None = None,
     ) -> None:
         if not isinstance(name, str) or not name or os.sep in name:
             raise ValueError(f"{type(self).__name__}: name must be a non-empty folder name, got {name!r}")
@@ -157,7 +157,7 @@ class LatestExporter(Exporter):
         assets_extra: Mapping[str, str] | None = None,
         as_text: bool = False,
         exports_to_keep: int | None = 5,
-        onnx: bool = True,
+        onnx: bool | None = None,
     ) -> None:
         super().__init__(name, serving_input_receiver_fn, assets_extra, as_text, exports_to_keep, onnx)
 
@@ -181,7 +181,7 @@ class FinalExporter(Exporter):
         assets_extra: Mapping[str, str] | None = None,
         as_text: bool = False,
         exports_to_keep: int | None = 5,
-        onnx: bool = True,
+        onnx: bool | None = None,
     ) -> None:
         super().__init__(name, serving_input_receiver_fn, assets_extra, as_text, exports_to_keep, onnx)
 
@@ -229,7 +229,7 @@ class BestExporter(Exporter):
         assets_extra: Mapping[str, str] | None = None,
         as_text: bool = False,
         exports_to_keep: int | None = 5,
-        onnx: bool = True,
+        onnx: bool | None = None,
     ) -> None:
         super().__init__(name, serving_input_receiver_fn, assets_extra, as_text, exports_to_keep, onnx)
         self.metric_key = metric_key

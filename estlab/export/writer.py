@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import platform
@@ -49,6 +50,17 @@ from estlab.export.spec import TensorSpec
 from estlab.warnings import ExportWarning
 
 
+def onnx_installed() -> bool:
+    """Whether the packages an ONNX copy needs (``onnx``, ``onnxscript``) are importable (nothing is imported).
+
+    Examples
+    --------
+    >>> isinstance(onnx_installed(), bool)
+    True
+    """
+    return all(importlib.util.find_spec(name) is not None for name in ("onnx", "onnxscript"))
+
+
 def write_export(
     export_dir_base: str | os.PathLike,
     *,
@@ -59,7 +71,7 @@ def write_export(
     transformer: Mapping[str, Any] | None = None,
     defaults: Mapping[str, Any] | None = None,
     metadata: Mapping[str, Any] | None = None,
-    onnx: bool = True,
+    onnx: bool | None = None,
     predictions_fn: Callable[[torch.Tensor], Mapping[str, torch.Tensor]] | None = None,
     input_names: Sequence[str] | None = None,
     mode: str | None = None,
@@ -88,8 +100,10 @@ def write_export(
         Values for inputs a request may omit.
     metadata : mapping, optional
         Extra metadata (estimator, feature columns, metrics...), plain JSON values.
-    onnx : bool
-        Also write ``model.onnx``; a conversion failure is recorded in ``export.json`` and warned about.
+    onnx : bool, optional
+        Also write ``model.onnx``. None (default): when the ``onnx`` extra is installed (otherwise the export
+        records why it has none, without a warning); True: always try. A conversion failure is recorded in
+        ``export.json`` and warned about.
     predictions_fn, input_names, mode
         See :class:`~estlab.export.program.PredictionProgram` (custom heads, positional raw inputs,
         modules whose forward takes ``mode``).
@@ -115,7 +129,9 @@ def write_export(
         program_info = save_program(program, example_features, directory)
         onnx_info: dict[str, Any] | None = None
         onnx_error: str | None = None
-        if onnx:
+        if onnx is None and not onnx_installed():
+            onnx_error = "not written: the onnx extra is not installed (pip install 'estlab[onnx]')"
+        elif onnx is not False:
             try:
                 onnx_info = save_onnx(directory / PROGRAM_FILE, program_info, directory)
             except Exception as error:  # noqa: BLE001 - ONNX is optional; record why it is absent

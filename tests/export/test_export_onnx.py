@@ -62,3 +62,23 @@ def test_onnx_runtime_matches_estimator_predict(kind, tmp_path):
         result["probabilities"], np.stack([r["probabilities"] for r in expected]), atol=1e-6
     )
     np.testing.assert_array_equal(result["class_ids"], np.stack([r["class_ids"] for r in expected]))
+
+
+def test_without_the_onnx_extra_an_export_says_why_in_its_record_and_warns_nothing(tmp_path, monkeypatch):
+    import warnings
+
+    from estlab.estimators import LinearClassifier
+    from estlab.export import writer
+
+    monkeypatch.setattr(writer, "onnx_installed", lambda: False)  # what a core install (no estlab[onnx]) sees
+    train = datasets.load_adult().train.head(200)
+    est = LinearClassifier([fc.numeric_column("age")], label_vocabulary=["<=50K", ">50K"],
+                           model_dir=str(tmp_path / "m"))
+    est.train(train, label="income_bracket", steps=2, batch_size=64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        path = est.export_saved_model(str(tmp_path / "export"))
+    document = json.loads((tmp_path / "export" / path.rsplit("/", 1)[-1] / "export.json").read_text())
+    assert document["onnx"] is None
+    assert "onnx extra is not installed" in document["onnx_error"]
+    assert not (tmp_path / "export" / path.rsplit("/", 1)[-1] / "model.onnx").exists()
