@@ -174,6 +174,26 @@ class ThreadExecutor:
             thread.join(max(deadline - time.monotonic(), 0.0))
 
 
+def failure_event(error: BaseException, ended: bool, run: str) -> dict[str, Any]:
+    """The event a worker sends when a run's job raises ``error``.
+
+    Before ``train_end`` (``ended`` False) the run failed: a ``train_end`` with the error and traceback. After
+    it (writing the eval-set predictions) the run stands and the lab gets a warning ``notice``.
+
+    Examples
+    --------
+    >>> failure_event(ValueError("bad"), ended=True, run="'dnn-1'")["text"]
+    "run 'dnn-1': ValueError: bad"
+    >>> failure_event(ValueError("bad"), ended=False, run="'dnn-1'")["status"]
+    'failed'
+    """
+    message = f"{type(error).__name__}: {error}"
+    if ended:
+        return {"type": "notice", "level": "warning", "time": time.time(), "text": f"run {run}: {message}"}
+    return {"type": "train_end", "status": "failed", "time": time.time(), "reason": "error", "error": message,
+            "traceback": traceback.format_exc()}
+
+
 def make_executor(executor: str = "process", workers: int | None = None, threads_per_worker: int = 1,
                   job_factory: Callable[[RunSpec, str], Job] | None = None, **options: Any) -> Executor:
     """The executor a lab asks for by name, so the lab only passes its arguments through.

@@ -27,11 +27,10 @@ import os
 import socket
 import threading
 import time
-import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from estlab.runner.executor import Done, Emit, RunRequest
+from estlab.runner.executor import Done, Emit, RunRequest, failure_event
 
 #: Ray nices its workers (15) by default, so on a busy machine a local run barely trains; a local instance
 #: started here runs them at normal priority (set ``RAY_worker_niceness`` yourself to choose otherwise).
@@ -97,12 +96,7 @@ class RunActor:
                 job.request_stop()
             job.run(self._emit)
         except Exception as exc:  # the run fails, reported through the stream
-            if self._ended:  # after training (writing predictions): the run stands, the lab is told
-                self._emit({"type": "notice", "level": "warning", "time": time.time(),
-                            "text": f"run {request.model_dir}: {type(exc).__name__}: {exc}"})
-            else:
-                self._emit({"type": "train_end", "status": "failed", "time": time.time(), "reason": "error",
-                            "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()})
+            self._emit(failure_event(exc, self._ended, request.model_dir))
         finally:
             with self._lock:
                 self._job = None

@@ -24,11 +24,10 @@ import queue
 import signal
 import threading
 import time
-import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
-from estlab.runner.executor import RunRequest
+from estlab.runner.executor import RunRequest, failure_event
 from estlab.runner.liveness import Heartbeat
 
 #: Seconds a worker may hold step events before sending them.
@@ -175,12 +174,8 @@ class Worker:
         except Exception as exc:  # the run fails, the worker lives on
             if sender.failed:
                 pass  # the training session already reported this failure (its train_end carries the error)
-            elif sender.ended:  # after training (writing predictions): the run stands, the lab is told
-                sender.emit({"type": "notice", "level": "warning", "time": time.time(),
-                             "text": f"run {name!r}: {type(exc).__name__}: {exc}"})
             else:
-                sender.emit({"type": "train_end", "status": "failed", "time": time.time(), "reason": "error",
-                             "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()})
+                sender.emit(failure_event(exc, sender.ended, repr(name)))
         finally:
             if heartbeat is not None:
                 heartbeat.close()
