@@ -326,7 +326,7 @@ class ModelFnHooks:
 
     def _build_optimizers(self, module: torch.nn.Module) -> list[torch.optim.Optimizer]:
         """One optimizer per parameter group the model trains separately."""
-        from estlab.estimators.optimizers import resolve_optimizer
+        from estlab.estimators.optimizers import has_sparse_gradients, resolve_optimizer
 
         if self._tf_style():
             from estlab.estimators.tf_model_fn import ModelFnModule
@@ -334,7 +334,8 @@ class ModelFnHooks:
             assert isinstance(module, ModelFnModule), "a TF-style model_fn builds a ModelFnModule"
             return module.build_optimizers()
         spec = self._model_spec()
-        return [resolve_optimizer(spec.optimizer, spec.learning_rate)(module.parameters())]
+        return [resolve_optimizer(spec.optimizer, spec.learning_rate, fused=not has_sparse_gradients(module))(
+            module.parameters())]
 
     def _fit_full_batch(self, module: torch.nn.Module, encoded: dict, labels: torch.Tensor, weights: Any) -> None:
         """Full-batch learners (``trains_full_batch = True``) fit here once instead of SGD steps."""

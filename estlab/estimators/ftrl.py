@@ -126,6 +126,7 @@ class Ftrl(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
+            dense: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -133,7 +134,9 @@ class Ftrl(torch.optim.Optimizer):
                 if p.grad.is_sparse:
                     _sparse_update(p, p.grad, state, group)
                 else:
-                    _update(p, p.grad, state["accumulator"], state["linear"], group)
+                    dense.setdefault((p.device, p.dtype), []).append(p)
+            for params in dense.values():  # all dense parameters of one device and dtype: one op per formula
+                _update_all(params, [self.state[p] for p in params], group)
         return loss
 
 
@@ -151,12 +154,29 @@ def _proximal(grad: torch.Tensor, weight: torch.Tensor, accum: torch.Tensor, lin
     return new_weight, new_accum, new_linear
 
 
-def _update(p: torch.Tensor, grad: torch.Tensor, accum: torch.Tensor, linear: torch.Tensor,
-            group: dict[str, Any]) -> None:
-    weight, new_accum, new_linear = _proximal(grad.to(p.dtype), p, accum, linear, group)
-    p.copy_(weight)
-    accum.copy_(new_accum)
-    linear.copy_(new_linear)
+def _update_all(params: list[torch.Tensor], states: list[dict[str, Any]], group: dict[str, Any]) -> None:
+    """``_proximal`` on many dense parameters of one device and dtype at once: their gradients, weights and
+    state concatenated into flat vectors, one ``_proximal`` over them (a dozen kernel launches, not a dozen per
+    parameter), the results copied back. Elementwise, so the values are exactly the per-parameter ones."""
+    if len(params) == 1:
+        p, state = params[0], states[0]
+        weight, accum, linear = _proximal(p.grad.to(p.dtype), p.detach(), state["accumulator"],  # type: ignore[union-attr]
+                                          state["linear"], group)
+        p.detach().copy_(weight)
+        state["accumulator"].copy_(accum)
+        state["linear"].copy_(linear)
+        return
+    sizes = [p.numel() for p in params]
+
+    def flat(tensors: list[torch.Tensor]) -> torch.Tensor:
+        return torch.cat([t.reshape(-1) for t in tensors])
+
+    accums = [s["accumulator"] for s in states]
+    linears = [s["linear"] for s in states]
+    weight, accum, linear = _proximal(flat([p.grad.to(p.dtype) for p in params]),  # type: ignore[union-attr]
+                                      flat([p.detach() for p in params]), flat(accums), flat(linears), group)
+    for targets, values in ((accums, accum), (linears, linear), ([p.detach() for p in params], weight)):
+        torch._foreach_copy_(targets, [v.view_as(t) for v, t in zip(values.split(sizes), targets, strict=True)])
 
 
 def _sparse_update(p: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:

@@ -126,9 +126,55 @@ def tf_default_optimizer(estimator: str, n_feature_columns: int | None = None) -
     return name, rate
 
 
+#: torch classes with a fused implementation (one kernel over all parameters; CPU and CUDA since torch 2.4)
+FUSED_CLASSES: tuple[type[torch.optim.Optimizer], ...] = (torch.optim.Adam, torch.optim.AdamW, torch.optim.Adagrad,
+                                                          torch.optim.SGD)
+FUSED_DEVICES = frozenset({"cpu", "cuda"})
+
+
+def fused_factory(factory: Callable[..., torch.optim.Optimizer]) -> OptimizerFactory:
+    """``factory`` building torch's fused implementation when every parameter allows it (floating point, one
+    CPU or CUDA device), else the default one.
+
+    The fused update is the same formula in one kernel over all parameters (3-4x faster for the many small
+    tensors of a tabular model); results agree with the per-tensor update to the last bit or two of float32.
+    Not for modules with sparse gradients (``nn.Embedding(sparse=True)``), which fused kernels refuse.
+
+    Examples
+    --------
+    >>> import functools, torch
+    >>> opt = fused_factory(functools.partial(torch.optim.Adam, lr=0.1))([torch.nn.Parameter(torch.zeros(2))])
+    >>> opt.param_groups[0]["fused"]
+    True
+    """
+
+    def build(params: Iterable[Any]) -> torch.optim.Optimizer:
+        params = list(params)
+        flat = [p for item in params for p in (item["params"] if isinstance(item, dict) else [item])]
+        devices = {p.device for p in flat}
+        if (flat and len(devices) == 1 and next(iter(devices)).type in FUSED_DEVICES
+                and all(p.is_floating_point() for p in flat)):
+            return factory(params, fused=True)
+        return factory(params)
+
+    return build
+
+
+def has_sparse_gradients(module: torch.nn.Module) -> bool:
+    """True when a submodule makes sparse gradients (``nn.Embedding`` / ``nn.EmbeddingBag`` with ``sparse=True``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> has_sparse_gradients(torch.nn.Embedding(3, 2, sparse=True)), has_sparse_gradients(torch.nn.Linear(1, 1))
+    (True, False)
+    """
+    return any(getattr(m, "sparse", False) is True for m in module.modules())
+
+
 def resolve_optimizer(
     optimizer: OptimizerSpec, learning_rate: LearningRate = None, parameter: str = "optimizer", *,
-    default: tuple[str, float] | None = None,
+    default: tuple[str, float] | None = None, fused: bool = True,
 ) -> OptimizerFactory:
     """Turn an optimizer spec and a learning rate into ``factory(params) -> Optimizer`` (checked now).
 
@@ -144,6 +190,10 @@ def resolve_optimizer(
         The constructor argument's name, used in error messages.
     default : (str, float), optional
         ``(name, learning rate)`` that ``optimizer=None`` means (see :func:`tf_default_optimizer`).
+    fused : bool
+        An optimizer given by name (or the default) uses torch's fused implementation where it has one and the
+        parameters allow it (:func:`fused_factory`). False for modules with sparse gradients. A class, partial,
+        factory or instance the user passes is built as given.
 
     Examples
     --------
@@ -169,6 +219,9 @@ def resolve_optimizer(
         optimizer = default[0]
         rate = default[1] if rate is None and schedule is None else rate
     base = _base_factory(optimizer, rate, schedule is not None, parameter)
+    if fused and isinstance(optimizer, str) and OPTIMIZERS[canonical_optimizer_name(optimizer, parameter)][0] in \
+            FUSED_CLASSES:
+        base = fused_factory(base)
     if schedule is None:
         return base
 
@@ -258,6 +311,8 @@ __all__ = [
     "OptimizerFactory",
     "OptimizerSpec",
     "canonical_optimizer_name",
+    "fused_factory",
+    "has_sparse_gradients",
     "optimizer_names",
     "resolve_optimizer",
     "tf_default_optimizer",

@@ -311,7 +311,7 @@ class ModelFnModule(nn.Module):
 
     def build_optimizers(self) -> list[torch.optim.Optimizer]:
         """The optimizer(s) of the ``train_op`` the build call returned."""
-        from estlab.estimators.optimizers import resolve_optimizer
+        from estlab.estimators.optimizers import has_sparse_gradients, resolve_optimizer
 
         train_op, self._train_op = self._train_op, None
         params = [p for p in self.parameters() if p.requires_grad]
@@ -320,7 +320,8 @@ class ModelFnModule(nn.Module):
         if isinstance(train_op, torch.optim.Optimizer):
             return [train_op]
         if isinstance(train_op, str):
-            return [resolve_optimizer(train_op, self._params.get("learning_rate"))(params)]
+            return [resolve_optimizer(train_op, self._params.get("learning_rate"),
+                                      fused=not has_sparse_gradients(self))(params)]
         if isinstance(train_op, type) and issubclass(train_op, torch.optim.Optimizer):
             # its own default learning rate; a subclass fills the base class's ``defaults`` argument itself
             factory = cast(Callable[..., torch.optim.Optimizer], train_op)

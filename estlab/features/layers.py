@@ -413,12 +413,10 @@ class LinearFeatures(_FeatureLayer):
             kernels = torch.cat([self.weights[_param_name(c.name)] for c in block])
             out = out + torch.cat(values, dim=1).float() @ kernels
         for c in self.feature_columns:
+            if (c.layer_role == "values" and block) or (c.layer_role == "ids" and plan is not None):
+                continue  # in the fused block / the fused lookup above
             kernel = self.weights[_param_name(c.name)]
-            if c.layer_role == "values" and block:
-                continue
             if c.layer_role == "ids":
-                if plan is not None:
-                    continue
                 key = transformer.encoded_key(c)
                 ids = encoded[key] if encoded[key].dim() == 2 else encoded[key].reshape(n, -1)
                 ids = c.leaf.tensor_stage(ids, transformer._fitted)

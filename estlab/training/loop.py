@@ -19,6 +19,7 @@ import torch
 
 from estlab.training import distributed
 from estlab.training.events import Control
+from estlab.training.row_gather import RowGather
 
 #: Steps whose losses wait on the device before a sync is forced (bounds the buffer; NaN checks stay exact).
 SYNC_WINDOW = 1024
@@ -26,6 +27,8 @@ SYNC_WINDOW = 1024
 DISTRIBUTED_STOP_CHECK_STEPS = 8
 #: Rows of the latest training batch the model is probed on (eval mode, no grad) before each checkpoint.
 PROBE_ROWS = 64
+#: batch tensors are packed (one index op per dtype) when a run reads at least 1 / this of the input's rows
+PACK_AFTER_EPOCH_FRACTION = 3
 
 
 class NanLossError(FloatingPointError):
@@ -167,6 +170,48 @@ def clip_by_global_norm(optimizers: list[torch.optim.Optimizer], clip_norm: floa
     return total
 
 
+def batch_rows(task: LoopTask) -> Callable[[torch.Tensor], tuple[dict[str, torch.Tensor], torch.Tensor,
+                                                                  torch.Tensor | None]]:
+    """``rows -> (features, labels, weights)`` of one batch: one index op per dtype (:class:`RowGather`) when
+    the run reads enough rows to repay packing the tensors once, else one per tensor.
+
+    Packing copies the in-memory tensors once (~0.1 s per million Adult rows) and saves ~0.25 us per row and
+    tensor gathered, so it pays from about a third of an epoch on; streamed inputs (whose tensors change with
+    each chunk) are never packed.
+
+    Examples
+    --------
+    >>> import torch
+    >>> task = LoopTask(torch.nn.Linear(1, 1), [], None, {"x": torch.tensor([1.0, 2.0])}, torch.tensor([0.0, 1.0]),
+    ...                 None, iter([]), 0, None, torch.device("cpu"))
+    >>> features, labels, weights = batch_rows(task)(torch.tensor([1]))
+    >>> features["x"].tolist(), labels.tolist(), weights
+    ([2.0], [1.0], None)
+    """
+    features, labels, weights = task.features, task.labels, task.weights
+    tensors = [*features.values(), labels, *([] if weights is None else [weights])] if type(features) is dict else []
+    n = labels.shape[0] if isinstance(labels, torch.Tensor) and labels.dim() else 0
+    batch_size = getattr(task.batches, "batch_size", None)
+    steps = None if task.target_step is None else task.target_step - task.start_step
+    reads = float("inf") if steps is None or not isinstance(batch_size, int) else steps * batch_size
+    if (len(tensors) > 2 and all(isinstance(t, torch.Tensor) for t in tensors) and n
+            and reads >= n / PACK_AFTER_EPOCH_FRACTION):
+        gather, keys = RowGather(tensors), list(features)
+        if gather.index_ops < len(tensors):
+
+            def packed(rows: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor | None]:
+                taken = gather(rows)
+                return dict(zip(keys, taken, strict=False)), taken[len(keys)], (
+                    None if weights is None else taken[len(keys) + 1])
+
+            return packed
+
+    def one_by_one(rows: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor | None]:
+        return ({k: v[rows] for k, v in features.items()}, labels[rows], None if weights is None else weights[rows])
+
+    return one_by_one
+
+
 def run_loop(task: LoopTask, control: Control) -> LoopResult:
     """Train until ``task.target_step``, the input's end or a stop request; always ends with a checkpoint.
 
@@ -188,6 +233,7 @@ def run_loop(task: LoopTask, control: Control) -> LoopResult:
     pin = task.device.type == "cuda"
 
     probe: dict[str, torch.Tensor] | None = None  # the first rows of the latest batch
+    take_rows = batch_rows(task)
 
     def guard() -> None:
         # a step's loss is computed before its update: probe the updated model before any checkpoint of it
@@ -227,11 +273,11 @@ def run_loop(task: LoopTask, control: Control) -> LoopResult:
             if pin:  # from pinned memory the copy is truly asynchronous: the host does not wait for the GPU
                 rows = rows.pin_memory()
             rows = rows.to(task.device, non_blocking=True)
-            batch = {k: v[rows] for k, v in task.features.items()}
+            batch, labels, weights = take_rows(rows)
             probe = {k: v[:PROBE_ROWS] for k, v in batch.items()}
             with autocast:
                 logits = forward(batch)
-                loss = task.loss_fn(logits, task.labels[rows], None if task.weights is None else task.weights[rows])
+                loss = task.loss_fn(logits, labels, weights)
             clear_grads(task.optimizers)
             (loss if task.scaler is None else task.scaler.scale(loss)).backward()
             if task.clip_gradients is not None:

@@ -192,17 +192,19 @@ def test_keyboard_interrupt_checkpoints_then_reraises(make_estimator, binary_fra
 
 def test_request_stop_from_another_thread(make_estimator, binary_frame):
     est = make_estimator(save_checkpoints_steps=1000)
-    started = threading.Event()
+    started, requested = threading.Event(), threading.Event()
 
     class Started(Listener):
-        def on_step_end(self, event):
+        def on_step_end(self, event):  # the first step waits for the request: the run cannot end before it
             started.set()
+            requested.wait(60)
 
     worker = threading.Thread(target=est.train, args=(binary_frame,),
                               kwargs={"label": "y", "hooks": [Started()], "batch_size": 4})
     worker.start()
-    assert started.wait(30)
+    assert started.wait(60)
     est.request_stop()
+    requested.set()
     worker.join(30)
     assert not worker.is_alive()
     assert est.last_run.status == "stopped" and est.last_run.reason == "stop requested"

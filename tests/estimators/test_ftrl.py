@@ -155,3 +155,29 @@ def test_name_ftrl_is_ftrl_proximal_at_the_linear_default_rate() -> None:
     assert type(opt) is Ftrl
     assert opt.param_groups[0]["lr"] == 0.2 and opt.param_groups[0]["initial_accumulator_value"] == 0.1
     assert opt.param_groups[0]["learning_rate_power"] == -0.5 and opt.param_groups[0]["l1_regularization_strength"] == 0.0
+
+
+@pytest.mark.parametrize("config", [CONFIG, {"lr": 0.05}, {"learning_rate_power": 0.0, "l1_regularization_strength": 0.3}])
+def test_many_dense_parameters_update_as_each_one_alone_bit_for_bit(config: dict) -> None:
+    # the optimizer updates all dense parameters of a dtype together; each must get exactly the
+    # per-parameter formula (`_proximal`), float32 and float64 mixed, shapes of every rank
+    from estlab.estimators.ftrl import _proximal
+
+    gen = torch.Generator().manual_seed(3)
+    shapes = [(5, 1), (3,), (2, 4), (1,)]
+    params = [torch.nn.Parameter(torch.randn(s, generator=gen, dtype=dt)) for s in shapes
+              for dt in (torch.float32, torch.float64)]
+    opt = Ftrl(params, **config)
+    group = opt.param_groups[0]
+    expected = [(p.detach().clone(), torch.full_like(p, group["initial_accumulator_value"]), torch.zeros_like(p))
+                for p in params]
+    for _ in range(3):
+        grads = [torch.randn(p.shape, generator=gen, dtype=p.dtype) for p in params]
+        for p, g in zip(params, grads, strict=True):
+            p.grad = g
+        opt.step()
+        expected = [_proximal(g, w, n, z, group) for g, (w, n, z) in zip(grads, expected, strict=True)]
+    for p, (w, n, z) in zip(params, expected, strict=True):
+        assert torch.equal(p.detach(), w)
+        assert torch.equal(opt.state[p]["accumulator"], n) and torch.equal(opt.state[p]["linear"], z)
+    assert any(bool((p == 0).any()) for p in params) == (group["l1_regularization_strength"] > 0)
