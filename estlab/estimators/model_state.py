@@ -325,7 +325,8 @@ def build_state(
         logger.warning("RunConfig(compile=True) is ignored for a TF-style model_fn (it runs eagerly per batch)")
     elif config.compile:
         # torch.compile(module) returns an OptimizedModule (an nn.Module); its stubs only describe functions.
-        forward = cast(torch.nn.Module, torch.compile(forward))
+        mode = None if config.compile is True else config.compile
+        forward = cast(torch.nn.Module, torch.compile(forward, mode=mode))
     state.forward_module = distributed.wrap_model(forward, device)
     return state, history
 

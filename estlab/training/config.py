@@ -19,6 +19,9 @@ _IGNORED = ("session_config", "keep_checkpoint_every_n_hours", "train_distribute
             "session_creation_timeout_secs", "checkpoint_save_graph_def")
 
 
+#: ``torch.compile`` modes ``RunConfig(compile=...)`` accepts by name
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
 @dataclass(frozen=True)
 class RunConfig:
     """Run settings, as ``tf.estimator.RunConfig``, with TF's parameters in TF's order.
@@ -50,8 +53,10 @@ class RunConfig:
         Keyword-only. ``"auto"`` (CUDA, then MPS, then CPU), or any torch device string.
     mixed_precision : str, optional
         Keyword-only. ``"bf16"`` or ``"fp16"`` (autocast; fp16 adds a gradient scaler on CUDA).
-    compile : bool
-        Keyword-only. Wrap the module with ``torch.compile``.
+    compile : bool or str
+        Keyword-only. Wrap the module with ``torch.compile``: ``True`` (its default mode) or a mode name,
+        ``"reduce-overhead"`` (CUDA graphs: for small, launch-bound models on a GPU), ``"max-autotune"``,
+        ``"max-autotune-no-cudagraphs"``, ``"default"``.
     tensorboard : bool
         Keyword-only. Write TensorBoard event files.
     num_threads : int, optional
@@ -88,7 +93,7 @@ class RunConfig:
     random_seed: int | None = field(default=None, kw_only=True)
     device: str = field(default="auto", kw_only=True)
     mixed_precision: str | None = field(default=None, kw_only=True)
-    compile: bool = field(default=False, kw_only=True)
+    compile: bool | str = field(default=False, kw_only=True)
     tensorboard: bool = field(default=True, kw_only=True)
     num_threads: int | None = field(default=None, kw_only=True)
     clip_gradients: float | None = field(default=None, kw_only=True)
@@ -126,6 +131,9 @@ class RunConfig:
                 f"RunConfig: mixed_precision must be None or one of {sorted(_MIXED_PRECISION)}, "
                 f"got {self.mixed_precision!r}"
             )
+        if not isinstance(self.compile, bool) and self.compile not in COMPILE_MODES:
+            raise ValueError(f"RunConfig: compile must be True, False or a torch.compile mode in {list(COMPILE_MODES)}, "
+                             f"got {self.compile!r}")
         clip = self.clip_gradients
         if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float))
                                  or not math.isfinite(clip) or clip <= 0):

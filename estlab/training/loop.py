@@ -232,13 +232,14 @@ def run_loop(task: LoopTask, control: Control) -> LoopResult:
     world_size = distributed.get_world_size()
     pin = task.device.type == "cuda"
 
-    probe: dict[str, torch.Tensor] | None = None  # the first rows of the latest batch
+    probe: dict[str, torch.Tensor] | None = None  # the latest batch (its first rows are probed)
     take_rows = batch_rows(task)
 
     def guard() -> None:
         # a step's loss is computed before its update: probe the updated model before any checkpoint of it
         # (under torchrun only the weights: a forward through the DDP wrapper on one rank could deadlock)
-        broken = probe_model(task.module, forward, probe if world_size == 1 else None, autocast)
+        rows = None if probe is None or world_size > 1 else {k: v[:PROBE_ROWS] for k, v in probe.items()}
+        broken = probe_model(task.module, forward, rows, autocast)
         if broken is not None:
             raise NanLossError(f"the model became unusable after step {step}: {broken}; no checkpoint of it is "
                                f"written and the last good checkpoint is kept. Lower the learning rate (it "
@@ -274,7 +275,7 @@ def run_loop(task: LoopTask, control: Control) -> LoopResult:
                 rows = rows.pin_memory()
             rows = rows.to(task.device, non_blocking=True)
             batch, labels, weights = take_rows(rows)
-            probe = {k: v[:PROBE_ROWS] for k, v in batch.items()}
+            probe = batch  # sliced only when a checkpoint is due
             with autocast:
                 logits = forward(batch)
                 loss = task.loss_fn(logits, labels, weights)

@@ -47,3 +47,15 @@ def test_tf_random_seed_is_an_alias():
     assert RunConfig(random_seed=3).replace(random_seed=4).tf_random_seed == 4
     with pytest.raises(ValueError, match="random_seed=1 and tf_random_seed=2 disagree"):
         RunConfig(random_seed=1, tf_random_seed=2)
+
+
+@pytest.mark.parametrize("mode", [True, False, "reduce-overhead", "max-autotune", "default"])
+def test_compile_takes_a_bool_or_a_torch_compile_mode(mode) -> None:
+    assert RunConfig(compile=mode).compile == mode
+
+
+@pytest.mark.parametrize("bad", ["reduce_overhead", "fast", 1, None])
+def test_an_unknown_compile_mode_is_refused_naming_the_modes(bad) -> None:
+    with pytest.raises(ValueError, match=r"compile must be True, False or a torch.compile mode in \['default', "
+                                         r"'reduce-overhead'"):
+        RunConfig(compile=bad)
