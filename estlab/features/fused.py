@@ -8,12 +8,13 @@ encoded dict and gives the same output (to float rounding, in TF's name order) w
   one ``(N, sum of widths)`` block, filled by **one** ``scatter_add_``;
 * **embedding columns** (``"table"``), grouped by dimension: the group's tables (a shared table once) and one
   zero row concatenated into one table; single-valued unweighted columns (``K == 1``, the common case) are
-  **one** ``F.embedding`` lookup whose ``-1`` ids read the zero row; multivalent or weighted columns are **one**
+  **one** lookup (``index_select`` on the CPU, ``F.embedding`` elsewhere) whose ``-1`` ids read the zero row; multivalent or weighted columns are **one**
   ``F.embedding_bag`` (``mode="sum"``, ``per_sample_weights``) with the ``mean`` / ``sqrtn`` denominators of
   all of them computed together. A table with ``max_norm`` keeps the per-column path. Tables whose rows add up
   to more than ``MAX_FUSED_ROWS`` are not concatenated (the copy would cost more than it saves);
 * **numeric columns** (``"values"``): their value blocks, placed directly in the one final ``torch.cat``;
-* ``LinearFeatures`` with the ``"sum"`` combiner: all its id columns' weights in **one** ``F.embedding_bag``.
+* ``LinearFeatures`` with the ``"sum"`` combiner: all its id columns' weights in **one** lookup summed over the
+  columns (unweighted) or **one** ``F.embedding_bag`` (weighted columns).
 
 Each column's ``tensor_stage`` (``normalizer_fn``, in-model bucketizing) still runs on its own tensor first,
 so any callable works and ``torch.export`` captures it. The plan (keys, offsets, groups) is made once when the
@@ -255,7 +256,7 @@ def dense_forward(layer: Any, plan: DensePlan, encoded: dict[str, torch.Tensor])
 
 @dataclass
 class LinearPlan:
-    """``LinearFeatures``' id columns summed by one ``embedding_bag`` (the ``"sum"`` combiner only)."""
+    """``LinearFeatures``' id columns summed by one lookup over one table (the ``"sum"`` combiner only)."""
 
     slots: list[_Slot]
     rows: int
@@ -276,7 +277,7 @@ def linear_plan(columns: list[FeatureColumn], transformer: FeatureTransformer, p
 
 def linear_ids_sum(plan: LinearPlan, weights: Any, encoded: dict[str, torch.Tensor], fitted: Any,
                    n: int) -> torch.Tensor:
-    """Sum over all id columns of ``sum_k w_k * weight[id_k]``: one ``embedding_bag`` over one table."""
+    """Sum over all id columns of ``sum_k w_k * weight[id_k]``: one lookup (or one ``embedding_bag`` with weights) over one table."""
     parts = [weights[name] for name in plan.names]
     table = torch.cat([*parts, parts[0].new_zeros(1, parts[0].shape[1])])
     ids, ws = _ids_and_weights(plan.slots, encoded, fitted, n)

@@ -9,7 +9,9 @@ step, no host sync), ``step_end`` carries ``loss=None``, and a NaN is still trac
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +22,8 @@ import torch
 from estlab.training import distributed
 from estlab.training.events import Control
 from estlab.training.row_gather import RowGather
+
+logger = logging.getLogger(__name__)
 
 #: Steps whose losses wait on the device before a sync is forced (bounds the buffer; NaN checks stay exact).
 SYNC_WINDOW = 1024
@@ -170,6 +174,13 @@ def clip_by_global_norm(optimizers: list[torch.optim.Optimizer], clip_norm: floa
     return total
 
 
+def _pack_quietly(gather: RowGather) -> None:
+    try:
+        gather.pack()
+    except Exception as error:  # e.g. out of memory for the copy: batches keep being gathered one by one
+        logger.debug("batch tensors not packed: %s", error)
+
+
 def batch_rows(task: LoopTask) -> Callable[[torch.Tensor], tuple[dict[str, torch.Tensor], torch.Tensor,
                                                                   torch.Tensor | None]]:
     """``rows -> (features, labels, weights)`` of one batch: one index op per dtype (:class:`RowGather`) when
@@ -198,6 +209,8 @@ def batch_rows(task: LoopTask) -> Callable[[torch.Tensor], tuple[dict[str, torch
             and reads >= n / PACK_AFTER_EPOCH_FRACTION):
         gather, keys = RowGather(tensors), list(features)
         if gather.index_ops < len(tensors):
+            # the copy (torch.cat, without the GIL) runs on another core while the first steps gather one by one
+            threading.Thread(target=_pack_quietly, args=(gather,), name="estlab-pack", daemon=True).start()
 
             def packed(rows: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor | None]:
                 taken = gather(rows)

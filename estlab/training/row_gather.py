@@ -14,7 +14,7 @@ Examples
 --------
 >>> import torch
 >>> gather = RowGather([torch.tensor([1.0, 2.0, 3.0]), torch.tensor([[4.0], [5.0], [6.0]]),
-...                     torch.tensor([7, 8, 9])])
+...                     torch.tensor([7, 8, 9])]).pack()
 >>> [t.tolist() for t in gather(torch.tensor([2, 0]))]
 [[3.0, 1.0], [[6.0], [4.0]], [9, 7]]
 >>> gather.index_ops
@@ -51,46 +51,68 @@ class RowGather:
     Examples
     --------
     >>> import torch
-    >>> gather = RowGather([torch.arange(4), torch.arange(8).reshape(4, 2)])
+    >>> gather = RowGather([torch.arange(4), torch.arange(8).reshape(4, 2)]).pack()
     >>> [t.tolist() for t in gather(torch.tensor([3, 1]))]
     [[3, 1], [[6, 7], [2, 3]]]
     """
 
     def __init__(self, tensors: Sequence[torch.Tensor]) -> None:
-        self._count = len(tensors)
+        self._tensors = list(tensors)
         rows = tensors[0].shape[0] if tensors and tensors[0].dim() else -1
+        self._rows = rows
         groups: dict[object, list[int]] = {}
         for i, t in enumerate(tensors):
             packable = (t.layout == torch.strided and t.dim() >= 1 and t.shape[0] == rows and not t.requires_grad
                         and t.numel() > 0)
             groups.setdefault((t.dtype, t.device) if packable else i, []).append(i)
-        self._alone: list[tuple[int, torch.Tensor]] = []
-        self._packs: list[tuple[torch.Tensor, list[_Member]]] = []
-        for positions in groups.values():
-            if len(positions) == 1:
-                self._alone.append((positions[0], tensors[positions[0]]))
-                continue
-            members, start = [], 0
-            for i in positions:
-                shape = tuple(tensors[i].shape[1:])
-                width = math.prod(shape)
-                members.append(_Member(i, start, width, shape))
-                start += width
-            block = torch.cat([tensors[i].reshape(rows, -1) for i in positions], dim=1)
-            self._packs.append((block, members))
+        self._groups = list(groups.values())
+        self._packs: list[tuple[torch.Tensor, list[_Member]]] | None = None
+        self._alone = [(g[0], tensors[g[0]]) for g in self._groups if len(g) == 1]
 
     @property
     def index_ops(self) -> int:
-        """How many index operations one call makes (one per pack, one per tensor gathered alone)."""
-        return len(self._packs) + len(self._alone)
+        """How many index operations one call makes once packed (one per pack, one per tensor gathered alone)."""
+        return len(self._groups)
+
+    @property
+    def packed(self) -> bool:
+        """True once :meth:`pack` has finished; until then calls gather tensor by tensor (same values)."""
+        return self._packs is not None
+
+    def pack(self) -> RowGather:
+        """Copy the tensors of each dtype side by side (once; safe to run on another thread while calls go on).
+
+        Examples
+        --------
+        >>> import torch
+        >>> RowGather([torch.zeros(3), torch.ones(3)]).pack().packed
+        True
+        """
+        packs = []
+        for positions in self._groups:
+            if len(positions) == 1:
+                continue
+            members, start = [], 0
+            for i in positions:
+                shape = tuple(self._tensors[i].shape[1:])
+                width = math.prod(shape)
+                members.append(_Member(i, start, width, shape))
+                start += width
+            block = torch.cat([self._tensors[i].reshape(self._rows, -1) for i in positions], dim=1)
+            packs.append((block, members))
+        self._packs = packs  # one assignment: a concurrent call sees all packs or none
+        return self
 
     def __call__(self, rows: torch.Tensor) -> list[torch.Tensor]:
         """The ``rows`` of every tensor, in the order given to the constructor."""
-        out: list[torch.Tensor | None] = [None] * self._count
+        packs = self._packs
+        if packs is None:
+            return [t[rows] for t in self._tensors]
+        out: list[torch.Tensor | None] = [None] * len(self._tensors)
         for position, tensor in self._alone:
             out[position] = tensor[rows]
         n = rows.shape[0]
-        for block, members in self._packs:
+        for block, members in packs:
             taken = block.index_select(0, rows)
             for m in members:
                 if not m.shape:  # (N,): one column of the pack

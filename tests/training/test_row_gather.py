@@ -31,7 +31,11 @@ def test_every_tensor_comes_back_as_a_plain_gather_would_give_it() -> None:
     tensors = _tensors()
     gather = RowGather(tensors)
     rows = torch.tensor([7, 0, 49, 7, 13])
+    before = gather(rows)  # not packed yet: tensor by tensor
+    assert not gather.packed and gather.pack() is gather and gather.packed
     got = gather(rows)
+    for a, b in zip(before, got, strict=True):
+        assert a.dtype == b.dtype and torch.equal(a, b)
     assert len(got) == len(tensors)
     for original, taken in zip(tensors, got, strict=True):
         expected = original[rows]
@@ -45,7 +49,7 @@ def test_every_tensor_comes_back_as_a_plain_gather_would_give_it() -> None:
 def test_the_originals_are_not_changed_and_the_batch_does_not_alias_them() -> None:
     tensors = _tensors()[:3]
     copies = [t.clone() for t in tensors]
-    got = RowGather(tensors)(torch.tensor([1, 2]))
+    got = RowGather(tensors).pack()(torch.tensor([1, 2]))
     got[0].add_(100.0)
     for before, after in zip(copies, tensors, strict=True):
         assert torch.equal(before, after)
