@@ -144,3 +144,37 @@ def test_bad_schedules_are_refused() -> None:
         resolve_optimizer("SGD", torch.optim.lr_scheduler.ReduceLROnPlateau)
     with pytest.raises(ValueError, match=r"the schedule gave -1.0 at step 0"):
         resolve_optimizer("SGD", lambda step: -1.0)
+
+
+@pytest.mark.parametrize("name, fused", [("Adam", True), ("AdamW", True), ("Adagrad", True), ("SGD", True),
+                                         ("Momentum", True), ("RMSProp", None), ("Ftrl", None)])
+def test_names_build_torchs_fused_implementation_where_it_has_one(name: str, fused) -> None:
+    opt = resolve_optimizer(name)(_params())
+    assert opt.param_groups[0].get("fused") is fused
+
+
+def test_fused_is_off_for_user_classes_sparse_modules_and_integer_parameters() -> None:
+    assert resolve_optimizer(torch.optim.Adam, 0.1)(_params()).param_groups[0]["fused"] is None  # as the user built it
+    assert resolve_optimizer("Adam", fused=False)(_params()).param_groups[0]["fused"] is None
+    from estlab.estimators.optimizers import has_sparse_gradients
+
+    sparse = torch.nn.Sequential(torch.nn.Embedding(4, 2, sparse=True), torch.nn.Linear(2, 1))
+    assert has_sparse_gradients(sparse) and not has_sparse_gradients(torch.nn.Embedding(4, 2))
+
+
+def test_a_fused_adam_trains_as_the_per_tensor_one_to_float_rounding() -> None:
+    torch.manual_seed(0)
+    start = [torch.randn(5, 3), torch.randn(3)]
+    runs = []
+    for fused in (True, False):
+        params = [torch.nn.Parameter(t.clone()) for t in start]
+        opt = resolve_optimizer("Adam", 0.01, fused=fused)(params)
+        gen = torch.Generator().manual_seed(1)
+        for _ in range(20):
+            for p in params:
+                p.grad = torch.randn(p.shape, generator=gen)
+            opt.step()
+        runs.append(params)
+    for a, b, before in zip(*runs, start, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+        assert (a - before).abs().min() > 1e-3  # every weight moved (random gradients partly cancel)
