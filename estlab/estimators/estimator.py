@@ -18,12 +18,13 @@ from typing import Any
 
 import pandas as pd
 
-from estlab._util import check_positive_int, predictions_to_frame
+from estlab._util import check_positive_int
 from estlab.estimators import inference
 from estlab.estimators.class_weight import ClassWeightedHead, apply_class_weights, resolve_class_weights
 from estlab.estimators.custom import ModelFnHooks, ModelSpec
 from estlab.estimators.model_cache import ModelCache
 from estlab.estimators.model_state import ServingModel
+from estlab.estimators.prediction_frame import predictions_frame
 from estlab.estimators.variables import CheckpointVariables
 from estlab.inputs.source import MemorySource, training_source
 from estlab.training import checkpoints, distributed
@@ -325,13 +326,18 @@ class Estimator(ModelFnHooks, CheckpointVariables):
         array([0.9, 0.1], dtype=float32)
         """
         sort_listeners(hooks or [])
-        self._check()
         keys = [predict_keys] if isinstance(predict_keys, str) else predict_keys
+        batches, _ = self._prediction_batches(input_fn, keys, checkpoint_path, batch_size)
+        return inference.single_examples(batches) if yield_single_examples else batches
+
+    def _prediction_batches(self, input_fn: Any, keys: Sequence[str] | None, checkpoint_path: str | None,
+                            batch_size: int, whole_blocks: bool = False) -> tuple[inference.PredictionBatches, Any]:
+        """The prediction arrays of ``input_fn`` (see ``inference.predict_batches``) and the head predicting."""
+        self._check()
         with self._models.reading(self.model_dir, checkpoint_path) as path:
             state = self._models.at(self.model_dir, self.config, path)
-        batches = inference.predict_batches(state, inference.prediction_source(state, input_fn, batch_size,
-                                                                              self._input_fn_args()), keys)
-        return inference.single_examples(batches) if yield_single_examples else batches
+        source = inference.prediction_source(state, input_fn, batch_size, self._input_fn_args())
+        return inference.predict_batches(state, source, keys, whole_blocks), state.head
 
     def predict_frame(self, input_fn: Any, predict_keys: Sequence[str] | str | None = None,
                       checkpoint_path: str | None = None, *, batch_size: int = 512) -> pd.DataFrame:
@@ -348,9 +354,9 @@ class Estimator(ModelFnHooks, CheckpointVariables):
         keys = [predict_keys] if isinstance(predict_keys, str) else predict_keys
         index = input_fn.index if isinstance(input_fn, pd.DataFrame | pd.Series) else None
         # every prediction is computed (all_classes names the columns); ``keys`` picks what the frame shows
-        batches = self.predict(input_fn, None, checkpoint_path=checkpoint_path, yield_single_examples=False,
-                               batch_size=batch_size)
-        return predictions_to_frame(batches, index=index, keys=keys)
+        blocks, head = self._prediction_batches(input_fn, None, checkpoint_path, batch_size, whole_blocks=True)
+        coded = getattr(head, "coded_predictions", None)  # string columns taken from class names by ids
+        return predictions_frame(blocks, index=index, keys=keys, coded=coded() if callable(coded) else None)
 
     def export_saved_model(self, export_dir_base: str, *args: Any, **kwargs: Any) -> str:
         """Export for serving (delegates to ``estlab.export.export_saved_model``)."""

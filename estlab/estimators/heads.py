@@ -156,6 +156,23 @@ class Head:
         """TF-keyed predictions for a batch of logits."""
         raise NotImplementedError
 
+    def coded_predictions(self) -> dict[str, tuple[str, np.ndarray]]:
+        """String predictions that are class names looked up by an integer prediction: ``{key: (ids key, names)}``.
+
+        ``predictions(logits)[key]`` equals ``names[predictions(logits)[ids key]]`` element by element, so a
+        DataFrame of predictions can build those string columns from the ids (``estlab.estimators.
+        prediction_frame``) instead of converting Python strings one by one. A subclass that changes
+        ``predictions`` must override this too (``{}`` is always correct).
+
+        Examples
+        --------
+        >>> sorted(BinaryClassHead().coded_predictions())
+        ['all_classes', 'classes']
+        >>> RegressionHead().coded_predictions()
+        {}
+        """
+        return {}
+
     def metrics(
         self,
         logits: torch.Tensor,
@@ -194,11 +211,13 @@ class Head:
         labels = labels.detach().cpu()
         w = _flat_weights(weights, logits.shape[0])
         element = self._element_loss(logits, labels).to(torch.float64)
+        # unweighted: x * 1.0 is x, so the products are skipped; the sums run over the very same values
         if loss_sum is None:
-            loss_sum = float((element.sum(dim=1) * w).sum())
+            per_example = element.sum(dim=1)
+            loss_sum = float((per_example if weights is None else per_example * w).sum())
         if weight_sum is None:
             weight_sum = float(w.sum())
-        weighted_total = float((element * w.reshape(-1, 1)).sum())
+        weighted_total = float((element if weights is None else element * w.reshape(-1, 1)).sum())
         if self.loss_reduction == "sum":
             loss = weighted_total / max(int(num_batches or 1), 1)
         else:
@@ -362,6 +381,12 @@ class BinaryClassHead(Head):
             "all_classes": np.tile(names, (n, 1)),
         }
 
+    def coded_predictions(self) -> dict[str, tuple[str, np.ndarray]]:  # noqa: D102 - see Head
+        if type(self).predictions is not BinaryClassHead.predictions:
+            return {}
+        names = _class_labels(self.label_vocabulary, 2)
+        return {"classes": ("class_ids", names), "all_classes": ("all_class_ids", names)}
+
     def _task_metrics(self, logits, labels, w, loss_sum, weight_sum, loss):  # noqa: D102
         probabilities = torch.sigmoid(logits.reshape(-1).double()).numpy()
         return _metrics.binary_metrics(
@@ -441,6 +466,12 @@ class MultiClassHead(Head):
             "all_class_ids": torch.arange(self.n_classes).repeat(n, 1),
             "all_classes": np.tile(names, (n, 1)),
         }
+
+    def coded_predictions(self) -> dict[str, tuple[str, np.ndarray]]:  # noqa: D102 - see Head
+        if type(self).predictions is not MultiClassHead.predictions:
+            return {}
+        names = _class_labels(self.label_vocabulary, self.n_classes)
+        return {"classes": ("class_ids", names), "all_classes": ("all_class_ids", names)}
 
     def _task_metrics(self, logits, labels, w, loss_sum, weight_sum, loss):  # noqa: D102
         probabilities = torch.softmax(logits.double(), dim=1).numpy()
@@ -664,6 +695,11 @@ class MultiLabelHead(Head):
             "all_class_ids": torch.arange(self.n_classes).repeat(n, 1),
             "all_classes": np.tile(_class_labels(self.label_vocabulary, self.n_classes), (n, 1)),
         }
+
+    def coded_predictions(self) -> dict[str, tuple[str, np.ndarray]]:  # noqa: D102 - see Head
+        if type(self).predictions is not MultiLabelHead.predictions:
+            return {}
+        return {"all_classes": ("all_class_ids", _class_labels(self.label_vocabulary, self.n_classes))}
 
     def _task_metrics(self, logits, labels, w, loss_sum, weight_sum, loss):  # noqa: D102
         probabilities = torch.sigmoid(logits.double()).reshape(-1, self.n_classes).numpy()

@@ -30,11 +30,19 @@ from typing import Any
 import numpy as np
 
 
-def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
+def _weighted_mean(values: np.ndarray, weights: np.ndarray, unit: bool = False) -> float:
+    """``sum(values * weights) / sum(weights)``; ``unit`` says every weight is 1.0 (the same value, no products)."""
+    if unit and values.dtype == np.float64:  # x * 1.0 == x, a sum of ones is exact: the same float, fewer temporaries
+        return float(np.sum(values) / float(values.size)) if values.size else float("nan")
     total = float(np.sum(weights))
     if total <= 0.0:
         return float("nan")
     return float(np.sum(values * weights) / total)
+
+
+def _unit(weights: np.ndarray) -> bool:
+    """Whether every weight is exactly 1.0 (unweighted examples)."""
+    return bool(weights.size) and bool(np.all(weights == 1.0))
 
 
 
@@ -48,12 +56,43 @@ def _binary_curve(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -
     weights are integers (every partial sum is exact): then numpy's fast (vectorised, unstable) sort is used;
     fractional weights keep the stable sort, so their sums are added in the same order as before.
     """
+    if labels.dtype == np.bool_ and _unit(weights) and _sortable_probabilities(scores):
+        return _unit_curve(labels, scores)
     exact_sums = bool(np.all(weights == np.round(weights))) and float(np.abs(weights).sum()) < 2.0**53
     order = np.argsort(scores, kind=None if exact_sums else "mergesort")[::-1]
     scores, labels, weights = scores[order], labels[order], weights[order]
     last = np.r_[np.flatnonzero(np.diff(scores)), labels.size - 1]
     tps = np.cumsum(labels * weights)[last]
     fps = np.cumsum((1.0 - labels) * weights)[last]
+    return tps, fps
+
+
+def _sortable_probabilities(scores: np.ndarray) -> bool:
+    """Finite scores >= 0 (probabilities): their float64 bit patterns, read as integers, sort as the numbers do."""
+    if scores.dtype != np.float64 or scores.ndim != 1 or not scores.size:
+        return False
+    low, high = scores.min(), scores.max()  # NaN makes both comparisons False
+    return bool(low >= 0.0 and high < np.inf)
+
+
+def _unit_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_binary_curve` of unweighted examples with :func:`_sortable_probabilities` scores, by one sort.
+
+    Each example becomes one unsigned key, the score's bit pattern (``-0.0`` folded into ``0.0``) shifted left
+    with the label in the lowest bit, so sorting the keys orders the scores as the float sort does and carries
+    the labels along (no argsort, no gathers). Counts are integers, exact in any order: the same values as
+    ``cumsum(labels * 1.0)`` and ``cumsum((1 - labels) * 1.0)``.
+    """
+    one = np.uint64(1)
+    keys = (scores + 0.0).view(np.uint64) << one
+    np.bitwise_or(keys, labels, out=keys)
+    np.invert(keys, out=keys)
+    keys.sort()
+    np.invert(keys, out=keys)  # highest first, contiguous
+    sorted_bits = keys >> one
+    last = np.r_[np.flatnonzero(sorted_bits[1:] != sorted_bits[:-1]), keys.size - 1]
+    tps = np.cumsum((keys & one).view(np.int64))[last].astype(np.float64)
+    fps = (last + 1).astype(np.float64) - tps
     return tps, fps
 
 
@@ -84,16 +123,19 @@ def average_precision_score(labels: np.ndarray, scores: np.ndarray, weights: np.
     return _average_precision(tps, fps)
 
 
-def precision_score(labels: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> float:
-    """Weighted precision of 0/1 predictions; 0 when nothing is predicted positive."""
+def precision_score(labels: np.ndarray, predicted: np.ndarray, weights: np.ndarray, unit: bool = False) -> float:
+    """Weighted precision of 0/1 predictions; 0 when nothing is predicted positive (``unit``: all weights 1)."""
     y, p, w = np.asarray(labels) > 0, np.asarray(predicted) > 0, np.asarray(weights, np.float64)
+    if unit:  # sums of ones are exact: counts give the same floats
+        denominator = float(np.count_nonzero(p))
+        return float(np.count_nonzero(y & p)) / denominator if denominator != 0 else 0.0
     denominator = float(np.sum(w * p))
     return float(np.sum(w * (y & p))) / denominator if denominator != 0 else 0.0
 
 
-def recall_score(labels: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> float:
-    """Weighted recall of 0/1 predictions; 0 when no example is positive."""
-    return precision_score(predicted, labels, weights)
+def recall_score(labels: np.ndarray, predicted: np.ndarray, weights: np.ndarray, unit: bool = False) -> float:
+    """Weighted recall of 0/1 predictions; 0 when no example is positive (``unit``: all weights 1)."""
+    return precision_score(predicted, labels, weights, unit)
 
 
 def _two_values(values: np.ndarray) -> bool:
@@ -148,23 +190,24 @@ def binary_metrics(
     probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1)
     weights = np.asarray(weights, dtype=np.float64).reshape(-1)
     predicted = (probabilities > 0.5).astype(np.float64)
-    label_mean = _weighted_mean(labels, weights)
-    if _two_values(labels[weights > 0]):  # one sorted curve serves both areas
+    unit = _unit(weights)  # unweighted: the same floats by cheaper sums (see _weighted_mean, precision_score)
+    label_mean = _weighted_mean(labels, weights, unit)
+    if _two_values(labels if unit else labels[weights > 0]):  # one sorted curve serves both areas
         tps, fps = _binary_curve(labels > 0, probabilities, weights)
         auc, auc_pr = _roc_auc(tps, fps), _average_precision(tps, fps)
     else:
         auc = auc_pr = float("nan")
     return {
-        "accuracy": _weighted_mean((predicted == labels).astype(np.float64), weights),
+        "accuracy": _weighted_mean((predicted == labels).astype(np.float64), weights, unit),
         "accuracy_baseline": max(label_mean, 1.0 - label_mean) if not math.isnan(label_mean) else label_mean,
         "auc": auc,
         "auc_precision_recall": auc_pr,
         "average_loss": loss_total / weight_total if weight_total > 0 else float("nan"),
         "label/mean": label_mean,
         "loss": float(loss),
-        "precision": precision_score(labels, predicted, weights),
-        "prediction/mean": _weighted_mean(probabilities, weights),
-        "recall": recall_score(labels, predicted, weights),
+        "precision": precision_score(labels, predicted, weights, unit),
+        "prediction/mean": _weighted_mean(probabilities, weights, unit),
+        "recall": recall_score(labels, predicted, weights, unit),
     }
 
 
