@@ -28,7 +28,7 @@ from estlab.estimators.prediction_frame import predictions_frame
 from estlab.estimators.variables import CheckpointVariables
 from estlab.inputs.source import MemorySource, training_source
 from estlab.training import checkpoints, distributed
-from estlab.training.config import RunConfig, model_dir_of, resolve_device
+from estlab.training.config import RunConfig, default_batch_size, model_dir_of, resolve_device
 from estlab.training.early_stopping import EarlyStopping
 from estlab.training.events import Listener, StatefulListener, sort_listeners
 from estlab.training.history import History
@@ -168,7 +168,7 @@ class Estimator(ModelFnHooks, CheckpointVariables):
         self._stop_event.set()
 
     def train(self, input_fn: Any, hooks: Sequence[Listener] | None = None, steps: int | None = None,
-              max_steps: int | None = None, *, label: Any = None, batch_size: int = 128,
+              max_steps: int | None = None, *, label: Any = None, batch_size: int | None = None,
               num_epochs: int | None = None, shuffle: bool = True) -> Estimator:
         """Train the model and return ``self``; ``steps`` adds to the current step, ``max_steps`` is absolute.
 
@@ -182,6 +182,10 @@ class Estimator(ModelFnHooks, CheckpointVariables):
             At most one. Neither: train until the input is exhausted (one epoch for a DataFrame or dict
             given without ``num_epochs``; forever for an input_fn with ``num_epochs=None``) or
             ``request_stop()``. The environment variable ``ESTLAB_MAX_STEPS`` caps the steps of every call.
+        batch_size : int, optional
+            Rows per step for a DataFrame/dict. None: 128 (TF's ``pandas_input_fn`` default) on the CPU and MPS,
+            1,024 on a CUDA device (small tabular models are launch-bound there: bigger batches are nearly free);
+            see ``estlab.training.config.default_batch_size``. An input_fn keeps its own.
 
         Examples
         --------
@@ -197,6 +201,8 @@ class Estimator(ModelFnHooks, CheckpointVariables):
             try:
                 if label is None and isinstance(input_fn, pd.DataFrame | dict):
                     label = self._models.saved_label(self.model_dir, self.config)
+                if batch_size is None:
+                    batch_size = default_batch_size(resolve_device(self.config.device))
                 source = training_source(input_fn, label=label, batch_size=batch_size, num_epochs=num_epochs,
                                          shuffle=shuffle, seed=self.config.random_seed,
                                          bounded=steps is not None or max_steps is not None,

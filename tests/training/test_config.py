@@ -59,3 +59,20 @@ def test_an_unknown_compile_mode_is_refused_naming_the_modes(bad) -> None:
     with pytest.raises(ValueError, match=r"compile must be True, False or a torch.compile mode in \['default', "
                                          r"'reduce-overhead'"):
         RunConfig(compile=bad)
+
+
+def test_default_batch_size_is_tfs_on_the_cpu_and_larger_on_cuda(tmp_path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from estlab.estimators import LinearClassifier
+    from estlab.features import numeric_column
+    from estlab.training.config import default_batch_size
+
+    assert default_batch_size(torch.device("cpu")) == 128
+    assert default_batch_size(torch.device("mps")) == 128
+    assert default_batch_size(torch.device("cuda")) == 1024
+    frame = pd.DataFrame({"x": np.arange(300, dtype="float32"), "y": np.arange(300) % 2})
+    est = LinearClassifier([numeric_column("x")], model_dir=str(tmp_path), config=RunConfig(device="cpu"))
+    est.train(frame, label="y")  # one epoch of 300 rows in batches of 128: 3 steps
+    assert est.global_step == 3
