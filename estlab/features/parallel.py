@@ -1,4 +1,4 @@
-"""Encode a frame's columns on several threads: pandas/pyarrow/numpy release the GIL in the heavy parts.
+"""Encode (and fit) a frame's columns on several threads: pandas/pyarrow/numpy release the GIL in the heavy parts.
 
 Vocabulary lookups (Arrow ``dictionary_encode``/``factorize``), hashing and numpy arithmetic over whole columns
 spend most of their time outside the interpreter, so independent columns encode in parallel on threads.
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -59,22 +59,31 @@ def _executor(threads: int) -> ThreadPoolExecutor:
         return _pool
 
 
+def column_map(fn: Callable[[Any], Any], items: Sequence[Any], rows: int) -> list[Any]:
+    """``[fn(item) for item in items]``, on the encoding threads when the input (``rows``) is large enough.
+
+    Results come back in ``items`` order and the first failing item's error is raised, as one after the
+    other. Called from an encoding thread itself, it runs on that thread (no pool waits on itself).
+
+    Examples
+    --------
+    >>> column_map(len, ["ab", "c"], rows=10)
+    [2, 1]
+    """
+    if rows < PARALLEL_ROWS or len(items) < 2:  # before asking the OS for cores: a request costs nothing more
+        return [fn(item) for item in items]
+    threads = encode_threads()
+    if threads < 2 or threading.current_thread().name.startswith(_THREAD_PREFIX):
+        return [fn(item) for item in items]
+    return list(_executor(threads).map(fn, items))
+
+
 def encode_all(ctx: Any, leaves: Sequence[Any], rows: int) -> list[Any]:
     """``[ctx(leaf) for leaf in leaves]``, on the encoding threads when the input is large enough.
 
-    Results come back in ``leaves`` order and the first failing leaf's error is raised, as one after the
-    other. ``ctx`` memoises parents; two threads may encode a shared parent twice (same result, no harm).
-    Called from an encoding thread itself, it runs on that thread (no pool waits on itself).
+    ``ctx`` memoises parents; two threads may encode a shared parent twice (same result, no harm).
     """
-    if rows < PARALLEL_ROWS or len(leaves) < 2:  # before asking the OS for cores: a request costs nothing more
-        return [ctx(leaf) for leaf in leaves]
-    threads = encode_threads()
-    if (
-        threads < 2
-        or threading.current_thread().name.startswith(_THREAD_PREFIX)
-    ):
-        return [ctx(leaf) for leaf in leaves]
-    return list(_executor(threads).map(ctx, leaves))
+    return column_map(ctx, leaves, rows)
 
 
-__all__ = ["MAX_THREADS", "PARALLEL_ROWS", "encode_all", "encode_threads"]
+__all__ = ["MAX_THREADS", "PARALLEL_ROWS", "column_map", "encode_all", "encode_threads"]

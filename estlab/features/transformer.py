@@ -25,7 +25,7 @@ from estlab.features._base import DenseColumn, FeatureColumn, RawInputSpec
 from estlab.features.encode import STATE_SECTIONS, EncodeContext, Fitted
 from estlab.features.errors import FeatureColumnError, NotFittedError
 from estlab.features.fast import FAST_ROWS, FastContext
-from estlab.features.parallel import encode_all
+from estlab.features.parallel import column_map, encode_all
 from estlab.features.raw import n_rows
 from estlab.features.serialize import column_from_dict, column_to_dict, comparable
 from estlab.features.sklearn_api import SklearnTransformerAPI
@@ -377,8 +377,9 @@ class FeatureTransformer(SklearnTransformerAPI):
                 continue
             total += rows
             memo: dict[Any, Any] = {}
-            for fitter in fitters.values():
-                fitter.update(chunk, memo)
+            # each fitter learns its own column (value counts, moments: outside the GIL); a shared parent in
+            # ``memo`` may be computed twice by two threads (same value)
+            column_map(lambda fitter: fitter.update(chunk, memo), list(fitters.values()), rows)  # noqa: B023
             # stateless columns are validated on the first chunk so errors appear at fit time
             if total == rows:
                 self._validate(chunk)
