@@ -137,58 +137,6 @@ def env_max_steps(environ: Mapping[str, str] | None = None) -> int | None:
 PER_CLASS_KEYS = ("probabilities", "logits")
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def predictions_to_frame(batches: Iterable[Mapping[str, np.ndarray]], index: pd.Index | None = None,
-                         keys: Iterable[str] | None = None) -> pd.DataFrame:
-    """Concatenate batches of prediction arrays into a frame, one row per example, indexed by ``index``.
-
-    Vector outputs become ``<key>_<i>`` columns, except ``probabilities`` and (multi-class) ``logits``, whose
-    columns are named by class, ``probabilities_<class>``, when the batches carry ``all_classes`` (TF's class
-    names: the label vocabulary, else ``"0".."K-1"``). ``keys`` keeps those predictions only, in that order
-    (an unknown key is an error naming the valid ones). ``index`` (the input frame's) is used when its length
-    matches the number of rows.
-
-    Examples
-    --------
-    >>> predictions_to_frame([{"p": np.array([[0.1, 0.9]]), "c": np.array([1])}]).columns.tolist()
-    ['p_0', 'p_1', 'c']
-    >>> batch = {"probabilities": np.array([[0.2, 0.8]]), "all_classes": np.array([["no", "yes"]], dtype=object)}
-    >>> predictions_to_frame([batch], keys=["probabilities"], index=pd.Index(["row7"])).to_dict("index")
-    {'row7': {'probabilities_no': 0.2, 'probabilities_yes': 0.8}}
-    """
-    parts: dict[str, list[np.ndarray]] = {}
-    for batch in batches:
-        for key, value in batch.items():
-            parts.setdefault(key, []).append(np.asarray(value))
-    first = parts.get("all_classes", [np.empty(0)])[0]  # every row holds the same class names
-    names = ([_text(v) for v in first.reshape(len(first), -1)[0]] if len(first)
-             else getattr(batches, "class_names", None))  # zero rows: the names the batches carry (PredictionBatches)
-    if keys is not None:
-        wanted = list(keys)
-        unknown = [k for k in wanted if k not in parts]
-        if unknown and parts:
-            raise ValueError(f"predict_keys: {unknown} are not predictions of this model; "
-                             f"valid keys are {sorted(parts)}")
-        parts = {k: parts[k] for k in wanted if k in parts}
-    out: dict[str, Any] = {}
-    for key, arrays in parts.items():
-        values = np.concatenate(arrays)
-        values = values.reshape(len(values), int(np.prod(values.shape[1:]))) if values.ndim > 1 else values.reshape(-1, 1)
-        if values.shape[1] == 1:
-            out[key] = values[:, 0]
-        else:
-            by_class = key in PER_CLASS_KEYS and names is not None and len(names) == values.shape[1]
-            labels = names if by_class and names is not None else [str(i) for i in range(values.shape[1])]
-            out.update({f"{key}_{label}": values[:, i] for i, label in enumerate(labels)})
-    frame = pd.DataFrame(out)
-    if index is not None and len(index) == len(frame):
-        frame.index = index
-    return frame
-
-
 # pandas ships no type information; the types pyright infers from its source admit every input kind (a
 # scalar, an array, a frame), so these name the Series or DataFrame that a Series, a column label, a list of
 # labels or a boolean row mask gives.

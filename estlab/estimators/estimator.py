@@ -24,9 +24,9 @@ from estlab.estimators.class_weight import ClassWeightedHead, apply_class_weight
 from estlab.estimators.custom import ModelFnHooks, ModelSpec
 from estlab.estimators.model_cache import ModelCache
 from estlab.estimators.model_state import ServingModel
-from estlab.estimators.prediction_frame import predictions_frame
 from estlab.estimators.variables import CheckpointVariables
 from estlab.inputs.source import MemorySource, training_source
+from estlab.prediction_frame import predictions_frame
 from estlab.training import checkpoints, distributed
 from estlab.training.config import RunConfig, default_batch_size, model_dir_of, resolve_device
 from estlab.training.early_stopping import EarlyStopping

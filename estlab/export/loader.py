@@ -194,10 +194,10 @@ class ExportedModel:
         --------
         >>> model.predict_frame(test_frame)[["class_ids", "probabilities_>50K"]]  # doctest: +SKIP
         """
-        from estlab._util import predictions_to_frame
+        from estlab.prediction_frame import predictions_frame
 
         index = data.index if isinstance(data, pd.DataFrame) else None
-        return predictions_to_frame([self.predict_columns(data, signature_name)], index=index)
+        return predictions_frame([self.predict_columns(data, signature_name)], index=index)
 
     def signature(self, name: str) -> SignatureDef:
         """The signature called ``name``, with an error listing the valid ones."""

@@ -1,4 +1,5 @@
-"""predict_frame from whole blocks, string columns taken from class names: the frame predictions_to_frame makes."""
+"""predict_frame from whole blocks, string columns taken from class names: the frame the general conversion
+(per-batch arrays, every string converted) makes."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import pytest
 import torch
 
 from estlab import feature_column as fc
-from estlab._util import predictions_to_frame
 from estlab.estimators import (
     DNNClassifier,
     LinearClassifier,
@@ -16,7 +16,7 @@ from estlab.estimators import (
     inference,
 )
 from estlab.estimators.heads import BinaryClassHead, MultiClassHead, MultiLabelHead, RegressionHead
-from estlab.estimators.prediction_frame import predictions_frame
+from estlab.prediction_frame import predictions_frame
 from estlab.training.config import RunConfig
 
 
@@ -58,10 +58,10 @@ def _train(case: str, tmp_path, frame: pd.DataFrame):
 
 
 def _reference(est, features, batch_size: int, keys=None) -> pd.DataFrame:
-    """The frame as built before: per-batch arrays through ``estlab._util.predictions_to_frame``."""
+    """The general conversion: per-batch arrays, no class-name coding."""
     batches = est.predict(features, yield_single_examples=False, batch_size=batch_size)
     index = features.index if isinstance(features, pd.DataFrame) else None
-    return predictions_to_frame(batches, index=index, keys=keys)
+    return predictions_frame(batches, index=index, keys=keys)
 
 
 def _assert_identical(got: pd.DataFrame, want: pd.DataFrame) -> None:

@@ -1,7 +1,8 @@
-"""``Estimator.predict_frame``'s DataFrame, built from whole blocks of prediction arrays, column by column.
+"""Prediction arrays as a DataFrame, one row per example: ``Estimator.predict_frame`` and a loaded export's.
 
-The frame is the one ``estlab._util.predictions_to_frame`` makes from the same predictions (same columns,
-names, dtypes, values and index; ``tests/estimators/test_prediction_frame.py`` pins it), made faster:
+Vector outputs become ``<key>_<i>`` columns, except ``probabilities`` and (multi-class) ``logits``, whose columns
+are named by class (``probabilities_<class>``) when the predictions carry ``all_classes``. Built column by column
+(``tests/estimators/test_prediction_frame.py`` pins that the fast paths give the general conversion's frame):
 
 * the arrays come in blocks of many batches (``PREDICTION_BLOCK_ROWS`` rows for estlab's heads), so each key
   is concatenated from a few pieces, not one view per batch;
@@ -36,7 +37,7 @@ def _text(value: Any) -> str:
 def predictions_frame(blocks: Iterable[Mapping[str, np.ndarray]], index: pd.Index | None = None,
                       keys: Iterable[str] | None = None,
                       coded: Mapping[str, tuple[str, np.ndarray]] | None = None) -> pd.DataFrame:
-    """One row per example from blocks of prediction arrays, as ``estlab._util.predictions_to_frame`` makes it.
+    """One row per example from blocks (or batches) of prediction arrays, indexed by ``index``.
 
     ``coded`` maps a string key to ``(ids key, names)`` when every value of it is ``names[ids]`` (see
     ``Head.coded_predictions``); those columns are built from the ids. ``keys`` keeps those predictions only,
