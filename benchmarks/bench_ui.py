@@ -24,6 +24,8 @@ Usage::
     python benchmarks/bench_ui.py                      # 10,000 steps
     python benchmarks/bench_ui.py --steps 2000 --json ui.json
     python benchmarks/bench_ui.py --estimator dnn_classifier --hidden-units 64 32 --batch-size 256
+    python benchmarks/bench_ui.py --watch-runs               # the Runs tab open while the run trains
+    python benchmarks/bench_ui.py --py-spy kernel.txt        # and where the kernel's time goes
 
 Example
 -------
@@ -39,7 +41,9 @@ import json
 import os
 import re
 import secrets
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -71,8 +75,12 @@ lab.picker.eval_every.value = {eval_every}
 lab.picker.max_steps.value = 100  # warm-up: the worker's and the lab's imports
 lab.train(); lab.wait()
 lab.picker.max_steps.value = {steps}
-print(f"BENCH kernel={{os.getpid()}} chart={{lab.training.chart.uid}} experiment={{lab.experiment.path}}")
+print(f"BENCH kernel={{os.getpid()}} chart={{lab.training.chart.uid}} overlay={{lab.runs_view.overlay.uid}} "
+      f"experiment={{lab.experiment.path}}")
 lab"""
+
+#: ``py-spy`` sampling the kernel (``--py-spy``): the GIL holder's stacks, 5 s from the click, collapsed, per thread.
+PY_SPY = "record --format raw --threads --nonblocking --gil --rate 1000 --duration 5"
 
 FINISHED = (
     "(steps) => { const el = document.querySelector('.estlab-lab .estlab-training .estlab-chart');"
@@ -170,6 +178,11 @@ class CpuSampler:
         return float(numpy.interp(end, times, cpus) - numpy.interp(start, times, cpus))
 
 
+def _thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) of each thread of process ``pid``, by native thread id."""
+    return {t.id: t.user_time + t.system_time for t in psutil.Process(pid).threads()}
+
+
 def _quantile(values: list[float], q: float) -> float:
     return (
         statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1]
@@ -185,8 +198,18 @@ def measure(
     estimator: str = "linear_classifier",
     batch_size: int = 64,
     params: dict[str, Any] | None = None,
+    py_spy: str | None = None,
+    watch_runs: bool = False,
 ) -> dict[str, Any]:
-    """Run the notebook in JupyterLab, click Train, follow the run; return the figures."""
+    """Run the notebook in JupyterLab, click Train, follow the run; return the figures.
+
+    With ``watch_runs``, the Runs tab is opened right after the click: its table and overlaid curves render
+    live (the hidden Train tab's panel does not) and the overlay's messages give the latency.
+
+    With ``py_spy`` (a file path), ``py-spy record`` samples the kernel for 5 s from the click: the stack of
+    whichever thread holds the GIL (``--gil --nonblocking``, 1,000 Hz, collapsed stacks with thread ids), into
+    that file: where the kernel's Python time goes while the run trains.
+    """
     from playwright.sync_api import sync_playwright
 
     work = Path(tempfile.mkdtemp(prefix="bench-ui-"))
@@ -215,6 +238,7 @@ def measure(
         "batch_size": batch_size,
         "steps": steps,
         "eval_every": eval_every,
+        "tab": "4 · Runs" if watch_runs else "3 · Train",
         "load_average_start": os.getloadavg()[0],
     }
     server.start()
@@ -241,10 +265,11 @@ def measure(
             )
             server.wait_kernel_idle("bench.ipynb", timeout=300)
             text = page.locator(".jp-OutputArea-output", has_text="BENCH ").first.text_content() or ""
-            found = re.search(r"BENCH kernel=(\d+) chart=(\w+) experiment=(\S+)", text)
+            found = re.search(r"BENCH kernel=(\d+) chart=(\w+) overlay=(\w+) experiment=(\S+)", text)
             if found is None:
                 raise RuntimeError(f"the notebook did not print its kernel and chart: {text!r}")
-            pid, uid, experiment = int(found[1]), found[2], Path(found[3])
+            pid, experiment = int(found[1]), Path(found[4])
+            uid = found[3] if watch_runs else found[2]  # the chart on the tab the page shows
             lab = page.locator(".estlab-lab").first
             lab.locator(".lm-TabBar-tab", has_text="3 · Train").first.click()
 
@@ -253,12 +278,26 @@ def measure(
             out["kernel_idle_share"] = (_cpu(pid) - before) / (time.monotonic() - start)
 
             page.evaluate("window.estlabChartProbe = []")
+            threads_before = _thread_cpu(pid)
             sampler = CpuSampler(pid)
+            spy = None
+            if py_spy:
+                spy = subprocess.Popen(
+                    ["py-spy", *PY_SPY.split(), "--pid", str(pid), "--output", py_spy],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
             clicked = time.time()
             lab.locator(".estlab-train").click()
+            if watch_runs:  # the user watches the Runs tab (table and overlaid curves) while the run trains
+                lab.locator(".lm-TabBar-tab", has_text="4 · Runs").first.click()
             page.wait_for_function(FINISHED, arg=steps, timeout=3_600_000)
             shown = time.time()
             sampler.stop()
+            threads_after = _thread_cpu(pid)
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(60)
             probe = page.evaluate("window.estlabChartProbe")
             context.close()
     finally:
@@ -290,6 +329,13 @@ def measure(
             "latency_newest_median_ms": 1000 * statistics.median(per_message),
             "latency_newest_p90_ms": 1000 * _quantile(per_message, 0.9),
             "load_average_end": os.getloadavg()[0],
+            "kernel_cpu_by_thread_s": {
+                str(tid): round(cpu - threads_before.get(tid, 0.0), 4)
+                for tid, cpu in sorted(
+                    threads_after.items(), key=lambda t: -t[1] + threads_before.get(t[0], 0.0)
+                )
+                if cpu - threads_before.get(tid, 0.0) > 0.001
+            },
         }
     )
     return out
@@ -305,6 +351,8 @@ def main() -> None:
     parser.add_argument("--hidden-units", type=int, nargs="*", default=None, help="for a DNN, e.g. 64 32")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--py-spy", default=None, help="sample the kernel with py-spy into this file (raw)")
+    parser.add_argument("--watch-runs", action="store_true", help="open the Runs tab while the run trains")
     args = parser.parse_args()
     params = {"hidden_units": args.hidden_units} if args.hidden_units else {}
     result = measure(
@@ -314,6 +362,8 @@ def main() -> None:
         estimator=args.estimator,
         batch_size=args.batch_size,
         params=params,
+        py_spy=args.py_spy,
+        watch_runs=args.watch_runs,
     )
     for key, value in result.items():
         print(f"{key:32s} {value:.4f}" if isinstance(value, float) else f"{key:32s} {value}")

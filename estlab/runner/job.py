@@ -22,13 +22,13 @@ from estlab.runner.predictions import PREDICTIONS_FILE, load_predictions, save_p
 from estlab.runner.spec import RunSpec
 from estlab.training.events import ORDER, Listener
 
-#: Loss values the UI wants: every step at first, then about 40 a second (each one syncs the device).
-_LOSS_EVERY_SECONDS = 0.025
+#: Loss values the UI wants: every step at first, then about 20 a second (each one syncs the device).
+_LOSS_EVERY_SECONDS = 0.05
 _PREDICTION_ROWS = 20_000
 
 
 class QueueListener(Listener):
-    """Forward every training event, as it is, to ``emit`` (the lab's queue); ask for the loss ~40 times a second.
+    """Forward every training event, as it is, to ``emit`` (the lab's queue); ask for the loss ~20 times a second.
 
     Examples
     --------

@@ -6,7 +6,7 @@ Messages (pickled over one duplex pipe):
 
 * pool → worker: ``("run", name, RunRequest)``, ``("stop", name)``, ``("quit",)``. A listener thread reads
   them while the main thread trains, so Stop reaches ``estimator.request_stop()`` within one batch.
-* worker → pool: ``("ready", pid)``, ``("events", name, [event, ...])`` (batched: at most every 20 ms, at once
+* worker → pool: ``("ready", pid)``, ``("events", name, [event, ...])`` (batched: at most every 100 ms, at once
   for anything but a step; of the steps without a loss only the newest of a batch is sent), ``("done", name)``.
 
 While it trains a run, a :class:`~estlab.runner.liveness.Heartbeat` thread writes ``worker.json`` into the run's
@@ -31,7 +31,7 @@ from estlab.runner.executor import RunRequest, failure_event
 from estlab.runner.liveness import Heartbeat
 
 #: Seconds a worker may hold step events before sending them.
-SEND_EVERY = 0.02
+SEND_EVERY = 0.1
 
 
 def coalesce_steps(events: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -76,17 +76,34 @@ def run_start(state: Any) -> float:
     return float(min(times)) if times else 0.0
 
 
-def run_points(state: Any) -> dict[tuple[str, str], list[tuple[int, float, float]]]:
+def run_points(state: Any, after: float = -math.inf) -> dict[tuple[str, str], list[tuple[int, float, float]]]:
     """``(split, metric) -> [(step, seconds since the run started, value), ...]`` of one run record.
 
     Reads the run's History (``state.record``): step rows with a loss, and the default evaluation's metrics
-    (those :func:`chart_metrics` keeps).
+    (those :func:`chart_metrics` keeps). With ``after``, the train rows are read only back from the newest to
+    the first one at or before step ``after`` (the cost of a live update stays that of its new points, however
+    long the run).
+
+    Examples
+    --------
+    >>> from estlab.widgets._state import RunSpec, RunState, apply_event
+    >>> state = RunState("r", RunSpec("linear_classifier"), status="running", start_time=0.0)
+    >>> for step in (1, 2, 3):
+    ...     apply_event(state, {"type": "step_end", "global_step": step, "time": float(step), "loss": 1 / step})
+    >>> run_points(state, after=1)[("train", "loss")]
+    [(2, 2.0, 0.5), (3, 3.0, 0.3333333333333333)]
     """
     history = state.record
     start = run_start(state)
     out: dict[tuple[str, str], list[tuple[int, float, float]]] = {}
+    rows = history.steps
+    if after > -math.inf:
+        first = len(rows)
+        while first > 0 and int(rows[first - 1]["global_step"]) > after:
+            first -= 1
+        rows = rows[first:]
     train = [(int(r["global_step"]), float(r["time"]) - start, float(r["loss"]))
-             for r in history.steps if r.get("loss") is not None]
+             for r in rows if r.get("loss") is not None]
     if train:
         out[("train", "loss")] = train
     evals = sorted((r for r in history.evaluations if r.get("name") is None), key=lambda r: r["global_step"])
@@ -197,7 +214,8 @@ class CurveChart(_Base):
                     continue  # nothing new in this run since the last message
                 self._revisions[state.name] = revision
                 start = run_start(state)
-                for (split, metric), pts in run_points(state).items():
+                after = self._sent.get(f"{state.name}|train|loss", -math.inf)
+                for (split, metric), pts in run_points(state, after).items():
                     sid = f"{state.name}|{split}|{metric}"
                     last = self._sent.get(sid, -math.inf)
                     fresh = [p for p in pts if p[0] > last]

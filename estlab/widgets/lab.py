@@ -137,6 +137,8 @@ class Lab:
         self.tabs = widgets.Tab(children=[widgets.VBox([self.datacheck.box, self.columns.box]), self.picker.box, self.training.box, self.runs_view.box,
                                           self.tensorboard.box], titles=TAB_TITLES)
         self.tabs.add_class("estlab-tabs")
+        self._on_tab({"new": self.tabs.selected_index})
+        self.tabs.observe(self._on_tab, names="selected_index")
         self.box = widgets.VBox([header, self.tabs])
         self.box.add_class("estlab-lab")
         _LABS.add(self)
@@ -362,6 +364,11 @@ class Lab:
             if queued:  # say so where the user is: the queue held estimators of the other task
                 builder.notice(f"the task is now {builder.task}: the {queued} queued {old_task} estimator(s) were "
                                f"removed from tab 2; queue {builder.task} estimators there", "warning")
+
+    def _on_tab(self, change: Any) -> None:
+        """The tab shown changed: the panels of the hidden tabs skip the redraws nobody sees."""
+        self.training.set_visible(change["new"] == TAB_TITLES.index("3 · Train"))
+        self.runs_view.set_visible(change["new"] == TAB_TITLES.index("4 · Runs"))
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         static = self.training.static_html() + self.runs_view._table_html(

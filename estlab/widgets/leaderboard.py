@@ -35,8 +35,11 @@ _MAX_METRICS = 4
 MAX_ROC_RUNS = 8
 _BEST, _LAUNCH = "", "__launch__"
 _DONE = ("finished", "stopped", "failed")
-#: Share of wall time the table may take while runs only tick (status and metric changes redraw at once).
-TABLE_BUDGET = 0.01
+_ENDED = (*_DONE, "cancelled", "interrupted")
+#: Share of wall time the table may take while runs only tick (a new run, a status or a choice redraws at once).
+TABLE_BUDGET = 0.005
+#: Fewest seconds between two such redraws (the overlaid curves, not the table, are the live view).
+TABLE_EVERY = 2.0
 _GOOD, _BAD = "var(--jp-success-color1,#198754)", "var(--jp-error-color1,#dc3545)"
 _MUTED = "color:var(--jp-ui-font-color2,#666)"
 _WRAP = "white-space:normal;min-width:200px;max-width:420px;overflow-wrap:anywhere"
@@ -64,6 +67,14 @@ def _structure(key: Any) -> Any:
         return None
     controls, runs = key
     return controls, tuple((name, status, released, predictions) for name, status, released, _, predictions in runs)
+
+
+def _settled(key: Any) -> Any:
+    """A table key of the ended runs only: what a hidden view redraws for (a run ended or was released)."""
+    if key is None:
+        return None
+    controls, runs = _structure(key)
+    return controls, tuple(run for run in runs if run[1] in _ENDED)
 
 
 def rank_runs(frame: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
@@ -124,6 +135,9 @@ class RunsView:
         self._table_key: Any = None
         self._table_next = 0.0
         self._overlay_runs: tuple[str, ...] = ()
+        #: Whether the page shows this view (the lab sets it from its tab). Hidden, it redraws only when a run
+        #: ends or is released (no overlay points, no ticks); shown again, it catches up at once.
+        self.visible = True
         self._setting = False  # True while render() sets a control (not the user's choice)
         self.user_chose: set[str] = set()  # controls the user set: their defaults stop following the runs
         self.sort_by = widgets.Dropdown(options=[("best first", _BEST), ("launch order", _LAUNCH)], value=_BEST,
@@ -180,11 +194,16 @@ class RunsView:
         self.release_button.on_click(self._on_release)
         manager.attach(self)
 
-    def leaderboard(self) -> pd.DataFrame:
-        """The table as a DataFrame (with ``rank``), with the view's sorting and baseline."""
-        runs = set(self.manager.runs)
-        baseline = self.baseline.value if self.baseline.value in runs else None
-        frame = self.manager.leaderboard(baseline=baseline)
+    def _baseline(self) -> str | None:
+        return self.baseline.value if self.baseline.value in self.manager.runs else None
+
+    def leaderboard(self, board: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The table as a DataFrame (with ``rank``), with the view's sorting and baseline.
+
+        ``board``: the manager's leaderboard with this view's baseline, when the caller has it already.
+        """
+        baseline = self._baseline()
+        frame = self.manager.leaderboard(baseline=baseline) if board is None else board
         key = self.sort_by.value
         ranked = rank_runs(frame, main_metrics(frame))
         if key == _BEST:
@@ -199,9 +218,12 @@ class RunsView:
             frame = frame.iloc[::-1]
         return frame.reset_index(drop=True)
 
-    def best_run(self) -> str | None:
-        """The best ended run by the task's main metric (the first ended run when none has metrics)."""
-        frame = self.manager.leaderboard()
+    def best_run(self, board: pd.DataFrame | None = None) -> str | None:
+        """The best ended run by the task's main metric (the first ended run when none has metrics).
+
+        ``board``: the manager's leaderboard (with or without a baseline), when the caller has it already.
+        """
+        frame = self.manager.leaderboard() if board is None else board
         done = frame[frame["status"].astype(str).str.split(" ").str[0].isin(_DONE)]
         if done.empty:
             return None
@@ -236,16 +258,31 @@ class RunsView:
             self.manager.notify(str(exc), "warning")
 
     # ---- rendering (UI owner thread) ---------------------------------------------------------
+    def set_visible(self, visible: bool) -> None:
+        """Tell the view whether the page shows it (hidden, it skips the redraws nobody sees); shown, it catches up.
+
+        Examples
+        --------
+        >>> lab.runs_view.set_visible(False)  # doctest: +SKIP
+        """
+        self.visible = bool(visible)
+        if self.visible:
+            self._table_next = 0.0
+            self.manager.refresh()
+
     def render(self, manager: RunManager, dirty: set[str]) -> None:
         """Redraw table, selectors, overlay and diagnostics (the table throttles itself while runs only tick)."""
-        self._update_overlay(manager)
         controls = (self.sort_by.value, self.reverse.value, self.baseline.value, self.select.value,
                     self.diag_run.value)
         key = (controls, tuple((s.name, s.status, s.released, len(s.record.evaluations), s.predictions_path)
                                for s in manager.runs.values()))
+        same = _structure(key) == _structure(self._table_key)
+        if not self.visible and _settled(key) == _settled(self._table_key):
+            return  # no run ended or was released: a hidden view waits for set_visible() to catch up
+        self._update_overlay(manager)
         # a new run, a status, a release or a user's choice redraws at once; new evaluations of running runs
         # (the live chart shows them already) and ticks wait for the throttle (TABLE_BUDGET of the UI's time)
-        if _structure(key) == _structure(self._table_key) and time.monotonic() < self._table_next:
+        if same and time.monotonic() < self._table_next:
             return
         start = time.perf_counter()
         names = list(manager.runs)
@@ -253,22 +290,23 @@ class RunsView:
         self._setting = True
         try:
             with self.box.hold_sync():
-                frame = self.manager.leaderboard()
-                metrics = main_metrics(frame)
+                board = self.manager.leaderboard(baseline=self._baseline())
+                metrics = main_metrics(board)
                 _set_options(self.sort_by, [("best first", _BEST), ("launch order", _LAUNCH)]
                              + [(c, c) for c in [*metrics, "run", "status", "steps", "wall_time_s"]])
                 _set_options(self.baseline, [("none", None)] + [(n, n) for n in names])
                 if "baseline" not in self.user_chose and self.baseline.value is None:
                     self.baseline.value = self.default_baseline()
+                    board = self.manager.leaderboard(baseline=self._baseline())
                 _set_options(self.select, [(n, n) for n in names])
                 if "select" not in self.user_chose and tuple(self.select.value) != tuple(names):
                     self.select.value = tuple(names)
                 _set_options(self.diag_run, [("–", None)] + [(n, n) for n in done])
-                best = self.best_run()
+                best = self.best_run(board)
                 if "diag_run" not in self.user_chose and best is not None and self.diag_run.value != best:
                     self.diag_run.value = best
                 diag_png, diag_note = self._diagnose(manager)
-                frame = self.leaderboard()
+                frame = self.leaderboard(board)
                 self.table.value = self._table_html(frame, main_metrics(frame))
                 roc_png, roc_note = self._compare_roc(manager, frame)
                 if roc_png is not None:
@@ -284,7 +322,7 @@ class RunsView:
         self._update_overlay(manager)  # the selection may have just changed
         self._table_key = ((self.sort_by.value, self.reverse.value, self.baseline.value, self.select.value,
                             self.diag_run.value), key[1])
-        self._table_next = time.monotonic() + max(1.0, (time.perf_counter() - start) / TABLE_BUDGET)
+        self._table_next = time.monotonic() + max(TABLE_EVERY, (time.perf_counter() - start) / TABLE_BUDGET)
 
     def _update_overlay(self, manager: RunManager) -> None:
         selected = tuple(n for n in self.select.value if n in manager.runs)

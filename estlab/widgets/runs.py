@@ -44,7 +44,7 @@ _RECORD_EVENTS = ("queued", "starting", "train_begin", "evaluate", "train_end", 
 #: Owner tokens of the managers alive in this process (a run owned by a dead one was interrupted).
 _LIVE_OWNERS: set[str] = set()
 
-__all__ = ["FIXED_COLUMNS", "DuplicateRunError", "Job", "RunManager", "View"]
+__all__ = ["FIXED_COLUMNS", "DuplicateRunError", "Job", "RunManager", "StopAll", "View"]
 
 
 class View(Protocol):
@@ -113,6 +113,7 @@ class RunManager:
         token = uuid.uuid4().hex
         self.owner: dict[str, Any] = {**this_process(), "token": token}
         self._follower: Follower | None = None  # runs another lab or a surviving worker trains (reattached)
+        self._stop_group: StopAll | None = None  # the runs of the last "stop all" still being reported (UI thread)
         _LIVE_OWNERS.add(token)
         if experiment is not None:
             self._load(experiment)
@@ -201,6 +202,32 @@ class RunManager:
             self.executor.stop(name)
         elif self._follower is not None:
             self._follower.stop(name)  # a reattached run: its worker reads the request
+
+    def stop_all(self) -> tuple[list[str], list[str]]:
+        """Stop every running run and cancel every queued one; returns ``(stopping, cancelled)`` run names.
+
+        The notice then follows them: what is still stopping, and at the end one line for all of them
+        (``stop all: stopped 2 runs (a at step 1,200, b at step 800); cancelled 1 queued run (c)``), not
+        only the last run's stop message.
+
+        Examples
+        --------
+        >>> manager = RunManager(job_factory=lambda spec, name: None)
+        >>> manager.stop_all()
+        ([], [])
+        >>> manager.flush(); manager.notice
+        ('nothing is training or queued', 'info')
+        >>> manager.close()
+        """
+        with self._lock:
+            cancelled = list(self._waiting)
+            stopping = [n for n, s in self.runs.items() if n not in cancelled
+                        and (self._phase[n] == "started" or s.status in RUNNING)]
+        # posted before the stops, so the UI thread knows the group before any of their ends arrives
+        self.events.put({"type": "stop_all", "stopping": stopping, "cancelled": cancelled})
+        for name in cancelled + stopping:
+            self.stop(name)
+        return stopping, cancelled
 
     def resume(self, name: str) -> RunState:
         """Continue run ``name`` (interrupted, stopped or failed) from the last checkpoint in its folder.
@@ -394,7 +421,13 @@ class RunManager:
             dirty: set[str] = set()
             flushes, closing = [], False
             if self._follower is not None:  # reattached runs: their new events, read from their files
-                dirty |= self._follower.poll(lambda name, event: apply_event(self.runs[name], event))
+                followed = self._follower.poll(lambda name, event: apply_event(self.runs[name], event))
+                dirty |= followed
+                for name in sorted(followed):  # a followed run's end counts for its "stop all" too
+                    group = self._stop_group
+                    if group is not None and name in group.pending and self.runs[name].status not in RUNNING:
+                        group.ended(self.runs[name])
+                        self._stop_all_notice()
             for event in batch:
                 kind = event.get("type")
                 if kind == "close":
@@ -420,6 +453,13 @@ class RunManager:
         if kind == "notice":
             self.notice = (str(event["text"]), str(event.get("level", "info")))
             return
+        if kind == "stop_all":
+            self._stop_group = StopAll(event["stopping"], event["cancelled"])
+            for name in event["stopping"]:  # a run that ended before the click: its end is already applied
+                if self.runs[name].status not in RUNNING and self._phase[name] != "started":
+                    self._stop_group.ended(self.runs[name])
+            self._stop_all_notice()
+            return
         name = event.get("lab_run")
         if name is None or name not in self.runs:
             return
@@ -437,12 +477,23 @@ class RunManager:
                             "time": plain.get("time") or time.time()})
             if kind in _RECORD_EVENTS:
                 log.append({"type": "_record"})
-        if kind == "train_end" and event.get("status") == "failed":
+        if kind == "train_end" and self._stop_group is not None and name in self._stop_group.pending:
+            self._stop_group.ended(state)
+            self._stop_all_notice()
+        elif kind == "train_end" and event.get("status") == "failed":
             self.notice = (f"run {name!r} failed: {event.get('error')}", "error")
         elif kind == "train_end" and event.get("status") == "stopped":
             self.notice = (f"run {name!r} stopped at step {self.runs[name].global_step}", "info")
         elif kind == "train_end":
             self.notice = (f"run {name!r} finished at step {self.runs[name].global_step}", "info")
+
+    def _stop_all_notice(self) -> None:
+        group = self._stop_group
+        if group is None:
+            return
+        self.notice = (group.text(), "error" if group.failed else "info")
+        if not group.pending:
+            self._stop_group = None
 
     def _persist(self) -> None:
         """Append this batch's events to each run's log and rewrite the records that changed (UI thread)."""
@@ -466,6 +517,69 @@ class RunManager:
                 self.errors.append(traceback.format_exc())
         self.render_count += 1
         self.render_seconds += time.perf_counter() - start
+
+
+def _runs(names: list[str], what: str = "") -> str:
+    what = f"{what} " if what else ""
+    return f"{len(names)} {what}run{'s' * (len(names) != 1)} ({', '.join(names)})"
+
+
+class StopAll:
+    """What one "stop all" did, as its runs end: the text of the lab's message line.
+
+    Examples
+    --------
+    >>> group = StopAll(["a", "b"], ["c"])
+    >>> group.text()
+    'stop all: stopping 2 runs (a, b) after their current step; cancelled 1 queued run (c)'
+    >>> group.ended(RunState(name="a", spec=RunSpec("linear_classifier"), status="stopped", global_step=1200))
+    >>> group.ended(RunState(name="b", spec=RunSpec("linear_classifier"), status="finished", global_step=600))
+    >>> group.text()
+    'stop all: stopped 1 run (a at step 1,200); finished before it stopped: b at step 600; cancelled 1 queued run (c)'
+    """
+
+    def __init__(self, stopping: list[str], cancelled: list[str]) -> None:
+        self.order = list(stopping)
+        self.pending = list(stopping)
+        self.cancelled = list(cancelled)
+        self.outcomes: dict[str, tuple[str, str]] = {}  # run -> (how it ended, its words)
+        self.failed = False
+
+    def ended(self, state: RunState) -> None:
+        """Record how run ``state`` ended (its train_end has been applied)."""
+        if state.name not in self.pending:
+            return
+        self.pending.remove(state.name)
+        status = state.status if state.status in ("finished", "failed") else "stopped"
+        text = f"{state.name} at step {state.global_step:,}"
+        if status == "failed":
+            self.failed = True
+            text += f": {state.error}" if state.error else ""
+        self.outcomes[state.name] = (status, text)
+
+    def _ended(self, kind: str) -> list[str]:
+        """The words of the runs that ended ``kind`` (stopped, finished, failed), in launch order."""
+        return [self.outcomes[n][1] for n in self.order if n in self.outcomes and self.outcomes[n][0] == kind]
+
+    def text(self) -> str:
+        """One line for the whole group (what ended how, what is still stopping, what was cancelled).
+
+        Runs are listed in the order they were launched, whichever ended first.
+        """
+        stopped, finished, failed = (self._ended(kind) for kind in ("stopped", "finished", "failed"))
+        parts = []
+        if stopped:
+            parts.append(f"stopped {_runs(stopped)}")
+        if finished:
+            parts.append(f"finished before {'it' if len(finished) == 1 else 'they'} stopped: {', '.join(finished)}")
+        if failed:
+            parts.append(f"failed: {'; '.join(failed)}")
+        if self.pending:
+            parts.append(f"stopping {_runs(self.pending)} after {'its' if len(self.pending) == 1 else 'their'} "
+                         "current step")
+        if self.cancelled:
+            parts.append(f"cancelled {_runs(self.cancelled, 'queued')}")
+        return "stop all: " + "; ".join(parts) if parts else "nothing is training or queued"
 
 
 def _row(state: RunState) -> dict[str, Any]:

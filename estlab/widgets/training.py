@@ -22,6 +22,9 @@ from estlab.widgets.runs import DuplicateRunError, RunManager
 
 #: The run selector's entry for "follow the newest running run".
 FOLLOW = "follow the newest run"
+#: Seconds between two updates of a running run's text and progress bar (step, examples/s, ETA, elapsed);
+#: anything else (another run shown, a status, a message) and the chart are not held back by it.
+TEXT_INTERVAL = 0.5
 
 
 class TrainingPanel:
@@ -51,6 +54,11 @@ class TrainingPanel:
         self.plan = plan
         self.device = device
         self.chart = CurveChart(min_interval=1.0 / max(manager.max_rate, 1e-3))
+        self._text_key: Any = None
+        self._text_next = 0.0
+        #: Whether the page shows this panel (the lab sets it from its tab). Hidden, it redraws only when the
+        #: shown run, a status or the message changes (no chart points, no counters); shown, it catches up.
+        self.visible = True
         self.clicked_at: float | None = None  # time.time() of the last Train click
         self.first_chart_at: float | None = None  # time.time() of the first points sent after it
         self.train_button = widgets.Button(description="Train", button_style="primary", icon="play",
@@ -137,12 +145,7 @@ class TrainingPanel:
         return queued, refused
 
     def _on_stop_all(self, _button: Any = None) -> None:
-        running = [s.name for s in self.manager.runs.values() if s.status in RUNNING]
-        queued = self._cancel_queued()
-        for name in running:
-            self.manager.stop(name)
-        text = "; ".join(t for t in (_counted(running, "stopping"), _counted(queued, "cancelled", "queued")) if t)
-        self.manager.notify(text or "nothing is training or queued")
+        self.manager.stop_all()  # the message line then says what became of every run it stopped or cancelled
 
     def _on_cancel_queued(self, _button: Any = None) -> None:
         queued = self._cancel_queued()
@@ -236,17 +239,36 @@ class TrainingPanel:
         """Same as clicking Stop all."""
         self.stop_all_button.click()
 
+    def set_visible(self, visible: bool) -> None:
+        """Tell the panel whether the page shows it (hidden, it skips the redraws nobody sees); shown, it catches up.
+
+        Examples
+        --------
+        >>> lab.training.set_visible(False)  # doctest: +SKIP
+        """
+        self.visible = bool(visible)
+        if self.visible:
+            self._text_key = None
+            self.manager.refresh()
+
     # ---- rendering (UI owner thread) ---------------------------------------------------------
     def render(self, manager: RunManager, dirty: set[str]) -> None:
         """Update every widget from the run records (called by the manager's UI thread)."""
         name = self.shown = self.pick(manager)
         state = manager.runs.get(name) if name else None
+        options = [(FOLLOW, "")] + [(f"{s.name} · {s.status}", s.name) for s in manager.runs.values()]
+        key = (name, tuple(options), manager.notice, self.train_note)
+        if not self.visible and key == self._text_key:
+            return  # hidden: only another run, a status or a message redraws; set_visible() catches up
         if self.chart.update(manager.runs.values()) is not None and self.first_chart_at is None \
                 and self.clicked_at is not None:
             self.first_chart_at = time.time()
         queued = [s.name for s in manager.runs.values() if s.status == "queued"]
         running = [s.name for s in manager.runs.values() if s.status in RUNNING]
-        options = [(FOLLOW, "")] + [(f"{s.name} · {s.status}", s.name) for s in manager.runs.values()]
+        now = time.monotonic()
+        if state is not None and state.status in RUNNING and key == self._text_key and now < self._text_next:
+            return  # only the running run's counters moved: they update every TEXT_INTERVAL
+        self._text_key, self._text_next = key, now + TEXT_INTERVAL
         with self.box.hold_sync():
             if tuple(options) != tuple(self.run_choice.options):
                 chosen = self.run_choice.value

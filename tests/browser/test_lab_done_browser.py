@@ -262,6 +262,13 @@ def _check_stop_all(page, lab, shot: str, runs_shot: str) -> None:
     # the chart's last point of the shown run is its final step (the final evaluation at the stop)
     page.wait_for_function(f"() => {LAST_STEPS}[{shown!r}] === {final}", timeout=30_000)
     assert lab.locator(".estlab-stop").is_disabled()
+    # the message line says what became of both runs, not only the last one's stop
+    page.wait_for_function(
+        "(runs) => { const t = document.querySelector('.estlab-lab .estlab-message').textContent;"
+        " return t.includes('stop all: stopped 2 runs (') && runs.every(r => t.includes(r + ' at step ')); }",
+        arg=running,
+        timeout=30_000,
+    )
     _shot(lab, shot)
     _tab(lab, "4 · Runs")
     board = lab.locator(".estlab-leaderboard")
@@ -271,6 +278,13 @@ def _check_stop_all(page, lab, shot: str, runs_shot: str) -> None:
         arg=running,
     )
     assert "running" not in board.text_content()
+    # the overlay (hidden while the runs trained) shows both runs' curves once the tab is open
+    page.wait_for_function(
+        "(runs) => { const s = JSON.parse(document.querySelector('.estlab-lab .estlab-overlay')?.dataset.lastSteps"
+        " || '{}'); return runs.every(r => s[r] > 0); }",
+        arg=running,
+        timeout=30_000,
+    )
     _shot(lab, runs_shot)
 
 

@@ -111,6 +111,20 @@ def test_helpers():
     assert run_points(state) == {}
 
 
+def test_run_points_after_a_step_reads_only_the_newer_rows_and_matches_the_full_read():
+    state = RunState("r", RunSpec("linear_classifier"), status="running", start_time=100.0)
+    for step in range(1, 301):
+        loss = 1.0 / step if step % 3 == 0 else None  # most steps carry no loss, as in a fast run
+        apply_event(state, {"type": "step_end", "global_step": step, "time": 100.0 + step / 10, "loss": loss})
+    full = run_points(state)[("train", "loss")]
+    assert len(full) == 100
+    for after in (-1, 0, 3, 4, 150, 299, 300):
+        newer = run_points(state, after).get(("train", "loss"), [])
+        assert newer == [p for p in full if p[0] > after]
+    assert run_points(state, 297)[("train", "loss")] == [(300, 30.0, 1.0 / 300)]
+    assert run_points(state, 300) == {}
+
+
 def test_front_end_module_is_self_contained():
     from estlab.widgets._chart_front import ESM
 

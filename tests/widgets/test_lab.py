@@ -127,3 +127,12 @@ def test_data_check_refuses_nan_labels_and_a_missing_eval_column(adult, tmp_path
         assert lab.datacheck.blocking()["check"].tolist() == ["label_nan"]
     finally:
         lab.close()
+
+
+def test_the_tab_shown_tells_the_panels_whether_they_are_seen(lab):
+    assert lab.tabs.selected_index == 0
+    assert not lab.training.visible and not lab.runs_view.visible  # hidden tabs skip their live redraws
+    lab.tabs.selected_index = 2  # 3 · Train
+    assert lab.training.visible and not lab.runs_view.visible
+    lab.tabs.selected_index = 3  # 4 · Runs
+    assert lab.runs_view.visible and not lab.training.visible

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 
@@ -235,3 +236,32 @@ def test_new_evaluations_wait_for_the_throttle_but_a_status_change_redraws_at_on
     state.status = "stopped"  # a status change is drawn at once
     view.render(manager, set())
     assert drawn == [1]
+
+
+def test_a_hidden_runs_view_skips_live_redraws_and_catches_up_when_shown(manager_for, fake_job):
+    job = fake_job(steps=100_000, delay=0.002)
+    manager = manager_for(job, max_rate=50.0)
+    view = RunsView(manager)
+    view.set_visible(False)
+    manager.flush()  # its first render (no runs yet)
+    manager.launch(RunSpec.create("linear_classifier", max_steps=100_000))
+    assert job.started.wait(10)
+    deadline = time.monotonic() + 30
+    while manager.runs["linear_classifier-1"].global_step < 50 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    manager.flush()
+    assert view.overlay.last_steps() == {}  # no points streamed to a tab nobody sees
+    assert "linear_classifier-1" not in view.table.value
+    view.set_visible(True)
+    manager.flush()
+    assert view.overlay.last_steps()["linear_classifier-1"] > 0  # caught up at once
+    assert "linear_classifier-1" in view.table.value and "running" in view.table.value
+    view.set_visible(False)
+    manager.stop("linear_classifier-1")
+    manager.wait(timeout=30)
+    state = manager.runs["linear_classifier-1"]
+    assert state.status == "stopped"
+    # a run that ends redraws even a hidden view: the table and the curves are final when the tab opens
+    assert view.overlay.last_steps() == {"linear_classifier-1": state.global_step}
+    assert "stopped" in view.table.value and "running" not in view.table.value
+    view.close()

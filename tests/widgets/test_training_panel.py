@@ -121,6 +121,51 @@ def _parallel(fake_job, *jobs, capacity=2):
     return RunManager(executor=ThreadExecutor(lambda spec, name: pending.pop(0), capacity=capacity))
 
 
+def test_stop_all_message_says_what_happened_to_every_run(fake_job):
+    first, second = fake_job(steps=100_000, delay=0.002), fake_job(steps=100_000, delay=0.002)
+    manager = _parallel(fake_job, first, second)
+    try:
+        specs = [RunSpec.create("linear_classifier", max_steps=100_000 + i) for i in range(4)]
+        panel = TrainingPanel(manager, plan_of(*specs))
+        panel.click_train()
+        assert first.started.wait(10) and second.started.wait(10)
+        manager.flush()
+        panel.click_stop_all()
+        manager.wait(timeout=30)
+        manager.flush()
+        runs = manager.runs
+        assert [s.status for s in runs.values()] == ["stopped", "stopped", "cancelled", "cancelled"]
+        one, two = (runs[f"linear_classifier-{i}"].global_step for i in (1, 2))
+        assert one > 0 and two > 0
+        assert html.unescape(panel.message.value).count("stop all: ") == 1
+        assert (f"stop all: stopped 2 runs (linear_classifier-1 at step {one:,}, linear_classifier-2 at step "
+                f"{two:,}); cancelled 2 queued runs (linear_classifier-3, linear_classifier-4)"
+                in html.unescape(panel.message.value))
+        assert manager.notice[1] == "info"
+        panel.click_stop_all()  # nothing left
+        manager.flush()
+        assert "nothing is training or queued" in panel.message.value
+        panel.close()
+    finally:
+        manager.close()
+
+
+def test_stop_all_message_while_runs_are_still_stopping_and_for_a_run_that_finished_first():
+    from estlab.widgets._state import RunState
+    from estlab.widgets.runs import StopAll
+
+    group = StopAll(["a", "b", "c"], [])
+    assert group.text() == "stop all: stopping 3 runs (a, b, c) after their current step"
+    group.ended(RunState("b", RunSpec("linear_classifier"), status="failed", global_step=7, error="ValueError: x"))
+    group.ended(RunState("a", RunSpec("linear_classifier"), status="stopped", global_step=1234))
+    assert group.text() == ("stop all: stopped 1 run (a at step 1,234); failed: b at step 7: ValueError: x; "
+                            "stopping 1 run (c) after its current step")
+    assert group.failed and group.pending == ["c"]
+    group.ended(RunState("c", RunSpec("linear_classifier"), status="finished", global_step=50))
+    assert group.pending == [] and group.text().endswith("finished before it stopped: c at step 50; failed: "
+                                                         "b at step 7: ValueError: x")
+
+
 def test_stop_on_the_shown_run_stops_only_that_run(fake_job):
     first, second = fake_job(steps=100_000, delay=0.002), fake_job(steps=100_000, delay=0.002)
     manager = _parallel(fake_job, first, second)
@@ -261,3 +306,31 @@ def test_resume_continues_a_stopped_run_under_its_own_name(fake_job, tmp_path):
         panel.close()
     finally:
         manager.close()
+
+
+def test_a_hidden_panel_sends_no_points_or_counters_and_catches_up_when_shown(manager_for, fake_job):
+    import time
+
+    job = fake_job(steps=100_000, delay=0.002)
+    manager = manager_for(job, max_rate=50.0)
+    panel = TrainingPanel(manager, plan_of(RunSpec.create("linear_classifier", max_steps=100_000)))
+    panel.set_visible(False)
+    panel.click_train()
+    assert job.started.wait(10)
+    deadline = time.monotonic() + 30
+    while manager.runs["linear_classifier-1"].global_step < 50 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    manager.flush()
+    assert "linear_classifier-1" in panel.header.value  # the status change itself is drawn
+    sent, stats = panel.chart.messages_sent, panel.stats.value
+    for _ in range(5):  # more renders while it trains: nothing new is sent
+        manager.flush()
+    assert panel.chart.messages_sent == sent and panel.stats.value == stats
+    panel.set_visible(True)
+    manager.flush()
+    step = manager.runs["linear_classifier-1"].global_step
+    assert panel.chart.messages_sent > sent and panel.chart.last_steps()["linear_classifier-1"] > 50
+    assert "ETA" in panel.stats.value and panel.stats.value != stats and step > 50
+    panel.click_stop_all()
+    manager.wait(timeout=30)
+    panel.close()
