@@ -102,6 +102,25 @@ class Ftrl(torch.optim.Optimizer):
         }
         super().__init__(params, defaults)
 
+    # torch wraps these base methods so that torch._dynamo skips them, and the wrapper imports torch._dynamo
+    # (~1 s, ~800 modules with sympy) on its first call; FTRL is never compiled, so it calls the plain methods
+    # and a linear model trains without that import.
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """As ``torch.optim.Optimizer.add_param_group`` (without importing ``torch._dynamo``)."""
+        _plain("add_param_group")(self, param_group)
+
+    def state_dict(self) -> dict[str, Any]:
+        """As ``torch.optim.Optimizer.state_dict`` (without importing ``torch._dynamo``)."""
+        return _plain("state_dict")(self)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """As ``torch.optim.Optimizer.load_state_dict`` (without importing ``torch._dynamo``)."""
+        _plain("load_state_dict")(self, state_dict)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """As ``torch.optim.Optimizer.zero_grad`` (without importing ``torch._dynamo``)."""
+        _plain("zero_grad")(self, set_to_none)
+
     def _state_of(self, p: torch.Tensor, group: dict[str, Any]) -> dict[str, Any]:
         state = self.state[p]
         if not state:
@@ -138,6 +157,12 @@ class Ftrl(torch.optim.Optimizer):
             for params in dense.values():  # all dense parameters of one device and dtype: one op per formula
                 _update_all(params, [self.state[p] for p in params], group)
         return loss
+
+
+def _plain(name: str) -> Callable[..., Any]:
+    """``torch.optim.Optimizer``'s method ``name`` without torch's dynamo-skipping wrapper (when it has one)."""
+    method = getattr(torch.optim.Optimizer, name)
+    return getattr(method, "__wrapped__", method)
 
 
 def _proximal(grad: torch.Tensor, weight: torch.Tensor, accum: torch.Tensor, linear: torch.Tensor,

@@ -181,3 +181,28 @@ def test_many_dense_parameters_update_as_each_one_alone_bit_for_bit(config: dict
         assert torch.equal(p.detach(), w)
         assert torch.equal(opt.state[p]["accumulator"], n) and torch.equal(opt.state[p]["linear"], z)
     assert any(bool((p == 0).any()) for p in params) == (group["l1_regularization_strength"] > 0)
+
+
+def test_a_linear_model_trains_resumes_and_predicts_without_importing_torch_dynamo(tmp_path) -> None:
+    # torch's optimizers import torch._dynamo (~1 s, ~800 modules) on first use; FTRL (the linear and baseline
+    # default) avoids it, in a fresh interpreter
+    import subprocess
+    import sys
+
+    program = f"""
+import sys
+import numpy as np, pandas as pd
+import estlab.estimator as est
+from estlab import feature_column as fc
+frame = pd.DataFrame({{"x": np.arange(64.0), "c": ["a", "b"] * 32, "y": np.arange(64) % 2}})
+columns = [fc.numeric_column("x"), fc.categorical_column_with_vocabulary_list("c", ["a", "b"])]
+model = est.LinearClassifier(columns, model_dir={str(tmp_path / "linear")!r})
+model.train(frame, label="y", steps=4)
+est.LinearClassifier(columns, model_dir={str(tmp_path / "linear")!r}).train(frame, label="y", steps=2)
+model.evaluate(frame, label="y")
+rows = list(model.predict(frame.drop(columns="y")))
+print(len(rows), model.global_step, "torch._dynamo" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["64", "6", "False"]
