@@ -145,9 +145,11 @@ class TrainingPanel:
         return queued, refused
 
     def _on_stop_all(self, _button: Any = None) -> None:
+        self.train_note = ("", "info")  # "queued a, b" no longer holds
         self.manager.stop_all()  # the message line then says what became of every run it stopped or cancelled
 
     def _on_cancel_queued(self, _button: Any = None) -> None:
+        self.train_note = ("", "info")
         queued = self._cancel_queued()
         self.manager.notify(_counted(queued, "cancelled", "queued") if queued else "nothing is queued")
 

@@ -142,6 +142,7 @@ def test_stop_all_message_says_what_happened_to_every_run(fake_job):
                 f"{two:,}); cancelled 2 queued runs (linear_classifier-3, linear_classifier-4)"
                 in html.unescape(panel.message.value))
         assert manager.notice[1] == "info"
+        assert "queued linear_classifier-1" not in html.unescape(panel.note.value)  # Train's note no longer holds
         panel.click_stop_all()  # nothing left
         manager.flush()
         assert "nothing is training or queued" in panel.message.value
