@@ -174,6 +174,17 @@ def clip_by_global_norm(optimizers: list[torch.optim.Optimizer], clip_norm: floa
     return total
 
 
+def _room_to_pack(tensors: list[torch.Tensor]) -> bool:
+    """Packing copies the tensors once: on a CUDA device only while that needs at most half of its free memory
+    (the model and its batches keep the rest); on the host the copy is one more set of the encoded tensors, which
+    the memory benchmark counts."""
+    device = tensors[0].device
+    if device.type != "cuda":
+        return True
+    free, _total = torch.cuda.mem_get_info(device)
+    return 2 * sum(t.element_size() * t.numel() for t in tensors if t.device == device) <= free
+
+
 def _pack_quietly(gather: RowGather) -> None:
     try:
         gather.pack()
@@ -206,7 +217,7 @@ def batch_rows(task: LoopTask) -> Callable[[torch.Tensor], tuple[dict[str, torch
     steps = None if task.target_step is None else task.target_step - task.start_step
     reads = float("inf") if steps is None or not isinstance(batch_size, int) else steps * batch_size
     if (len(tensors) > 2 and all(isinstance(t, torch.Tensor) for t in tensors) and n
-            and reads >= n / PACK_AFTER_EPOCH_FRACTION):
+            and reads >= n / PACK_AFTER_EPOCH_FRACTION and _room_to_pack(tensors)):
         gather, keys = RowGather(tensors), list(features)
         if gather.index_ops < len(tensors):
             # the copy (torch.cat, without the GIL) runs on another core while the first steps gather one by one
