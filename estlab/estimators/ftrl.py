@@ -155,7 +155,7 @@ class Ftrl(torch.optim.Optimizer):
                 else:
                     dense.setdefault((p.device, p.dtype), []).append(p)
             for params in dense.values():  # all dense parameters of one device and dtype: one op per formula
-                _update_all(params, [self.state[p] for p in params], group)
+                _update_all(self, params, [self.state[p] for p in params], group)
         return loss
 
 
@@ -179,10 +179,31 @@ def _proximal(grad: torch.Tensor, weight: torch.Tensor, accum: torch.Tensor, lin
     return new_weight, new_accum, new_linear
 
 
-def _update_all(params: list[torch.Tensor], states: list[dict[str, Any]], group: dict[str, Any]) -> None:
-    """``_proximal`` on many dense parameters of one device and dtype at once: their gradients, weights and
-    state concatenated into flat vectors, one ``_proximal`` over them (a dozen kernel launches, not a dozen per
-    parameter), the results copied back. Elementwise, so the values are exactly the per-parameter ones."""
+class _FlatState:
+    """The accumulators and linear terms of several parameters as two flat vectors; each parameter's state entries
+    are views into them, so one op updates all and ``state_dict`` still holds one tensor per parameter."""
+
+    def __init__(self, params: list[torch.Tensor], states: list[dict[str, Any]]) -> None:
+        self.accumulator = torch.cat([s["accumulator"].reshape(-1) for s in states])
+        self.linear = torch.cat([s["linear"].reshape(-1) for s in states])
+        self.sizes = [p.numel() for p in params]
+        self.views: list[tuple[torch.Tensor, torch.Tensor]] = []
+        for p, s, accum, linear in zip(params, states, self.accumulator.split(self.sizes),
+                                       self.linear.split(self.sizes), strict=True):
+            s["accumulator"], s["linear"] = accum.view_as(p), linear.view_as(p)
+            self.views.append((s["accumulator"], s["linear"]))
+
+    def holds(self, states: list[dict[str, Any]]) -> bool:
+        """True while every state entry is still this object's view (a ``load_state_dict`` replaces them)."""
+        return len(states) == len(self.views) and all(
+            s["accumulator"] is a and s["linear"] is z for s, (a, z) in zip(states, self.views, strict=True))
+
+
+def _update_all(optimizer: Ftrl, params: list[torch.Tensor], states: list[dict[str, Any]],
+                group: dict[str, Any]) -> None:
+    """``_proximal`` on many dense parameters of one device and dtype at once: gradients and weights
+    concatenated, the state kept flat (:class:`_FlatState`), one ``_proximal`` over the vectors (a dozen kernel
+    launches, not a dozen per parameter), the weights copied back. Elementwise: exactly the per-parameter values."""
     if len(params) == 1:
         p, state = params[0], states[0]
         weight, accum, linear = _proximal(p.grad.to(p.dtype), p.detach(), state["accumulator"],  # type: ignore[union-attr]
@@ -191,17 +212,18 @@ def _update_all(params: list[torch.Tensor], states: list[dict[str, Any]], group:
         state["accumulator"].copy_(accum)
         state["linear"].copy_(linear)
         return
-    sizes = [p.numel() for p in params]
-
-    def flat(tensors: list[torch.Tensor]) -> torch.Tensor:
-        return torch.cat([t.reshape(-1) for t in tensors])
-
-    accums = [s["accumulator"] for s in states]
-    linears = [s["linear"] for s in states]
-    weight, accum, linear = _proximal(flat([p.grad.to(p.dtype) for p in params]),  # type: ignore[union-attr]
-                                      flat([p.detach() for p in params]), flat(accums), flat(linears), group)
-    for targets, values in ((accums, accum), (linears, linear), ([p.detach() for p in params], weight)):
-        torch._foreach_copy_(targets, [v.view_as(t) for v, t in zip(values.split(sizes), targets, strict=True)])
+    cache: dict[tuple[int, ...], _FlatState] = optimizer.__dict__.setdefault("_flat_states", {})
+    key = tuple(id(p) for p in params)
+    flat = cache.get(key)
+    if flat is None or not flat.holds(states):
+        flat = cache[key] = _FlatState(params, states)
+    weights = [p.detach() for p in params]
+    grads = torch.cat([p.grad.reshape(-1) for p in params])  # type: ignore[union-attr]
+    weight, accum, linear = _proximal(grads.to(weights[0].dtype), torch.cat([w.reshape(-1) for w in weights]),
+                                      flat.accumulator, flat.linear, group)
+    flat.accumulator.copy_(accum)
+    flat.linear.copy_(linear)
+    torch._foreach_copy_(weights, [v.view_as(w) for v, w in zip(weight.split(flat.sizes), weights, strict=True)])
 
 
 def _sparse_update(p: torch.Tensor, grad: torch.Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:

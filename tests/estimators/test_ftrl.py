@@ -206,3 +206,39 @@ print(len(rows), model.global_step, "torch._dynamo" in sys.modules)
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["64", "6", "False"]
+
+
+def test_many_parameters_round_trip_through_a_saved_state_and_continue_identically() -> None:
+    # the dense state is kept flat with per-parameter views; a saved and loaded state (new tensors) must be
+    # picked up, also by an optimizer that had already stepped with its own state
+    import io
+
+    gen = torch.Generator().manual_seed(5)
+    shapes = [(4, 1), (1,), (3, 2)]
+    start = [torch.randn(s, generator=gen) for s in shapes]
+    grads = [[torch.randn(s, generator=gen) for s in shapes] for _ in range(4)]
+
+    def stepped(params: list, opt: Ftrl, steps: list) -> None:
+        for step in steps:
+            for p, g in zip(params, step, strict=True):
+                p.grad = g.clone()
+            opt.step()
+
+    a = [torch.nn.Parameter(t.clone()) for t in start]
+    opt_a = Ftrl(a, **CONFIG)
+    stepped(a, opt_a, grads[:2])
+    buffer = io.BytesIO()
+    torch.save(opt_a.state_dict(), buffer)
+    b = [torch.nn.Parameter(p.detach().clone()) for p in a]
+    opt_b = Ftrl(b, **CONFIG)
+    stepped(b, opt_b, grads[2:3])  # its own flat state first: the load must replace it
+    for p, q in zip(b, a, strict=True):
+        p.data.copy_(q.detach())
+    opt_b.load_state_dict(torch.load(io.BytesIO(buffer.getvalue()), weights_only=True))
+    stepped(a, opt_a, grads[2:])
+    stepped(b, opt_b, grads[2:])
+    for p, q in zip(a, b, strict=True):
+        assert torch.equal(p.detach(), q.detach())
+    for p, q in zip(a, b, strict=True):
+        assert torch.equal(opt_a.state[p]["accumulator"], opt_b.state[q]["accumulator"])
+        assert opt_a.state[p]["linear"].shape == p.shape
