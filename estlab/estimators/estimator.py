@@ -201,13 +201,14 @@ class Estimator(ModelFnHooks, CheckpointVariables):
             try:
                 if label is None and isinstance(input_fn, pd.DataFrame | dict):
                     label = self._models.saved_label(self.model_dir, self.config)
+                device = resolve_device(self.config.device)
                 if batch_size is None:
-                    batch_size = default_batch_size(resolve_device(self.config.device))
+                    batch_size = default_batch_size(device)
                 source = training_source(input_fn, label=label, batch_size=batch_size, num_epochs=num_epochs,
                                          shuffle=shuffle, seed=self.config.random_seed,
                                          bounded=steps is not None or max_steps is not None,
                                          input_fn_args=self._input_fn_args())
-                distributed.init_distributed(resolve_device(self.config.device))
+                distributed.init_distributed(device)
                 with (ModelDirLock(self.model_dir) if distributed.is_chief() else contextlib.nullcontext(),
                       training_threads(self.config)):  # intra-op threads for this run (training/threads.py)
                     return self._train_in_model_dir(source, hooks, steps, max_steps, label)

@@ -101,6 +101,11 @@ class Ftrl(torch.optim.Optimizer):
             "beta": float(beta),
         }
         super().__init__(params, defaults)
+        self._flat_states: dict[tuple[int, ...], _FlatState] = {}  # per group of dense parameters (a cache)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._flat_states = {}  # not pickled: rebuilt from ``state`` at the next step
 
     # torch wraps these base methods so that torch._dynamo skips them, and the wrapper imports torch._dynamo
     # (~1 s, ~800 modules with sympy) on its first call; FTRL is never compiled, so it calls the plain methods
@@ -212,11 +217,10 @@ def _update_all(optimizer: Ftrl, params: list[torch.Tensor], states: list[dict[s
         state["accumulator"].copy_(accum)
         state["linear"].copy_(linear)
         return
-    cache: dict[tuple[int, ...], _FlatState] = optimizer.__dict__.setdefault("_flat_states", {})
     key = tuple(id(p) for p in params)
-    flat = cache.get(key)
+    flat = optimizer._flat_states.get(key)
     if flat is None or not flat.holds(states):
-        flat = cache[key] = _FlatState(params, states)
+        flat = optimizer._flat_states[key] = _FlatState(params, states)
     weights = [p.detach() for p in params]
     grads = torch.cat([p.grad.reshape(-1) for p in params])  # type: ignore[union-attr]
     weight, accum, linear = _proximal(grads.to(weights[0].dtype), torch.cat([w.reshape(-1) for w in weights]),

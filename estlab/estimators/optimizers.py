@@ -218,10 +218,7 @@ def resolve_optimizer(
                              f"{optimizer_names()} or a callable params -> torch.optim.Optimizer.")
         optimizer = default[0]
         rate = default[1] if rate is None and schedule is None else rate
-    base = _base_factory(optimizer, rate, schedule is not None, parameter)
-    if fused and isinstance(optimizer, str) and OPTIMIZERS[canonical_optimizer_name(optimizer, parameter)][0] in \
-            FUSED_CLASSES:
-        base = fused_factory(base)
+    base = _base_factory(optimizer, rate, schedule is not None, parameter, fused)
     if schedule is None:
         return base
 
@@ -245,11 +242,14 @@ def _schedule_of(learning_rate: LearningRate) -> Callable[..., Any] | None:
     return learning_rate
 
 
-def _base_factory(optimizer: Any, rate: float | None, scheduled: bool, parameter: str) -> OptimizerFactory:
-    """The factory for ``optimizer`` at ``rate`` (None: its default)."""
+def _base_factory(optimizer: Any, rate: float | None, scheduled: bool, parameter: str,
+                  fused: bool = False) -> OptimizerFactory:
+    """The factory for ``optimizer`` at ``rate`` (None: its default); a name builds torch's fused implementation
+    when ``fused`` and torch has one (:func:`fused_factory`)."""
     if isinstance(optimizer, str):
         cls, extra, default_lr = OPTIMIZERS[canonical_optimizer_name(optimizer, parameter)]
-        return functools.partial(cls, lr=default_lr if rate is None else rate, **extra)
+        named = functools.partial(cls, lr=default_lr if rate is None else rate, **extra)
+        return fused_factory(named) if fused and cls in FUSED_CLASSES else named
     if _is_optimizer_class(optimizer) or _is_optimizer_partial(optimizer):
         return functools.partial(optimizer, lr=rate) if rate is not None else optimizer
     if isinstance(optimizer, torch.optim.Optimizer):

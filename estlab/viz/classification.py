@@ -69,12 +69,7 @@ def plot_roc_pr(
         precision, recall, _ = precision_recall_curve(targets, s)
         ap = average_precision_score(targets, s)
         pr_ax.plot(recall, precision, label=f"{prefix}AP = {ap:.3f}", drawstyle="steps-post")
-    roc_ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
-    roc_ax.set(title="ROC", xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.02))
-    pr_ax.set(title="Precision-recall", xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))
-    for ax in (roc_ax, pr_ax):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small", loc="lower right" if ax is roc_ax else "lower left")
+    _finish_roc_pr(roc_ax, pr_ax, "small")
     return fig
 
 
@@ -113,13 +108,18 @@ def plot_roc_pr_runs(runs: Mapping[str, tuple[Any, Any]], pos_label: Any = None)
         precision, recall, _ = precision_recall_curve(targets, scores)
         pr_ax.plot(recall, precision, color=line.get_color(), drawstyle="steps-post",
                    label=f"{name} (AP {average_precision_score(targets, scores):.3f})")
+    _finish_roc_pr(roc_ax, pr_ax, "x-small")
+    return fig
+
+
+def _finish_roc_pr(roc_ax: Any, pr_ax: Any, legend_size: str) -> None:
+    """The chance diagonal, titles, limits, grids and legends of a ROC / precision-recall pair."""
     roc_ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
     roc_ax.set(title="ROC", xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.02))
     pr_ax.set(title="Precision-recall", xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))
     for ax in (roc_ax, pr_ax):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="x-small", loc="lower right" if ax is roc_ax else "lower left")
-    return fig
+        ax.legend(fontsize=legend_size, loc="lower right" if ax is roc_ax else "lower left")
 
 
 def plot_confusion(
