@@ -19,6 +19,7 @@ import torch
 
 from estlab import features as fc
 from estlab.estimators import LinearClassifier
+from estlab.features.parallel import PARALLEL_ROWS
 from estlab.inputs import parquet_input_fn
 from estlab.training.config import RunConfig
 
@@ -35,11 +36,14 @@ def main(path: str, model_dir: str, headroom_mb: int) -> None:
     columns = [fc.numeric_column(f"f{i}", normalizer="zscore") for i in range(N_FEATURES)]
     config = RunConfig(model_dir=model_dir, random_seed=0, device="cpu", save_checkpoints_steps=100_000,
                        tensorboard=False)
-    # warm-up on the first row group only (lazy imports, allocator pools, thread pools)
-    head = pq.ParquetFile(path).read_row_group(0).to_pandas().iloc[:2000]
+    # warm-up on the first row group only (lazy imports, allocator pools, thread pools): enough rows that fitting
+    # and encoding run on the encoding threads, whose stacks and malloc arenas are reserved here, not under the cap
+    first = pq.ParquetFile(path).read_row_group(0).to_pandas()
+    head = first.iloc[:2000]
     warm = LinearClassifier(columns, model_dir=model_dir + "-warm", config=config.replace(model_dir=None))
-    warm.train(head, label="label", steps=2, batch_size=256)
+    warm.train(first.iloc[:PARALLEL_ROWS], label="label", steps=2, batch_size=256)
     warm.evaluate(head, label="label")
+    del first
 
     cap = vm_bytes() + headroom_mb * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
