@@ -66,6 +66,10 @@ class IndexBatcher:
     seed : int or None
         Seed of the permutations. ``None`` draws one from torch's global generator (so
         ``torch.manual_seed`` makes it reproducible); the drawn seed is kept in ``state_dict()``.
+    device : torch.device, str or None
+        Where the batches are made (default: the CPU). On another device each epoch's permutation is drawn
+        as on the CPU (the same order for a seed on every device), copied there once, and every batch is a
+        slice of it: no host-to-device copy per step.
 
     Examples
     --------
@@ -80,6 +84,7 @@ class IndexBatcher:
         num_epochs: int | None = 1,
         shuffle: bool = False,
         seed: int | None = None,
+        device: torch.device | str | None = None,
     ) -> None:
         if isinstance(num_rows, bool) or not isinstance(num_rows, int | np.integer) or num_rows <= 0:
             raise ValueError(
@@ -91,6 +96,7 @@ class IndexBatcher:
         self.shuffle = check_shuffle(shuffle)
         seed = check_seed(seed)
         self.seed = int(torch.randint(0, 2**62, (1,)).item()) if seed is None else seed
+        self.device = torch.device("cpu") if device is None else torch.device(device)
         self.epoch = 0
         self.position = 0
         self._order: torch.Tensor | None = None
@@ -119,10 +125,11 @@ class IndexBatcher:
             raise StopIteration
         start = self.position
         stop = min(start + self.batch_size, self.num_rows)
-        if self.shuffle:
-            batch = self._epoch_order()[start:stop].clone()
+        on_cpu = self.device.type == "cpu"
+        if self.shuffle:  # a copy on the CPU (a batch kept does not pin the permutation); a slice elsewhere
+            batch = self._epoch_order()[start:stop].clone() if on_cpu else self._epoch_order()[start:stop]
         else:
-            batch = torch.arange(start, stop, dtype=torch.long)
+            batch = torch.arange(start, stop, dtype=torch.long, device=self.device)
         if stop >= self.num_rows:
             self.epoch += 1
             self.position = 0
@@ -132,7 +139,7 @@ class IndexBatcher:
 
     def _epoch_order(self) -> torch.Tensor:
         if self._order is None or self._order_epoch != self.epoch:
-            self._order = epoch_permutation(self.num_rows, self.seed, self.epoch)
+            self._order = epoch_permutation(self.num_rows, self.seed, self.epoch).to(self.device)
             self._order_epoch = self.epoch
         return self._order
 
@@ -196,7 +203,8 @@ class IndexBatcher:
         return (
             f"IndexBatcher(num_rows={self.num_rows}, batch_size={self.batch_size}, "
             f"num_epochs={self.num_epochs}, shuffle={self.shuffle}, seed={self.seed}, "
-            f"epoch={self.epoch}, position={self.position})"
+            f"epoch={self.epoch}, position={self.position}"
+            + ("" if self.device.type == "cpu" else f", device={str(self.device)!r}") + ")"
         )
 
 

@@ -71,8 +71,13 @@ class DataSource(Protocol):
         """Every row of this rank once, in order, as parts with ``features``/``labels``/``feature_names``."""
         ...
 
-    def train_feed(self, encode: Encode, state: dict[str, Any] | None, rank: int, world_size: int) -> TrainFeed:
-        """Training batches resumed from ``state`` (a batcher's ``state_dict``), and the tensors they index."""
+    def train_feed(self, encode: Encode, state: dict[str, Any] | None, rank: int, world_size: int,
+                   device: Any = None) -> TrainFeed:
+        """Training batches resumed from ``state`` (a batcher's ``state_dict``), and the tensors they index.
+
+        ``device`` is where the loop trains: an in-memory input makes its index batches there (one copy of each
+        epoch's order instead of one per step); streamed inputs give CPU indices into each chunk's tensors.
+        """
         ...
 
     def whole(self, what: str) -> Any:
@@ -150,14 +155,16 @@ class MemorySource:
                       else {k: v[rows] for k, v in labels.items()} if isinstance(labels, dict) else labels[rows])
         yield self.data.with_options(features=features, labels=labels)
 
-    def train_feed(self, encode: Encode, state: dict[str, Any] | None, rank: int, world_size: int) -> TrainFeed:
+    def train_feed(self, encode: Encode, state: dict[str, Any] | None, rank: int, world_size: int,
+                   device: Any = None) -> TrainFeed:
         rows = None
         if world_size > 1:
             rows = shard_indices(self.data.num_rows, rank, world_size)
         data = self.data
         n_rows = data.num_rows if rows is None else len(rows)
-        batcher = _resumed(lambda: IndexBatcher(n_rows, data.batch_size, data.num_epochs, data.shuffle, data.seed),
-                           state)
+        batcher = _resumed(lambda: IndexBatcher(n_rows, data.batch_size, data.num_epochs, data.shuffle, data.seed,
+                                                device=device), state)
+        rows = rows if rows is None or device is None else rows.to(device)
         features, labels, weights = encode(data)
         return TrainFeed(batcher, features, labels, weights, rows)
 
@@ -193,7 +200,8 @@ class StreamSource:
                 return
             yield chunk
 
-    def train_feed(self, encode: Encode, state: dict[str, Any] | None, rank: int, world_size: int) -> TrainFeed:
+    def train_feed(self, encode: Encode, state: dict[str, Any] | None, rank: int, world_size: int,
+                   device: Any = None) -> TrainFeed:
         from estlab.inputs.parquet import TensorStream
 
         source = self.data.shard(rank, world_size) if world_size > 1 else self.data
@@ -242,7 +250,8 @@ class BatchStreamSource:
             if i % world_size == rank:
                 yield batch
 
-    def train_feed(self, encode: Encode, state: dict[str, Any] | None, rank: int, world_size: int) -> TrainFeed:
+    def train_feed(self, encode: Encode, state: dict[str, Any] | None, rank: int, world_size: int,
+                   device: Any = None) -> TrainFeed:
         stream = _resumed(lambda: BatchStream(self.data, encode, rank, world_size), state)
         return TrainFeed(stream, stream.features, stream.labels, stream.weights)
 

@@ -295,9 +295,10 @@ def run_loop(task: LoopTask, control: Control) -> LoopResult:
                 reason = "input exhausted"
                 break
             rows = idx if task.rows is None else task.rows[idx]
-            if pin:  # from pinned memory the copy is truly asynchronous: the host does not wait for the GPU
-                rows = rows.pin_memory()
-            rows = rows.to(task.device, non_blocking=True)
+            if rows.device.type == "cpu" and task.device.type != "cpu":  # (in-memory inputs: made there)
+                if pin:  # from pinned memory the copy is truly asynchronous: the host does not wait for the GPU
+                    rows = rows.pin_memory()
+                rows = rows.to(task.device, non_blocking=True)
             batch, labels, weights = take_rows(rows)
             probe = batch  # sliced only when a checkpoint is due
             with autocast:

@@ -128,7 +128,7 @@ class TrainingSession:
         self._attach(model)
         weighted = model.weight_column is not None
         feed = source.train_feed(lambda part: model.encode(part, with_labels=True), model.batcher_state,
-                                 distributed.get_rank(), distributed.get_world_size())
+                                 distributed.get_rank(), distributed.get_world_size(), device=model.device)
         self._batches = feed.batches
         task = LoopTask(
             module=model.module, optimizers=model.optimizers, loss_fn=model.head.loss, features=feed.features,

@@ -51,3 +51,31 @@ def test_compiled_module_trains_and_checkpoints_plain_names(tmp_path):
     est.train(numpy_input_fn(x={"input_1": images}, y=labels, batch_size=64, num_epochs=None, shuffle=True), steps=20)
     assert est.get_variable_names() == ["conv.bias", "conv.weight", "out.bias", "out.weight"]
     assert np.isfinite(est.evaluate(numpy_input_fn(x={"input_1": images}, y=labels, shuffle=False))["loss"])
+
+
+def test_index_batches_made_on_the_gpu_follow_the_cpu_order():
+    from estlab.inputs import IndexBatcher
+
+    on_cpu = IndexBatcher(1000, batch_size=96, num_epochs=2, shuffle=True, seed=7)
+    on_gpu = IndexBatcher(1000, batch_size=96, num_epochs=2, shuffle=True, seed=7, device="cuda")
+    batches = list(on_gpu)
+    assert all(b.is_cuda for b in batches)
+    assert [b.tolist() for b in batches] == [b.tolist() for b in on_cpu]
+
+
+def test_in_memory_training_on_the_gpu_copies_no_row_indices_from_the_host(tmp_path, monkeypatch):
+    from estlab.estimators import DNNClassifier
+    from estlab.feature_column import numeric_column
+
+    copied = []
+    pin = torch.Tensor.pin_memory
+    monkeypatch.setattr(torch.Tensor, "pin_memory",
+                        lambda self, *a, **k: copied.append(tuple(self.shape)) or pin(self, *a, **k))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(512, 2)).astype(np.float32)
+    est = DNNClassifier(hidden_units=[4], feature_columns=[numeric_column("a"), numeric_column("b")],
+                        model_dir=str(tmp_path), config=RunConfig(random_seed=0, device="cuda"))
+    est.train(numpy_input_fn(x={"a": x[:, 0], "b": x[:, 1]}, y=(x[:, 0] > 0).astype(np.int64), batch_size=64,
+                             num_epochs=2, shuffle=True))
+    assert est.global_step == 16
+    assert (64,) not in copied  # no batch of indices went through pinned host memory

@@ -148,3 +148,23 @@ def test_resume_with_another_batch_size_serves_the_remaining_rows(seed):
     rest = _lists(resumed)
     assert [len(b) for b in rest] == [4, 4, 4, 2]
     assert taken + sum(rest, []) == epoch_permutation(20, seed, 0).tolist()
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_batches_made_on_another_device_follow_the_cpu_batchers_sizes_and_state(seed, shuffle):
+    # "meta" stands in for an accelerator here (tensors without data); tests/estimators/test_cuda.py compares values
+    on_cpu = IndexBatcher(10, batch_size=4, num_epochs=2, shuffle=shuffle, seed=seed)
+    elsewhere = IndexBatcher(10, batch_size=4, num_epochs=2, shuffle=shuffle, seed=seed, device="meta")
+    for reference in on_cpu:
+        batch = next(elsewhere)
+        assert batch.device.type == "meta" and batch.dtype == torch.long and batch.shape == reference.shape
+        assert elsewhere.state_dict() == on_cpu.state_dict()
+    assert elsewhere.exhausted and next(elsewhere, None) is None
+    assert repr(elsewhere).endswith("epoch=2, position=0, device='meta')")
+
+
+def test_a_cpu_batch_is_a_copy_so_changing_it_leaves_the_epoch_order_intact(seed):
+    expected_rest = _lists(IndexBatcher(50, batch_size=5, num_epochs=1, shuffle=True, seed=seed))[1:]
+    batcher = IndexBatcher(50, batch_size=5, num_epochs=1, shuffle=True, seed=seed, device="cpu")
+    next(batcher).fill_(-1)
+    assert _lists(batcher) == expected_rest
