@@ -166,6 +166,71 @@ class RunConfig:
             changes["random_seed"] = changes["tf_random_seed"]
         return dataclasses.replace(self, **changes)
 
+    # TF's cluster properties (TF read them from TF_CONFIG): where this process sits in a torchrun job, read from
+    # the running process group or torchrun's environment when asked, so a config made before the job started
+    # still answers for the process that reads it. Alone: TF's single-worker values.
+
+    @property
+    def task_type(self) -> str:
+        """``"worker"``: torchrun's processes are peers (rank 0 is the chief)."""
+        return "worker"
+
+    @property
+    def task_id(self) -> int:
+        """This process's rank (0 when not distributed).
+
+        Examples
+        --------
+        >>> RunConfig().task_id, RunConfig().is_chief, RunConfig().num_worker_replicas
+        (0, True, 1)
+        """
+        from estlab.training import distributed
+
+        return distributed.get_rank()
+
+    @property
+    def global_id_in_cluster(self) -> int:
+        """This process's rank, as :attr:`task_id`."""
+        return self.task_id
+
+    @property
+    def is_chief(self) -> bool:
+        """True on rank 0, the process that writes checkpoints, summaries and exports."""
+        return self.task_id == 0
+
+    @property
+    def num_worker_replicas(self) -> int:
+        """Processes training together (torchrun's world size; 1 when alone)."""
+        from estlab.training import distributed
+
+        return distributed.get_world_size()
+
+    @property
+    def num_ps_replicas(self) -> int:
+        """0: there are no parameter servers (gradients are all-reduced)."""
+        return 0
+
+    @property
+    def cluster_spec(self) -> dict[str, list[str]]:
+        """``{}``: torchrun names no per-worker addresses (TF's empty ``ClusterSpec`` as a dict); use
+        :attr:`num_worker_replicas` and :attr:`task_id`."""
+        return {}
+
+    @property
+    def master(self) -> str:
+        """``""``, TF's value without a cluster."""
+        return ""
+
+    @property
+    def evaluation_master(self) -> str:
+        """``""``, TF's value without a cluster."""
+        return ""
+
+    @property
+    def service(self) -> None:
+        """None: no TF service."""
+        return None
+
     @property
     def autocast_dtype(self) -> torch.dtype | None:
         """The autocast dtype for ``mixed_precision`` (``None`` when off)."""

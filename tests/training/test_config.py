@@ -76,3 +76,19 @@ def test_default_batch_size_is_tfs_on_the_cpu_and_larger_on_cuda(tmp_path) -> No
     est = LinearClassifier([numeric_column("x")], model_dir=str(tmp_path), config=RunConfig(device="cpu"))
     est.train(frame, label="y")  # one epoch of 300 rows in batches of 128: 3 steps
     assert est.global_step == 3
+
+
+def test_tf_cluster_properties_alone_are_tfs_single_worker_values():
+    config = RunConfig()
+    assert (config.task_type, config.task_id, config.global_id_in_cluster, config.is_chief) == ("worker", 0, 0, True)
+    assert (config.num_worker_replicas, config.num_ps_replicas, config.cluster_spec) == (1, 0, {})
+    assert (config.master, config.evaluation_master, config.service) == ("", "", None)
+
+
+def test_tf_cluster_properties_follow_torchruns_environment_when_read(monkeypatch):
+    config = RunConfig(save_checkpoints_steps=5)  # made before the job's environment is there: read when asked
+    monkeypatch.setenv("RANK", "2")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    assert (config.task_id, config.global_id_in_cluster, config.is_chief, config.num_worker_replicas) == (2, 2, False, 4)
+    monkeypatch.setenv("RANK", "0")
+    assert config.is_chief and config.task_id == 0
