@@ -77,6 +77,9 @@ class _BaselineBase(PremadeEstimator):
     def _build_optimizers(self, module: nn.Module) -> list[torch.optim.Optimizer]:
         return []  # solved in closed form by _fit_full_batch
 
+    def _full_batch_input_batches(self, steps: int | None) -> int | None:
+        return steps  # of an iterable input, the batches TF's steps would read (an endless one ends there)
+
     def _fit_full_batch(
         self, module: nn.Module, encoded: dict[str, torch.Tensor], labels: torch.Tensor,
         weights: torch.Tensor | None,

@@ -20,6 +20,7 @@ probability of class 1, or the prediction of a regressor).
 from __future__ import annotations
 
 import collections
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -254,6 +255,12 @@ class _BoostedTreesBase(PremadeEstimator):
             "num_threads": int(self.num_threads or 0),
             "verbose": -1,
         }
+
+    def _full_batch_input_batches(self, steps: int | None) -> int | None:
+        # of an iterable input, TF's statistics of one layer: its first n_batches_per_layer batches (with
+        # TF's tutorial input, .repeat() of one batch of every row, exactly every row once)
+        n = self.n_batches_per_layer
+        return None if n is None else max(1, math.ceil(n))
 
     def _fit_full_batch(
         self, module: nn.Module, encoded: dict[str, torch.Tensor], labels: torch.Tensor,

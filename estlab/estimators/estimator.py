@@ -94,6 +94,14 @@ class Estimator(ModelFnHooks, CheckpointVariables):
 
     trains_full_batch: bool = False
 
+    def _full_batch_input_batches(self, steps: int | None) -> int | None:
+        """Batches of an iterable input a full-batch learner fits on: None reads one whole pass.
+
+        ``steps`` is how many steps this ``train`` call would run (None: unbounded). A learner that overrides
+        this reads only its first batches, which also ends an endless generator (TF's ``.repeat()`` input).
+        """
+        return None
+
     def __init__(
         self,
         model_fn: Any = None,
@@ -234,8 +242,9 @@ class Estimator(ModelFnHooks, CheckpointVariables):
                 if self.trains_full_batch:
                     fit = self._fit_full_batch if class_weights is None else functools.partial(
                         _class_weighted_fit, self._fit_full_batch, class_weights)
+                    batches = self._full_batch_input_batches(None if target is None else target - state.global_step)
                     self._last_result = session.fit_full_batch(state, source, fit, target, info,
-                                                               what=type(self).__name__)
+                                                               what=type(self).__name__, max_batches=batches)
                 else:
                     with _training_head(state, class_weights):
                         self._last_result = session.train(state, source, target, info, self.config.autocast_dtype)

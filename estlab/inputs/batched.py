@@ -374,15 +374,20 @@ class BatchedInput:
         buffered.append(batch)
         return True
 
-    def whole(self) -> Batch:
-        """One pass concatenated into one batch (full-batch learners; an endless input never ends).
+    def whole(self, max_batches: int | None = None) -> Batch:
+        """One pass concatenated into one batch (full-batch learners), or its first ``max_batches`` batches:
+        what bounds an endless input (without a bound, an endless input never ends).
 
         Examples
         --------
-        >>> iterable_input_fn([({"x": np.zeros(2)}, np.zeros(2)), ({"x": np.ones(1)}, np.ones(1))]).whole().num_rows
-        3
+        >>> data = iterable_input_fn([({"x": np.zeros(2)}, np.zeros(2)), ({"x": np.ones(1)}, np.ones(1))])
+        >>> data.whole().num_rows, data.whole(max_batches=1).num_rows
+        (3, 2)
         """
-        parts = list(self.batches())
+        if max_batches is not None and (isinstance(max_batches, bool) or not isinstance(max_batches, int)
+                                        or max_batches < 1):
+            raise ValueError(f"max_batches must be None or a positive int, got {max_batches!r}")
+        parts = list(itertools.islice(self.batches(), max_batches))
         if not parts:
             self.first_batch()  # the clear error
         labels = [b.labels for b in parts]

@@ -80,8 +80,12 @@ class DataSource(Protocol):
         """
         ...
 
-    def whole(self, what: str) -> Any:
-        """The input as one in-memory part (full-batch learners); ``what`` names the caller in the error."""
+    def whole(self, what: str, max_batches: int | None = None) -> Any:
+        """The input as one in-memory part (full-batch learners); ``what`` names the caller in the error.
+
+        ``max_batches`` bounds an iterable of batches (its first batches only: an endless generator ends
+        there); in-memory and parquet inputs are finite and always whole.
+        """
         ...
 
 
@@ -168,7 +172,7 @@ class MemorySource:
         features, labels, weights = encode(data)
         return TrainFeed(batcher, features, labels, weights, rows)
 
-    def whole(self, what: str) -> Any:
+    def whole(self, what: str, max_batches: int | None = None) -> Any:
         return self.data
 
 
@@ -208,7 +212,7 @@ class StreamSource:
         stream = _resumed(lambda: TensorStream(source, encode), state)
         return TrainFeed(stream, stream.features, stream.labels, stream.weights)
 
-    def whole(self, what: str) -> Any:
+    def whole(self, what: str, max_batches: int | None = None) -> Any:
         raise ValueError(f"{what} fits on the whole data at once; pass a DataFrame or an InputFn instead of a "
                          "streamed parquet input")
 
@@ -255,8 +259,8 @@ class BatchStreamSource:
         stream = _resumed(lambda: BatchStream(self.data, encode, rank, world_size), state)
         return TrainFeed(stream, stream.features, stream.labels, stream.weights)
 
-    def whole(self, what: str) -> Any:
-        batch = self.data.whole()
+    def whole(self, what: str, max_batches: int | None = None) -> Any:
+        batch = self.data.whole(max_batches)
         return InputFn(batch.features, batch.labels, batch_size=max(batch.num_rows, 1))
 
 

@@ -144,15 +144,16 @@ class TrainingSession:
             model.batcher_state = feed.batches.state_dict()
 
     def fit_full_batch(self, model: Any, source: Any, fit: Callable[..., None], target_step: int | None,
-                       begin_info: dict[str, Any], what: str) -> LoopResult:
-        """A full-batch learner's run: one step that fits on the whole input, then a checkpoint."""
+                       begin_info: dict[str, Any], what: str, max_batches: int | None = None) -> LoopResult:
+        """A full-batch learner's run: one step that fits on the whole input (of an iterable input, its first
+        ``max_batches`` batches when given), then a checkpoint."""
         self._attach(model)
         control = self.control
         start = model.global_step
         control.emit("train_begin", start_step=start, target_step=target_step, device=str(model.device),
-                     **begin_info)
+                     full_batch=True, **begin_info)
         try:
-            encoded, labels, weights = model.encode(source.whole(what), with_labels=True)
+            encoded, labels, weights = model.encode(source.whole(what, max_batches), with_labels=True)
             fit(model.module, encoded, labels, weights)
             probe = {k: v[:PROBE_ROWS] for k, v in encoded.items()} if distributed.get_world_size() == 1 else None
             broken = probe_model(model.module, model.forward_fn("eval"), probe)  # torchrun: weights only, as the loop
