@@ -22,7 +22,9 @@ Rules and thresholds (:data:`RULES`, the keyword arguments of :func:`check`):
 * ``missing_in_eval`` (error): a train column the eval frame lacks; ``extra_in_eval`` (info).
 * ``dtype_mismatch``: numbers vs text (error), other kind changes such as bool vs number (warning).
 * ``unseen_categories`` (warning above ``unseen_share`` = 5 % of eval rows).
-* ``drift`` (warning): numeric PSI over 10 train-quantile bins above ``psi_threshold`` = 0.2 (KS statistic reported).
+* ``drift`` (warning): numeric PSI over 10 train-quantile bins above ``psi_threshold`` = 0.2 and a two-sample
+  KS statistic above its 5 % critical value for the two sizes (PSI alone is noisy on small frames: a random
+  split of a few hundred rows often scores 0.2).
 * ``constant`` (warning): at most one distinct value in training; ``duplicate`` (warning): same values as
   an earlier column; ``mostly_missing`` (warning above ``missing_share`` = 50 %).
 * ``leakage`` (warning): one column alone predicts the label almost perfectly: per-value (categories) or
@@ -119,6 +121,18 @@ def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
     cdf_a = np.searchsorted(a, grid, side="right") / len(a)
     cdf_b = np.searchsorted(b, grid, side="right") / len(b)
     return float(np.max(np.abs(cdf_a - cdf_b)))
+
+
+def ks_critical_value(n: int, m: int, alpha: float = 0.05) -> float:
+    """The two-sample KS statistic above which samples of ``n`` and ``m`` rows differ at level ``alpha``
+    (the asymptotic critical value ``c(alpha) * sqrt((n + m) / (n * m))``).
+
+    Examples
+    --------
+    >>> round(ks_critical_value(300, 69), 3), round(ks_critical_value(10_000, 10_000), 4)
+    (0.183, 0.0192)
+    """
+    return math.sqrt(-0.5 * math.log(alpha / 2)) * math.sqrt((n + m) / (n * m))
 
 
 def _as_float(series: pd.Series) -> np.ndarray:
@@ -263,8 +277,13 @@ def check(train_df: pd.DataFrame, eval_df: pd.DataFrame | None = None, label: st
             a, b = _as_float(train_s[col]), _as_float(eval_s[col])  # type: ignore[index]
             value = psi(a, b)
             if value == value and value > psi_threshold:
-                add("drift", col, value, f"PSI {value:.2f} > {psi_threshold:g} (KS D = {ks_statistic(a, b):.2f}) "
-                    "between train and eval", "check how eval was sampled; bucketize or re-split if it is real")
+                d = ks_statistic(a, b)
+                n, m = int(np.isfinite(a).sum()), int(np.isfinite(b).sum())
+                critical = ks_critical_value(n, m)
+                if d > critical:  # the shift is larger than sampling noise at these sizes
+                    add("drift", col, value, f"PSI {value:.3f} > {psi_threshold:g} and KS D = {d:.3f} > {critical:.3f} "
+                        f"(its 5 % critical value for {n:,} train / {m:,} eval values) between train and eval",
+                        "check how eval was sampled; bucketize or re-split if it is real")
 
     seen_hashes: dict[int, str] = {}
     for col in features:
@@ -303,4 +322,4 @@ def blocking(report: pd.DataFrame) -> pd.DataFrame:
     return frame_rows(report, report["severity"] == "error").reset_index(drop=True)
 
 
-__all__ = ["COLUMNS", "RULES", "blocking", "check", "is_classification", "ks_statistic", "psi"]
+__all__ = ["COLUMNS", "RULES", "blocking", "check", "is_classification", "ks_critical_value", "ks_statistic", "psi"]

@@ -87,3 +87,20 @@ def test_imports_without_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "0"
+
+
+def test_drift_on_random_splits_of_a_small_frame_is_as_rare_as_the_ks_tests_level():
+    from estlab.datacheck import psi
+
+    values = np.random.default_rng(3).normal(size=369)  # penguins-sized: 300 train / 69 eval, one distribution
+    psi_alone = alarms = 0
+    for seed in range(400):
+        shuffled = np.random.default_rng(seed).permutation(values)
+        train, test = pd.DataFrame({"x": shuffled[:300]}), pd.DataFrame({"x": shuffled[300:]})
+        psi_alone += psi(shuffled[:300], shuffled[300:]) > 0.2
+        alarms += "drift" in set(check(train, test)["check"])
+    assert (psi_alone, alarms) == (140, 15)  # PSI > 0.2 alone: 35 % false alarms; with the KS test: under 5 %
+    train, test = pd.DataFrame({"x": values[:300]}), pd.DataFrame({"x": values[300:] + 1.5})
+    shifted = check(train, test)
+    assert list(shifted["check"]) == ["drift"]
+    assert "KS D = " in shifted["message"].item() and "300 train / 69 eval values" in shifted["message"].item()
