@@ -145,6 +145,8 @@ class Evaluator(Listener):
         self.last_step: int | None = None
         self.last_result: dict[str, Any] | None = None
         self.export_results: list[Any] = []
+        self._target_step: int | None = None
+        self._final_export_step: int | None = None  # the step whose exporters ran with is_the_final_export
         self._start = time.monotonic()
         self._last_time = -float("inf")
 
@@ -154,17 +156,20 @@ class Evaluator(Listener):
 
     def on_train_begin(self, event: Event) -> None:
         self._start = time.monotonic()
+        self._target_step = event.get("target_step")
 
     def on_step_end(self, event: Event) -> None:
-        if self.due(event["global_step"]):
-            self.evaluate()
+        step = event["global_step"]
+        if self.due(step):
+            self.evaluate(final=step == self._target_step)  # the last step's evaluation is the final one (TF)
 
     def on_train_end(self, event: Event) -> None:
         """The final evaluation (TF's), unless the run failed or was interrupted, or this step was evaluated."""
         if event["status"] == "failed" or event.get("reason") == "KeyboardInterrupt" or self.control is None:
             return
         if self.last_step == event["global_step"]:
-            self.export(self.estimator.latest_checkpoint(), final=True)
+            if self._final_export_step != self.last_step:  # exporters run once per evaluation, as in TF
+                self.export(self.estimator.latest_checkpoint(), final=True)
         else:
             self.evaluate(final=True)
 
@@ -194,6 +199,8 @@ class Evaluator(Listener):
 
     def export(self, checkpoint_path: str | None, final: bool) -> list[Any]:
         """Run every exporter on the last evaluation result."""
+        if final:
+            self._final_export_step = self.last_step
         self.export_results = [
             exporter.export(self.estimator, os.path.join(self.estimator.model_dir, "export", exporter.name),
                             checkpoint_path, self.last_result, final)

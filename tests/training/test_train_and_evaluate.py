@@ -149,3 +149,14 @@ def test_spec_arguments_bind_in_tf_order_and_ignore_saving_listeners():
         TrainSpec("data", 100, None, None, "y")  # label is keyword-only
     with pytest.raises(ValueError, match="throttle_secs must be a number of seconds >= 0, got -1"):
         EvalSpec("data", throttle_secs=-1)
+
+
+def test_an_evaluation_due_at_max_steps_is_the_final_one_and_exports_once(make_estimator, binary_frame):
+    est = make_estimator(save_checkpoints_steps=1000)
+    exporter = RecordingExporter()
+    result, exports = train_and_evaluate(
+        est, TrainSpec(binary_frame, max_steps=10, label="y"),
+        EvalSpec(binary_frame, every_n_steps=5, exporters=[exporter]))
+    assert [r["global_step"] for r in est.history.evaluations] == [5, 10]
+    assert [(c[2], c[3]) for c in exporter.calls] == [(5, False), (10, True)]  # TF: once, flagged final
+    assert result["global_step"] == 10 and exports == ["exported-10"]
