@@ -18,7 +18,9 @@ from typing import Any
 
 #: TF's ``tf.estimator.experimental`` names → ``"module:attribute"`` providing each.
 TF_NAMES: dict[str, str] = {
+    "build_raw_supervised_input_receiver_fn": "estlab.export.spec:build_raw_supervised_input_receiver_fn",
     "make_early_stopping_hook": "estlab.training.early_stopping:make_early_stopping_hook",
+    "make_stop_at_checkpoint_step_hook": "estlab.training.checkpoint_hooks:make_stop_at_checkpoint_step_hook",
     "stop_if_higher_hook": "estlab.training.early_stopping:stop_if_higher_hook",
     "stop_if_lower_hook": "estlab.training.early_stopping:stop_if_lower_hook",
     "stop_if_no_decrease_hook": "estlab.training.early_stopping:stop_if_no_decrease_hook",

@@ -5,7 +5,12 @@ shape) and the exported program applies the fitted feature columns to them. The 
 as JSON (TF Serving's REST ``instances``/``inputs``), so TF's parsing receiver, which parsed serialized
 ``tf.Example`` protos, becomes a receiver of the same features sent as JSON rows. A feature spec
 (:func:`make_parse_example_spec`, TF's ``tf.feature_column.make_parse_example_spec``) maps each raw key to a
-:class:`~estlab.export.spec.TensorSpec`.
+:class:`~estlab.export.spec.TensorSpec`. A dtype may be a name, a numpy or a torch dtype; a numpy array or
+torch tensor gives its dtype and trailing shape (its first dimension is the rows).
+
+A custom ``model_fn`` names its export's signatures with TF's ``export_outputs`` objects
+(:class:`PredictOutput`, :class:`ClassificationOutput`, :class:`RegressionOutput`, from
+:mod:`estlab.export.outputs`), served under TF's output names.
 
 Examples
 --------
@@ -20,52 +25,41 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import numpy as np
-
 from estlab._util import warn_ignored_arguments
-from estlab.export.spec import DTYPES, ServingInputReceiver, TensorSpec
+from estlab.export.outputs import ClassificationOutput, ExportOutput, PredictOutput, RegressionOutput
+from estlab.export.spec import (
+    ServingInputReceiver,
+    SupervisedInputReceiver,
+    TensorServingInputReceiver,
+    TensorSpec,
+    build_raw_supervised_input_receiver_fn,
+    dtype_name,
+    tensor_spec,
+)
 
 __all__ = [
+    "ClassificationOutput",
+    "ExportOutput",
+    "PredictOutput",
+    "RegressionOutput",
     "ServingInputReceiver",
+    "SupervisedInputReceiver",
+    "TensorServingInputReceiver",
     "TensorSpec",
     "build_parsing_serving_input_receiver_fn",
     "build_raw_serving_input_receiver_fn",
+    "build_raw_supervised_input_receiver_fn",
     "classifier_parse_example_spec",
     "make_parse_example_spec",
     "regressor_parse_example_spec",
 ]
 
-_DTYPE_ALIASES = {"float": "float32", "double": "float64", "int": "int64", "str": "string", "object": "string",
-                  "bytes": "string", "bool_": "bool"}
-
-
 def _dtype_name(dtype: Any, owner: str) -> str:
-    """An estlab dtype name (``"float32"``, ``"int64"``, ``"string"``...) from a name, a numpy dtype or a type."""
-    if isinstance(dtype, str):
-        name = dtype
-    elif dtype in (str, bytes):
-        name = "string"
-    else:
-        try:
-            name = np.dtype(dtype).name
-        except TypeError:
-            name = getattr(dtype, "name", str(dtype))
-    name = _DTYPE_ALIASES.get(name, name)
-    if name.startswith(("str", "<U", "|S")):
-        name = "string"
-    if name not in DTYPES:
-        raise ValueError(f"{owner}: dtype {dtype!r} is not one of {sorted(DTYPES)}")
-    return name
+    """An estlab dtype name (``"float32"``, ``"int64"``, ``"string"``...) from a name, a numpy or torch dtype, a type."""
+    return dtype_name(dtype, owner)
 
 
-def _tensor_spec(name: str, value: Any, owner: str) -> TensorSpec:
-    """A TensorSpec from a TensorSpec, a spec with ``dtype``/``shape`` (a column's raw input) or a dtype."""
-    if isinstance(value, TensorSpec):
-        return value if value.name == name else TensorSpec(name, value.dtype, value.shape)
-    shape = getattr(value, "shape", None)
-    if not isinstance(value, type | np.ndarray) and shape is not None and hasattr(value, "dtype"):
-        return TensorSpec(name, _dtype_name(value.dtype, owner), tuple(-1 if d is None else d for d in shape))
-    return TensorSpec(name, _dtype_name(value, owner))
+_tensor_spec = tensor_spec
 
 
 def make_parse_example_spec(feature_columns: Iterable[Any]) -> dict[str, TensorSpec]:
@@ -187,7 +181,8 @@ def build_raw_serving_input_receiver_fn(
     Parameters
     ----------
     features : mapping
-        Feature key → dtype name (``"float32"``, ``"int64"``, ``"string"``), numpy dtype, or TensorSpec.
+        Feature key → dtype name (``"float32"``, ``"int64"``, ``"string"``), a numpy or torch dtype, a TensorSpec,
+        or an example batch (a numpy array or torch tensor: its dtype and trailing shape).
     default_batch_size : int, optional
         Accepted and ignored with a warning (the batch dimension is dynamic).
     defaults : mapping, optional
@@ -195,6 +190,7 @@ def build_raw_serving_input_receiver_fn(
 
     Examples
     --------
+    >>> import numpy as np
     >>> fn = build_raw_serving_input_receiver_fn({"age": np.float32, "color": "string"})
     >>> [spec.dtype for spec in fn().inputs]
     ['float32', 'string']

@@ -28,6 +28,7 @@ from estlab.estimators.variables import CheckpointVariables
 from estlab.inputs.source import MemorySource, training_source
 from estlab.prediction_frame import predictions_frame
 from estlab.training import checkpoints, distributed
+from estlab.training.checkpoint_hooks import with_saving_listeners
 from estlab.training.config import RunConfig, default_batch_size, model_dir_of, resolve_device
 from estlab.training.early_stopping import EarlyStopping
 from estlab.training.events import Listener, StatefulListener, sort_listeners
@@ -176,8 +177,8 @@ class Estimator(ModelFnHooks, CheckpointVariables):
         self._stop_event.set()
 
     def train(self, input_fn: Any, hooks: Sequence[Listener] | None = None, steps: int | None = None,
-              max_steps: int | None = None, *, label: Any = None, batch_size: int | None = None,
-              num_epochs: int | None = None, shuffle: bool = True) -> Estimator:
+              max_steps: int | None = None, saving_listeners: Sequence[Any] | None = None, *, label: Any = None,
+              batch_size: int | None = None, num_epochs: int | None = None, shuffle: bool = True) -> Estimator:
         """Train the model and return ``self``; ``steps`` adds to the current step, ``max_steps`` is absolute.
 
         Parameters
@@ -190,6 +191,9 @@ class Estimator(ModelFnHooks, CheckpointVariables):
             At most one. Neither: train until the input is exhausted (one epoch for a DataFrame or dict
             given without ``num_epochs``; forever for an input_fn with ``num_epochs=None``) or
             ``request_stop()``. The environment variable ``ESTLAB_MAX_STEPS`` caps the steps of every call.
+        saving_listeners : list of CheckpointSaverListener, optional
+            TF's: called around the checkpoints saved at the RunConfig's cadence
+            (``estlab.training.checkpoint_hooks.with_saving_listeners``).
         batch_size : int, optional
             Rows per step for a DataFrame/dict. None: 128 (TF's ``pandas_input_fn`` default) on the CPU and MPS,
             1,024 on a CUDA device (small tabular models are launch-bound there: bigger batches are nearly free);
@@ -203,7 +207,7 @@ class Estimator(ModelFnHooks, CheckpointVariables):
             raise ValueError(f"train: steps={steps} and max_steps={max_steps} were both given; pass only one")
         check_positive_int("steps", steps)
         check_positive_int("max_steps", max_steps)
-        hooks = sort_listeners(hooks or [])  # type check before any work
+        hooks = sort_listeners(with_saving_listeners(list(hooks or []), saving_listeners, self.model_dir, self.config))
         self._check()
         with self._models.lock:
             try:
@@ -253,6 +257,9 @@ class Estimator(ModelFnHooks, CheckpointVariables):
             except BaseException:
                 self._models.state = None  # weights may be damaged: the next call reloads the last good checkpoint
                 raise
+        if self._last_result.diverged:  # stopped on a NaN loss (NanTensorHook(fail_on_nan_loss=False)): as above
+            self._models.state = None
+            return self
         self._restore_best(state, hooks)
         return self
 

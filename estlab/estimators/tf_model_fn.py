@@ -102,7 +102,8 @@ class EstimatorSpec:
     eval_metric_ops : dict, optional
         Metric name → metric op, torchmetrics-like object or callable, computed over the whole input.
     export_outputs : str, list or dict, optional
-        Prediction keys an export serves.
+        Prediction keys an export serves, or TF's ``{signature name: PredictOutput / ClassificationOutput /
+        RegressionOutput}`` (``estlab.export.outputs``): one signature each, under TF's output names.
     training_chief_hooks, training_hooks, scaffold, evaluation_hooks, prediction_hooks
         Accepted for TF's argument order and ignored with a warning (pass listeners to ``train(hooks=...)``).
 
@@ -264,6 +265,8 @@ class ModelFnModule(nn.Module):
         self._config = config
         self._origin = id(self)
         self._train_op: Any = None
+        #: an export copy's signatures from TF's export_outputs (set by ModelFnHead, read by the export writer)
+        self.export_signatures: dict[str, Any] | None = None
 
     @property
     def serving_copy(self) -> bool:
@@ -466,7 +469,14 @@ class ModelFnHead:
         spec = module.call(features, None, ModeKeys.PREDICT)
         predictions = _as_dict(spec.predictions)
         if module.serving_copy:
-            predictions = {k: predictions[k] for k in export_keys(spec.export_outputs, predictions)}
+            from estlab.export.outputs import serving_outputs, uses_export_outputs
+
+            if uses_export_outputs(spec.export_outputs):  # TF's PredictOutput, ClassificationOutput...
+                predictions, layout = serving_outputs(spec.export_outputs, predictions)
+                if getattr(module, "export_signatures", None) != layout:
+                    module.export_signatures = layout
+            else:
+                predictions = {k: predictions[k] for k in export_keys(spec.export_outputs, predictions)}
         return predictions
 
     def metrics(self, logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None,

@@ -249,7 +249,10 @@ def _custom_outputs(
             )
         dtype = "int64" if not value.is_floating_point() else "float32"
         specs.append(TensorSpec(name, dtype, (-1, *value.shape[1:])))
-    return HeadSpec("custom", outputs=tuple(specs))
+    # a model_fn with TF's export_outputs (PredictOutput, ClassificationOutput...) left its signatures here
+    layout = getattr(module, "export_signatures", None) or {}
+    signature_layout = tuple((name, method, tuple(pairs)) for name, (method, pairs) in layout.items())
+    return HeadSpec("custom", outputs=tuple(specs), signature_layout=signature_layout)
 
 
 def _metadata(estimator: Any, run: Any, transformer_dict: Mapping | None, metrics: Mapping | None) -> dict:

@@ -76,6 +76,10 @@ class HeadSpec:
         Class names; ``"0"``, ``"1"``... when ``None``.
     outputs : tuple of TensorSpec
         The outputs of a ``"custom"`` head (empty otherwise).
+    signature_layout : tuple, optional
+        For a ``"custom"`` head whose ``model_fn`` gave TF's ``export_outputs``: its signatures, as
+        ``((name, method_name, ((output name, program output key), ...)), ...)``; empty: the default
+        ``serving_default``/``predict`` signatures over every output.
 
     Examples
     --------
@@ -87,6 +91,7 @@ class HeadSpec:
     n_classes: int = 1
     label_vocabulary: tuple[str, ...] | None = None
     outputs: tuple[TensorSpec, ...] = ()
+    signature_layout: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in HEAD_KINDS:
@@ -99,7 +104,7 @@ class HeadSpec:
         Examples
         --------
         >>> HeadSpec.from_head_dict({"type": "RegressionHead", "label_dimension": 2})
-        HeadSpec(kind='regression', n_classes=2, label_vocabulary=None, outputs=())
+        HeadSpec(kind='regression', n_classes=2, label_vocabulary=None, outputs=(), signature_layout=())
         """
         head_type = data.get("type")
         if head_type not in _TYPE_TO_KIND:
@@ -186,6 +191,8 @@ class HeadSpec:
         ``serving_default`` and ``predict`` return every prediction key; ``classification``
         returns ``classes``/``scores`` and ``regression`` returns ``outputs`` (as TF's heads).
         """
+        if self.signature_layout:
+            return self._declared_signatures(inputs)
         predict = SignatureDef(PREDICT_METHOD, inputs, self.predict_outputs())
         identity = {name: name for name in predict.output_names}
         result: dict[str, tuple[SignatureDef, dict[str, str]]] = {
@@ -212,22 +219,49 @@ class HeadSpec:
             )
         return result
 
+    def _declared_signatures(
+        self, inputs: tuple[TensorSpec, ...]
+    ) -> dict[str, tuple[SignatureDef, dict[str, str]]]:
+        """The signatures of ``signature_layout``, each output typed as the program output it reads."""
+        specs = {spec.name: spec for spec in self.program_outputs()}
+        result: dict[str, tuple[SignatureDef, dict[str, str]]] = {}
+        for name, method, pairs in self.signature_layout:
+            outputs = tuple(TensorSpec(out, specs[key].dtype, specs[key].shape) for out, key in pairs)
+            result[name] = (SignatureDef(method, inputs, outputs), dict(pairs))
+        return result
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
         vocab = list(self.label_vocabulary) if self.label_vocabulary is not None else None
-        return {
+        data: dict[str, Any] = {
             "kind": self.kind,
             "n_classes": self.n_classes,
             "label_vocabulary": vocab,
             "outputs": [spec.to_dict() for spec in self.outputs],
         }
+        if self.signature_layout:
+            data["signature_layout"] = [
+                {"name": name, "method_name": method, "output_keys": dict(pairs)}
+                for name, method, pairs in self.signature_layout
+            ]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HeadSpec:
         """Inverse of :meth:`to_dict`."""
         vocab = data.get("label_vocabulary")
         outputs = tuple(TensorSpec.from_dict(d) for d in data.get("outputs", ()))
-        return cls(data["kind"], int(data["n_classes"]), tuple(vocab) if vocab is not None else None, outputs)
+        layout = tuple(
+            (
+                str(d["name"]),
+                str(d["method_name"]),
+                tuple((str(k), str(v)) for k, v in d["output_keys"].items()),
+            )
+            for d in data.get("signature_layout", ())
+        )
+        return cls(
+            data["kind"], int(data["n_classes"]), tuple(vocab) if vocab is not None else None, outputs, layout
+        )
 
 
 class HeadOutputs(nn.Module):

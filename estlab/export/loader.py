@@ -91,7 +91,7 @@ class ExportedModel:
             f"inputs={[s.name for s in self.inputs]})"
         )
 
-    def predict_columns(self, data: Any, signature_name: str = "predict") -> dict[str, np.ndarray]:
+    def predict_columns(self, data: Any, signature_name: str | None = None) -> dict[str, np.ndarray]:
         """Outputs of ``signature_name`` for all rows, one array per output (leading dimension N).
 
         Raises
@@ -104,6 +104,7 @@ class ExportedModel:
         >>> model.predict_columns({"age": [25.0]})["logistic"].shape  # doctest: +SKIP
         (1, 1)
         """
+        signature_name = self.default_signature if signature_name is None else signature_name
         self.signature(signature_name)
         columns = to_columns(data, self.inputs, self.defaults)
         n_rows = len(next(iter(columns.values()))) if columns else count_rows(data)
@@ -152,7 +153,7 @@ class ExportedModel:
         predict_keys: Sequence[str] | str | None = None,
         yield_single_examples: bool = True,
         *,
-        signature_name: str = "predict",
+        signature_name: str | None = None,
     ) -> list[dict[str, np.ndarray]]:
         """TF-keyed predictions, exactly as ``Estimator.predict`` yields them (here as a list).
 
@@ -164,8 +165,9 @@ class ExportedModel:
             Keep only these keys.
         yield_single_examples : bool
             One dict per row (default) or one dict of batched arrays.
-        signature_name : str
-            ``"predict"`` (all keys, the default), ``"classification"`` or ``"regression"``.
+        signature_name : str, optional
+            ``"predict"`` (all keys), ``"classification"``, ``"regression"``...; default
+            :attr:`default_signature`.
 
         Examples
         --------
@@ -187,7 +189,7 @@ class ExportedModel:
         n_rows = len(next(iter(columns.values()))) if columns else 0
         return [{key: value[i] for key, value in columns.items()} for i in range(n_rows)]
 
-    def predict_frame(self, data: Any, signature_name: str = "predict") -> pd.DataFrame:
+    def predict_frame(self, data: Any, signature_name: str | None = None) -> pd.DataFrame:
         """Predictions as a DataFrame, as ``Estimator.predict_frame`` (the input's index; probabilities by class).
 
         Examples
@@ -198,6 +200,13 @@ class ExportedModel:
 
         index = data.index if isinstance(data, pd.DataFrame) else None
         return predictions_frame([self.predict_columns(data, signature_name)], index=index)
+
+    @property
+    def default_signature(self) -> str:
+        """The signature ``predict``/``predict_columns``/``predict_frame`` use unless told: ``"predict"``
+        (every prediction key) when the export has one, else ``"serving_default"`` (a ``model_fn`` that
+        named its own signatures with TF's ``export_outputs``)."""
+        return "predict" if "predict" in self.signatures else "serving_default"
 
     def signature(self, name: str) -> SignatureDef:
         """The signature called ``name``, with an error listing the valid ones."""

@@ -114,7 +114,7 @@ def save_program(program: nn.Module, example: Mapping[str, torch.Tensor], direct
     for dims in _batch_dims():
         try:
             shapes = ({key: {0: dims} for key in example},)
-            exported = torch.export.export(program, (example,), dynamic_shapes=shapes, strict=False)
+            exported = _quiet(torch.export.export, program, (example,), dynamic_shapes=shapes, strict=False)
             _quiet(torch.export.save, exported, directory / PROGRAM_FILE)
             return {
                 "format": "torch.export",
@@ -175,11 +175,11 @@ def weights_only_loads() -> Iterator[None]:
                     os.environ[name] = value
 
 
-def _quiet(function: Callable[..., Any], *args: Any) -> Any:
+def _quiet(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call ``function`` without torch's own FutureWarnings about its pytree internals."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning, message=".*treespec.*")
-        return function(*args)
+        return function(*args, **kwargs)
 
 
 def _batch_dims() -> list[Any]:
@@ -278,7 +278,8 @@ def save_onnx(program_path: Path, info: Mapping[str, Any], directory: Path) -> d
     registration.setLevel(logging.ERROR)  # "torchvision is not installed" warnings
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its progress
-            onnx_program = torch.onnx.export(
+            onnx_program = _quiet(
+                torch.onnx.export,
                 exported,
                 input_names=list(info["inputs"]),
                 output_names=list(info["outputs"]),

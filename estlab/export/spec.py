@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from estlab._util import warn_ignored_arguments
+
 #: dtypes an input or output may have, and their TensorFlow names (for the metadata API).
 DTYPES: dict[str, str] = {
     "float32": "DT_FLOAT",
@@ -26,6 +28,85 @@ DTYPES: dict[str, str] = {
     "string": "DT_STRING",
     "bool": "DT_BOOL",
 }
+
+_DTYPE_ALIASES = {
+    "float": "float32",
+    "double": "float64",
+    "half": "float16",
+    "int": "int64",
+    "long": "int64",
+    "str": "string",
+    "object": "string",
+    "bytes": "string",
+    "bool_": "bool",
+}
+
+
+def dtype_name(dtype: Any, owner: str = "TensorSpec") -> str:
+    """An export dtype name (``"float32"``, ``"int64"``, ``"string"``...) from a name, numpy or torch dtype, or type.
+
+    Parameters
+    ----------
+    dtype : str, numpy dtype or type, torch dtype, ``str`` or ``bytes``
+        What the caller gave as a dtype.
+    owner : str
+        Named in the error (the function or parameter that received ``dtype``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> dtype_name("float"), dtype_name(np.int64), dtype_name(str)
+    ('float32', 'int64', 'string')
+    """
+    if isinstance(dtype, str):
+        name = dtype
+    elif dtype in (str, bytes):
+        name = "string"
+    elif type(dtype).__module__ == "torch":  # torch.float32 -> "torch.float32" (torch is not imported here)
+        name = str(dtype).removeprefix("torch.")
+    else:
+        import numpy as np
+
+        try:
+            name = np.dtype(dtype).name
+        except TypeError:
+            name = getattr(dtype, "name", None) or str(dtype)
+    name = _DTYPE_ALIASES.get(name, name)
+    if name.startswith(("str", "<U", "|S", "bytes")):
+        name = "string"
+    if name not in DTYPES:
+        raise ValueError(
+            f"{owner}: dtype {dtype!r} is not supported; give one of {sorted(DTYPES)} as a name, a numpy "
+            "dtype (np.float32) or a torch dtype (torch.float32)"
+        )
+    return name
+
+
+def tensor_spec(name: str, value: Any, owner: str = "TensorSpec") -> TensorSpec:
+    """A TensorSpec named ``name`` from a TensorSpec, a dtype, or anything with ``dtype`` and ``shape``.
+
+    A spec-like value (a column's raw input; TF's placeholder shapes) keeps its shape, ``None`` read as
+    ``-1``; an example batch (a numpy array or torch tensor) gives its dtype and trailing shape, its first
+    dimension being the rows (as TF's ``build_raw_serving_input_receiver_fn`` reads its tensors); so does a
+    pandas Series.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> tensor_spec("x", np.zeros((5, 3), dtype=np.float32))
+    TensorSpec(name='x', dtype='float32', shape=(-1, 3))
+    """
+    if isinstance(value, TensorSpec):
+        return value if value.name == name else TensorSpec(name, value.dtype, value.shape)
+    shape = getattr(value, "shape", None)
+    if isinstance(value, type) or shape is None or not hasattr(value, "dtype"):
+        return TensorSpec(name, dtype_name(value, f"{owner}: feature {name!r}"))
+    dtype = dtype_name(value.dtype, f"{owner}: feature {name!r}")
+    module = type(value).__module__
+    if module.startswith(("numpy", "torch", "pandas")):  # an example batch: the first dimension is the rows
+        return TensorSpec(name, dtype, (-1, *(int(d) for d in tuple(shape)[1:])))
+    return TensorSpec(name, dtype, tuple(-1 if d is None else int(d) for d in shape) or (-1,))
+
 
 #: TF's method names, per signature.
 PREDICT_METHOD = "tensorflow/serving/predict"
@@ -148,15 +229,130 @@ class ServingInputReceiver:
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SupervisedInputReceiver(ServingInputReceiver):
+    """What a supervised receiver fn returns (TF's ``SupervisedInputReceiver``): features and labels declared.
+
+    estlab exports the predict mode only, so an export serves the ``inputs`` (the features); ``labels``
+    declares what a supervised (train/eval) signature would take.
+
+    Examples
+    --------
+    >>> receiver = SupervisedInputReceiver((TensorSpec("x", "float32"),), labels=(TensorSpec("y", "int64"),))
+    >>> [s.name for s in receiver.inputs], [s.name for s in receiver.labels]
+    (['x'], ['y'])
+    """
+
+    labels: tuple[TensorSpec, ...] = ()
+
+
+#: TF's names for a receiver's single (unnamed) feature, receiver tensor and label.
+SINGLE_FEATURE_NAME, SINGLE_RECEIVER_NAME, SINGLE_LABEL_NAME = "feature", "input", "label"
+
+
+def _named_specs(values: Any, single_name: str, owner: str) -> tuple[TensorSpec, ...]:
+    if isinstance(values, Mapping):
+        if not values:
+            raise ValueError(
+                f"{owner}: got an empty mapping; give name -> dtype, TensorSpec or example tensor"
+            )
+        return tuple(tensor_spec(str(key), value, owner) for key, value in values.items())
+    return (tensor_spec(single_name, values, owner),)
+
+
+class TensorServingInputReceiver(ServingInputReceiver):
+    """A receiver for a model that takes a single tensor (TF's ``TensorServingInputReceiver``).
+
+    An estlab export holds no graph, so the receiver declares that one input: ``features`` gives its dtype
+    and shape (a dtype, a TensorSpec, or an example tensor/array whose first dimension is the rows), and
+    ``receiver_tensors``, when a one-entry mapping, its name (default ``"input"``, TF's name for a single
+    receiver tensor). The model reads it under that name.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> TensorServingInputReceiver(np.zeros((2, 4), np.float32), {"x": None}).inputs
+    (TensorSpec(name='x', dtype='float32', shape=(-1, 4)),)
+    """
+
+    def __init__(
+        self,
+        features: Any,
+        receiver_tensors: Any = None,
+        receiver_tensors_alternatives: Any = None,
+        *,
+        defaults: Mapping[str, Any] | None = None,
+    ) -> None:
+        owner = "TensorServingInputReceiver"
+        if features is None:
+            raise ValueError(
+                f"{owner}: features must be defined (a dtype, a TensorSpec or an example tensor)"
+            )
+        if isinstance(features, Mapping):
+            raise ValueError(
+                f"{owner}: features must be one tensor spec, got a mapping {sorted(features)}; use "
+                "ServingInputReceiver / build_raw_serving_input_receiver_fn for a dict of features"
+            )
+        if receiver_tensors_alternatives is not None:
+            raise ValueError(
+                f"{owner}: receiver_tensors_alternatives are not supported (an export has one input "
+                "signature); leave it out"
+            )
+        name = SINGLE_RECEIVER_NAME
+        if isinstance(receiver_tensors, Mapping):
+            if len(receiver_tensors) != 1:
+                raise ValueError(
+                    f"{owner}: receiver_tensors must name one input, got {sorted(receiver_tensors)}"
+                )
+            name = str(next(iter(receiver_tensors)))
+        elif isinstance(features, TensorSpec):
+            name = features.name
+        super().__init__(inputs=(tensor_spec(name, features, owner),), defaults=dict(defaults or {}))
+
+
+def build_raw_supervised_input_receiver_fn(
+    features: Any, labels: Any, default_batch_size: int | None = None
+) -> Callable[[], SupervisedInputReceiver]:
+    """A receiver fn for raw features and labels (TF's ``build_raw_supervised_input_receiver_fn``).
+
+    Parameters
+    ----------
+    features, labels : mapping or one spec
+        Name → dtype, TensorSpec or example tensor; or one of those (named ``"input"`` / ``"label"``, as TF).
+    default_batch_size : int, optional
+        Accepted and ignored with a warning (the batch dimension of an export is dynamic).
+
+    Examples
+    --------
+    >>> fn = build_raw_supervised_input_receiver_fn({"x": "float32"}, "int64")
+    >>> [s.name for s in fn().inputs], [s.name for s in fn().labels]
+    (['x'], ['label'])
+    """
+    owner = "build_raw_supervised_input_receiver_fn"
+    warn_ignored_arguments(
+        owner, {"default_batch_size": default_batch_size}, "the batch dimension of an export is dynamic"
+    )
+    inputs = _named_specs(features, SINGLE_RECEIVER_NAME, owner)
+    label_specs = _named_specs(labels, SINGLE_LABEL_NAME, owner)
+    overlap = sorted({s.name for s in inputs} & {s.name for s in label_specs})
+    if overlap:
+        raise ValueError(f"{owner}: features and labels must have distinct keys; both have {overlap}")
+
+    def supervised_input_receiver_fn() -> SupervisedInputReceiver:
+        return SupervisedInputReceiver(inputs=inputs, labels=label_specs)
+
+    return supervised_input_receiver_fn
+
+
 def build_raw_serving_input_receiver_fn(
-    features: Mapping[str, str | TensorSpec], defaults: Mapping[str, Any] | None = None
+    features: Mapping[str, Any], defaults: Mapping[str, Any] | None = None
 ) -> Callable[[], ServingInputReceiver]:
     """A receiver fn accepting raw feature values (TF's ``build_raw_serving_input_receiver_fn``).
 
     Parameters
     ----------
     features : mapping
-        Feature name → dtype string (``"float32"``, ``"int64"``, ``"string"``) or a TensorSpec.
+        Feature name → dtype (``"float32"``, ``"int64"``, ``"string"``, a numpy or torch dtype) or a TensorSpec.
     defaults : mapping, optional
         Feature name → value used when a request omits that feature.
 
@@ -167,7 +363,9 @@ def build_raw_serving_input_receiver_fn(
     ['float32', 'string']
     """
     specs = tuple(
-        value if isinstance(value, TensorSpec) else TensorSpec(name, value)
+        value
+        if isinstance(value, TensorSpec)
+        else TensorSpec(name, dtype_name(value, "build_raw_serving_input_receiver_fn"))
         for name, value in features.items()
     )
     frozen_defaults = dict(defaults or {})

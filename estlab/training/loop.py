@@ -33,6 +33,8 @@ DISTRIBUTED_STOP_CHECK_STEPS = 8
 PROBE_ROWS = 64
 #: batch tensors are packed (one index op per dtype) when a run reads at least 1 / this of the input's rows
 PACK_AFTER_EPOCH_FRACTION = 3
+#: ``train_end`` reason prefix of a run a NaN loss stopped (``NanTensorHook(fail_on_nan_loss=False)``)
+DIVERGED = "diverged: "
 
 
 class NanLossError(FloatingPointError):
@@ -122,6 +124,8 @@ class LoopResult:
     reason: str
     global_step: int
     final_loss: float | None
+    #: a NaN loss stopped the run (a listener's ``stop_on_nan_loss``): the in-memory model is not to be kept
+    diverged: bool = False
 
 
 def _learning_rate(task: LoopTask) -> float | str:
@@ -241,7 +245,9 @@ def run_loop(task: LoopTask, control: Control) -> LoopResult:
 
     A NaN/inf loss raises ``NanLossError`` (no checkpoint is written after it), and so does a model whose
     weights or outputs (on the first ``PROBE_ROWS`` rows of the latest batch) are non-finite when a
-    checkpoint is due: it is never written. ``KeyboardInterrupt``
+    checkpoint is due: it is never written. When a listener has ``stop_on_nan_loss`` set (TF's
+    ``NanTensorHook(fail_on_nan_loss=False)``) the run stops instead: no checkpoint, ``train_end`` status
+    ``"stopped"`` with reason ``"diverged: ..."``, and the result's ``diverged`` is True. ``KeyboardInterrupt``
     writes a final checkpoint, emits ``train_end`` (``"stopped"``) and is re-raised.
     """
     step = control.global_step = task.start_step
@@ -330,18 +336,34 @@ def run_loop(task: LoopTask, control: Control) -> LoopResult:
     except KeyboardInterrupt as error:
         status, reason, interrupted = "stopped", "KeyboardInterrupt", error
     except BaseException as error:
-        control.emit("train_end", status="failed", reason=type(error).__name__, error=str(error),
-                     final_loss=final_loss)
-        raise
+        diverged = _stop_on_nan(control, error)
+        if diverged is None:
+            control.emit("train_end", status="failed", reason=type(error).__name__, error=str(error),
+                         final_loss=final_loss)
+            raise
+        status, reason = "stopped", diverged
     try:
-        final_loss = sync() if pending else final_loss
-        control.save_checkpoint()  # always: listener state and history may have changed since the last one
+        if not reason.startswith(DIVERGED):  # a diverged model is never saved
+            final_loss = sync() if pending else final_loss
+            control.save_checkpoint()  # always: listener state and history may have changed since the last one
         control.before_save = None  # the loop's model is released with it
     except BaseException as error:
-        control.emit("train_end", status="failed", reason=type(error).__name__, error=str(error),
-                     final_loss=final_loss)
-        raise
+        control.before_save = None
+        diverged = _stop_on_nan(control, error)
+        if diverged is None:
+            control.emit("train_end", status="failed", reason=type(error).__name__, error=str(error),
+                         final_loss=final_loss)
+            raise
+        status, reason = "stopped", diverged
     control.emit("train_end", status=status, reason=reason, error=None, final_loss=final_loss)
     if interrupted is not None:
         raise interrupted
-    return LoopResult(status, reason, step, final_loss)
+    return LoopResult(status, reason, step, final_loss, diverged=reason.startswith(DIVERGED))
+
+
+def _stop_on_nan(control: Control, error: BaseException) -> str | None:
+    """The ``train_end`` reason when ``error`` is a NaN loss a listener asked to stop on (TF's
+    ``NanTensorHook(fail_on_nan_loss=False)``: its ``stop_on_nan_loss``), else None (the error is raised)."""
+    if isinstance(error, NanLossError) and any(getattr(x, "stop_on_nan_loss", False) for x in control.listeners):
+        return f"{DIVERGED}{error}"
+    return None
