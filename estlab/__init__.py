@@ -45,6 +45,10 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; at run time each loads on 
 
 #: functions served as attributes of ``estlab``: name → (module, attribute), imported on first use.
 _FUNCTIONS = {"check": ("estlab.datacheck", "check")}
+#: TF's dtype names (``tf.float32``, ``tf.string`` after ``import estlab as tf``): plain numpy types and ``str``,
+#: documented in ``estlab.features.dtypes``.
+_DTYPES = ("float16", "float32", "float64", "double", "int8", "int16", "int32", "int64", "uint8", "bool", "string")
+_FUNCTIONS.update({name: ("estlab.features.dtypes", name) for name in _DTYPES})
 
 
 def __getattr__(name: str) -> Any:
@@ -60,4 +64,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_SUBMODULES, "check"})
+    return sorted({*globals(), *_SUBMODULES, *_FUNCTIONS})

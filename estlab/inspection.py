@@ -93,6 +93,7 @@ def permutation_importance(estimator: Any, frame: pd.DataFrame, label: str | Non
                          f"{list(frame.columns)}; pass label='<target column>'")
     label = label if label is not None else _saved_label(estimator)
     weight = getattr(estimator, "weight_column", None)
+    weight = getattr(weight, "key", weight)  # a numeric_column weight column reads its key
     if columns is None:
         columns = [c for c in frame.columns if c != label and c != weight]
     else:

@@ -14,7 +14,6 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -32,6 +31,7 @@ from estlab.estimators.size_check import (
     check_model_size,
     optimizer_slots,
 )
+from estlab.estimators.weights import WeightColumn, check_weight_column, read_weights, weight_key
 from estlab.training import distributed
 from estlab.training.config import RunConfig, resolve_device
 
@@ -250,7 +250,7 @@ class PremadeEstimator(Estimator):
     #: one-line description shown by the registry and the widgets' picker.
     summary: ClassVar[str] = ""
 
-    weight_column: str | None
+    weight_column: WeightColumn | None
     loss_reduction: str
     n_classes: int
     label_vocabulary: list[str] | None
@@ -272,10 +272,7 @@ class PremadeEstimator(Estimator):
         Raises ValueError naming the parameter, what it must be and what it received.
         """
         super()._check()
-        if self.weight_column is not None and not isinstance(self.weight_column, str):
-            raise ValueError(
-                f"weight_column must be a column name (str) or None; received {self.weight_column!r}."
-            )
+        check_weight_column(self.weight_column)
         head = self._build_head()
         validate_class_weight(getattr(self, "class_weight", None), head)  # classifiers' class_weight
         if not isinstance(self.normalize_labels, bool):
@@ -301,8 +298,8 @@ class PremadeEstimator(Estimator):
             return None  # streamed input: no whole-label view, learn in raw units (as TF)
         labels = data.labels
         weights = None
-        if self.weight_column is not None and self.weight_column in data.feature_names:
-            weights = torch.as_tensor(np.array(data.features[self.weight_column], dtype=np.float64))
+        if self.weight_column is not None and weight_key(self.weight_column) in data.feature_names:
+            weights = read_weights(self.weight_column, data.features, data.feature_names)
         return label_statistics(encode_named_labels(self._build_head(), labels, label), weights)
 
     def _scale_labels(self, module: nn.Module) -> nn.Module:

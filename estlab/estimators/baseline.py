@@ -18,6 +18,7 @@ from torch import nn
 
 from estlab.estimators._premade import Block, PremadeEstimator
 from estlab.estimators.optimizers import resolve_optimizer, tf_default_optimizer
+from estlab.estimators.weights import WeightColumn
 from estlab.training.config import RunConfig
 
 #: key of the placeholder ``(N, 0)`` tensor a baseline reads (it only needs the batch size).
@@ -131,8 +132,9 @@ class BaselineClassifier(_BaselineBase):
         Directory for checkpoints and TensorBoard summaries; a temporary one when ``None``.
     n_classes : int
         Number of label classes (2 = binary).
-    weight_column : str, optional
-        Name of a feature column holding non-negative example weights.
+    weight_column : str or NumericColumn, optional
+        The input column holding non-negative example weights: its name, or as in TF a
+        ``numeric_column`` (its ``normalizer_fn`` applied to the weights); see :mod:`estlab.estimators.weights`.
     class_weight : "balanced" or dict, optional
         Per-class weights of the training loss: a dict ``{class label: weight}`` (vocabulary strings, or ids
         ``0..n_classes-1``; unnamed classes weigh 1) or ``"balanced"`` (``n / (n_classes * n_c)`` from the
@@ -163,7 +165,7 @@ class BaselineClassifier(_BaselineBase):
         self,
         model_dir: str | None = None,
         n_classes: int = 2,
-        weight_column: str | None = None,
+        weight_column: WeightColumn | None = None,
         label_vocabulary: list[str] | None = None,
         optimizer: str | Callable = "Adam",
         config: RunConfig | None = None,
@@ -196,8 +198,9 @@ class BaselineRegressor(_BaselineBase):
         Directory for checkpoints and TensorBoard summaries; a temporary one when ``None``.
     label_dimension : int
         Number of regression targets per example.
-    weight_column : str, optional
-        Name of a feature column holding non-negative example weights.
+    weight_column : str or NumericColumn, optional
+        The input column holding non-negative example weights: its name, or as in TF a
+        ``numeric_column`` (its ``normalizer_fn`` applied to the weights); see :mod:`estlab.estimators.weights`.
     optimizer : str or callable
         Accepted for TF compatibility (validated, unused: the bias is solved in closed form).
     learning_rate : float
@@ -222,7 +225,7 @@ class BaselineRegressor(_BaselineBase):
         self,
         model_dir: str | None = None,
         label_dimension: int = 1,
-        weight_column: str | None = None,
+        weight_column: WeightColumn | None = None,
         optimizer: str | Callable = "Adam",
         config: RunConfig | None = None,
         loss_reduction: str = "sum_over_batch_size",

@@ -32,6 +32,7 @@ from estlab._util import warn_ignored_arguments
 from estlab.estimators._premade import PremadeEstimator, check_feature_columns, check_number
 from estlab.estimators.tree_ensemble import TreeEnsemble
 from estlab.estimators.tree_features import TreeFeatures
+from estlab.estimators.weights import WeightColumn
 from estlab.training.config import RunConfig
 
 #: TF's ``pruning_mode`` values; LightGBM pre-prunes (a split needs a gain of ``tree_complexity``).
@@ -432,8 +433,9 @@ class BoostedTreesClassifier(_BoostedTreesBase):
         Directory for checkpoints and TensorBoard summaries; a temporary one when ``None``.
     n_classes : int
         Number of label classes (2 = binary).
-    weight_column : str, optional
-        Name of a feature column holding non-negative example weights.
+    weight_column : str or NumericColumn, optional
+        The input column holding non-negative example weights: its name, or as in TF a
+        ``numeric_column`` (its ``normalizer_fn`` applied to the weights); see :mod:`estlab.estimators.weights`.
     class_weight : "balanced" or dict, optional
         Per-class weights of the training loss: a dict ``{class label: weight}`` (vocabulary strings, or ids
         ``0..n_classes-1``; unnamed classes weigh 1) or ``"balanced"`` (``n / (n_classes * n_c)`` from the
@@ -502,7 +504,7 @@ class BoostedTreesClassifier(_BoostedTreesBase):
         n_batches_per_layer: float | None = None,
         model_dir: str | None = None,
         n_classes: int = 2,
-        weight_column: str | None = None,
+        weight_column: WeightColumn | None = None,
         label_vocabulary: list[str] | None = None,
         n_trees: int = 200,
         max_depth: int | None = 6,
@@ -572,8 +574,9 @@ class BoostedTreesRegressor(_BoostedTreesBase):
         Directory for checkpoints and TensorBoard summaries; a temporary one when ``None``.
     label_dimension : int
         Number of regression targets (only 1 is supported).
-    weight_column : str, optional
-        Name of a feature column holding non-negative example weights.
+    weight_column : str or NumericColumn, optional
+        The input column holding non-negative example weights: its name, or as in TF a
+        ``numeric_column`` (its ``normalizer_fn`` applied to the weights); see :mod:`estlab.estimators.weights`.
     n_trees : int
         Number of boosting rounds (trees per output).
     max_depth : int, optional
@@ -635,7 +638,7 @@ class BoostedTreesRegressor(_BoostedTreesBase):
         n_batches_per_layer: float | None = None,
         model_dir: str | None = None,
         label_dimension: int = 1,
-        weight_column: str | None = None,
+        weight_column: WeightColumn | None = None,
         n_trees: int = 200,
         max_depth: int | None = 6,
         learning_rate: float = 0.1,

@@ -22,6 +22,7 @@ from estlab.estimators._premade import (
 )
 from estlab.estimators.optimizers import resolve_optimizer, tf_default_optimizer
 from estlab.estimators.size_check import dnn_blocks, optimizer_slots
+from estlab.estimators.weights import WeightColumn
 from estlab.training.config import RunConfig
 
 
@@ -134,8 +135,9 @@ class DNNClassifier(_DNNBase):
         Directory for checkpoints and TensorBoard summaries; a temporary one when ``None``.
     n_classes : int
         Number of label classes (2 = binary).
-    weight_column : str, optional
-        Name of a feature column holding non-negative example weights.
+    weight_column : str or NumericColumn, optional
+        The input column holding non-negative example weights: its name, or as in TF a
+        ``numeric_column`` (its ``normalizer_fn`` applied to the weights); see :mod:`estlab.estimators.weights`.
     class_weight : "balanced" or dict, optional
         Per-class weights of the training loss: a dict ``{class label: weight}`` (vocabulary strings, or ids
         ``0..n_classes-1``; unnamed classes weigh 1) or ``"balanced"`` (``n / (n_classes * n_c)`` from the
@@ -177,7 +179,7 @@ class DNNClassifier(_DNNBase):
         feature_columns: list,
         model_dir: str | None = None,
         n_classes: int = 2,
-        weight_column: str | None = None,
+        weight_column: WeightColumn | None = None,
         label_vocabulary: list[str] | None = None,
         optimizer: str | Callable = "Adam",
         activation_fn: str | Callable = "relu",
@@ -221,8 +223,9 @@ class DNNRegressor(_DNNBase):
         Directory for checkpoints and TensorBoard summaries; a temporary one when ``None``.
     label_dimension : int
         Number of regression targets per example.
-    weight_column : str, optional
-        Name of a feature column holding non-negative example weights.
+    weight_column : str or NumericColumn, optional
+        The input column holding non-negative example weights: its name, or as in TF a
+        ``numeric_column`` (its ``normalizer_fn`` applied to the weights); see :mod:`estlab.estimators.weights`.
     optimizer : str or callable
         Optimizer name (``"Adam"``, ``"Adagrad"``, ``"SGD"``, ``"RMSProp"``, ``"Ftrl"`` ...) or a
         factory ``params -> torch.optim.Optimizer``.
@@ -261,7 +264,7 @@ class DNNRegressor(_DNNBase):
         feature_columns: list,
         model_dir: str | None = None,
         label_dimension: int = 1,
-        weight_column: str | None = None,
+        weight_column: WeightColumn | None = None,
         optimizer: str | Callable = "Adam",
         activation_fn: str | Callable = "relu",
         dropout: float | None = None,

@@ -25,6 +25,7 @@ from estlab.estimators.dnn import build_dnn_module
 from estlab.estimators.linear import build_linear_module
 from estlab.estimators.optimizers import resolve_optimizer, tf_default_optimizer
 from estlab.estimators.size_check import Block, dnn_blocks, linear_blocks, optimizer_slots
+from estlab.estimators.weights import WeightColumn
 from estlab.training.config import RunConfig
 
 
@@ -182,8 +183,9 @@ class DNNLinearCombinedClassifier(_CombinedBase):
         Number of label classes (2 = binary).
     label_vocabulary : list of str, optional
         String labels in class-id order; ``None`` means labels are integers ``0..n_classes-1``.
-    weight_column : str, optional
-        Name of a feature column holding non-negative example weights.
+    weight_column : str or NumericColumn, optional
+        The input column holding non-negative example weights: its name, or as in TF a
+        ``numeric_column`` (its ``normalizer_fn`` applied to the weights); see :mod:`estlab.estimators.weights`.
     class_weight : "balanced" or dict, optional
         Per-class weights of the training loss: a dict ``{class label: weight}`` (vocabulary strings, or ids
         ``0..n_classes-1``; unnamed classes weigh 1) or ``"balanced"`` (``n / (n_classes * n_c)`` from the
@@ -221,7 +223,7 @@ class DNNLinearCombinedClassifier(_CombinedBase):
         dnn_activation_fn: str | Callable = "relu",
         dnn_dropout: float | None = None,
         n_classes: int = 2,
-        weight_column: str | None = None,
+        weight_column: WeightColumn | None = None,
         label_vocabulary: list[str] | None = None,
         config: RunConfig | None = None,
         warm_start_from: str | None = None,
@@ -282,8 +284,9 @@ class DNNLinearCombinedRegressor(_CombinedBase):
         Dropout probability in the deep part; ``None`` for none.
     label_dimension : int
         Number of regression targets per example.
-    weight_column : str, optional
-        Name of a feature column holding non-negative example weights.
+    weight_column : str or NumericColumn, optional
+        The input column holding non-negative example weights: its name, or as in TF a
+        ``numeric_column`` (its ``normalizer_fn`` applied to the weights); see :mod:`estlab.estimators.weights`.
     linear_sparse_combiner : str
         How a multi-valued categorical column's weights combine: ``"sum"``, ``"mean"`` or ``"sqrtn"``.
     batch_norm : bool
@@ -320,7 +323,7 @@ class DNNLinearCombinedRegressor(_CombinedBase):
         dnn_activation_fn: str | Callable = "relu",
         dnn_dropout: float | None = None,
         label_dimension: int = 1,
-        weight_column: str | None = None,
+        weight_column: WeightColumn | None = None,
         config: RunConfig | None = None,
         warm_start_from: str | None = None,
         loss_reduction: str = "sum_over_batch_size",

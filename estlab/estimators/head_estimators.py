@@ -24,6 +24,7 @@ from estlab.estimators.dnn import _DNNBase
 from estlab.estimators.dnn_linear_combined import _CombinedBase
 from estlab.estimators.heads import Head
 from estlab.estimators.linear import _LinearBase
+from estlab.estimators.weights import WeightColumn
 from estlab.training.config import RunConfig
 
 
@@ -32,7 +33,7 @@ class _HeadMixin:
 
     head: Any
     task: ClassVar[str] = "custom"
-    weight_column: str | None
+    weight_column: WeightColumn | None
     loss_reduction: str
 
     def _take_head(self, head: Any) -> None:

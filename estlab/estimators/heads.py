@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from estlab._util import did_you_mean, warn_ignored_arguments
 from estlab.estimators import metrics as _metrics
 from estlab.estimators.choices import LOSS_REDUCTIONS
+from estlab.estimators.weights import WeightColumn
 from estlab.training.metric_info import HEAD_METRICS, HeadMetrics
 
 #: Labels as an input holds them; ``encode_labels`` validates the shape and values (a premade head takes one column).
@@ -101,7 +102,7 @@ class Head:
     'regression'
     """
 
-    weight_column: str | None = None
+    weight_column: WeightColumn | None = None
     loss_reduction: str = "sum_over_batch_size"
 
     task: ClassVar[str] = ""
@@ -328,7 +329,7 @@ class BinaryClassHead(Head):
     task: ClassVar[str] = "binary"
     metric_info: ClassVar[HeadMetrics | None] = HEAD_METRICS["binary"]
 
-    def __init__(self, weight_column: str | None = None, thresholds: Sequence[float] | None = None,
+    def __init__(self, weight_column: WeightColumn | None = None, thresholds: Sequence[float] | None = None,
                  label_vocabulary: Sequence[str] | None = None, loss_reduction: str = "sum_over_batch_size",
                  loss_fn: Any = None, name: str | None = None) -> None:
         _tf_head_extras(type(self).__name__, loss_fn, thresholds=thresholds, name=name)
@@ -412,7 +413,7 @@ class MultiClassHead(Head):
 
     task: ClassVar[str] = "multiclass"
 
-    def __init__(self, n_classes: int = 3, weight_column: str | None = None,
+    def __init__(self, n_classes: int = 3, weight_column: WeightColumn | None = None,
                  label_vocabulary: Sequence[str] | None = None, loss_reduction: str = "sum_over_batch_size",
                  loss_fn: Any = None, name: str | None = None) -> None:
         _tf_head_extras(type(self).__name__, loss_fn, name=name)
@@ -500,7 +501,7 @@ class RegressionHead(Head):
     max_abs_label: ClassVar[float] = 1e17
     label_limit_reason: ClassVar[str] = "a larger label's squared error overflows float32 to inf"
 
-    def __init__(self, label_dimension: int = 1, weight_column: str | None = None,
+    def __init__(self, label_dimension: int = 1, weight_column: WeightColumn | None = None,
                  loss_reduction: str = "sum_over_batch_size", loss_fn: Any = None, inverse_link_fn: Any = None,
                  name: str | None = None) -> None:
         _tf_head_extras(type(self).__name__, loss_fn, inverse_link_fn=inverse_link_fn, name=name)
@@ -645,8 +646,8 @@ class MultiLabelHead(Head):
     task: ClassVar[str] = "multilabel"
     metric_info: ClassVar[HeadMetrics | None] = HEAD_METRICS["multilabel"]
 
-    def __init__(self, n_classes: int, weight_column: str | None = None, thresholds: Sequence[float] | None = None,
-                 label_vocabulary: Sequence[str] | None = None,
+    def __init__(self, n_classes: int, weight_column: WeightColumn | None = None,
+                 thresholds: Sequence[float] | None = None, label_vocabulary: Sequence[str] | None = None,
                  loss_reduction: str = "sum_over_batch_size") -> None:
         _init_fields(self, n_classes=n_classes, weight_column=weight_column,
                      thresholds=tuple(float(t) for t in (thresholds or ())),
@@ -736,7 +737,7 @@ class PoissonRegressionHead(RegressionHead):
     label_limit_reason: ClassVar[str] = "a larger count's log-likelihood overflows float32"
     metric_info: ClassVar[HeadMetrics | None] = HEAD_METRICS["poisson_regression"]
 
-    def __init__(self, label_dimension: int = 1, weight_column: str | None = None,
+    def __init__(self, label_dimension: int = 1, weight_column: WeightColumn | None = None,
                  loss_reduction: str = "sum_over_batch_size", compute_full_loss: bool = True) -> None:
         _init_fields(self, label_dimension=label_dimension, weight_column=weight_column,
                      loss_reduction=loss_reduction, compute_full_loss=bool(compute_full_loss))
@@ -791,7 +792,7 @@ class LogisticRegressionHead(RegressionHead):
     task: ClassVar[str] = "logistic_regression"
     metric_info: ClassVar[HeadMetrics | None] = HEAD_METRICS["logistic_regression"]
 
-    def __init__(self, weight_column: str | None = None, loss_reduction: str = "sum_over_batch_size") -> None:
+    def __init__(self, weight_column: WeightColumn | None = None, loss_reduction: str = "sum_over_batch_size") -> None:
         _init_fields(self, label_dimension=1, weight_column=weight_column, loss_reduction=loss_reduction)
 
     def encode_labels(self, labels: RawLabels) -> torch.Tensor:
@@ -885,7 +886,7 @@ def encode_named_labels(head: Any, labels: Any, key: Any = None) -> torch.Tensor
 def make_head(
     n_classes: int | None = 2,
     label_vocabulary: Sequence[str] | None = None,
-    weight_column: str | None = None,
+    weight_column: WeightColumn | None = None,
     loss_reduction: str = "sum_over_batch_size",
     label_dimension: int = 1,
 ) -> Head:

@@ -112,6 +112,9 @@ def layer(factory: Callable[[], nn.Module], name: str | None = None) -> nn.Modul
         module = factory()
         if not isinstance(module, nn.Module):
             raise TypeError(f"layer(factory): factory() must return an nn.Module, got {type(module).__name__}")
+        from estlab.estimators.embedding_checkpoints import load_checkpoint_tables
+
+        load_checkpoint_tables(module)  # DenseFeatures inside it with ckpt_to_load_from columns
         call.store.layers[key] = module
     return call.store.layers[key]
 
@@ -184,12 +187,14 @@ def input_layer(features: Any, feature_columns: Sequence[Any], trainable: bool =
     ...     input_layer({"x": torch.tensor([[1.0], [2.0]])}, [numeric_column("x")]).tolist()
     [[1.0], [2.0]]
     """
+    from estlab.estimators.embedding_checkpoints import load_checkpoint_tables
     from estlab.features import DenseFeatures
 
     call = _current("input_layer")
     key = call.name("input_layer", name)
     if key not in call.store.layers:
         features_layer = DenseFeatures(list(feature_columns), call.store.transformer)
+        load_checkpoint_tables(features_layer)  # columns with ckpt_to_load_from (a restore overwrites them later)
         features_layer.requires_grad_(trainable)
         call.store.layers[key] = features_layer.to(_device_of(features))
     return call.store.layers[key](features)

@@ -31,7 +31,9 @@ import pandas as pd
 import torch
 
 from estlab._util import plain_json
+from estlab.estimators.embedding_checkpoints import load_checkpoint_tables, skip_checkpoint_tables
 from estlab.estimators.heads import encode_named_labels
+from estlab.estimators.weights import WeightColumn, read_weights
 from estlab.features.encode_cache import cached_transform
 from estlab.inputs.source import check_keys
 from estlab.training import checkpoints, distributed
@@ -88,8 +90,8 @@ class ModelState:
             self.forward_module = self.module
 
     @property
-    def weight_column(self) -> str | None:
-        """The head's weight column (None when examples are unweighted)."""
+    def weight_column(self) -> WeightColumn | None:
+        """The head's weight column, a name or a ``numeric_column`` (None when examples are unweighted)."""
         return getattr(self.head, "weight_column", None)
 
     # ------------------------------------------------------------------ tensors
@@ -115,20 +117,7 @@ class ModelState:
         column = self.weight_column
         if column is None:
             return None
-        if column not in part.feature_names:
-            raise ValueError(f"weight_column {column!r} is not in the input, which has columns "
-                             f"{part.feature_names}; add it or set weight_column=None")
-        try:
-            values = np.array(part.features[column], dtype=np.float64)  # a writable copy
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"weight_column {column!r} must hold numbers, one per row ({error}); convert it with "
-                             "pd.to_numeric or fix those rows") from None
-        bad = np.flatnonzero(~(np.abs(values) <= np.finfo(np.float32).max) | (values < 0))  # inf in float32 too
-        if bad.size:
-            raise ValueError(f"weight_column {column!r} has {bad.size} negative or non-finite "
-                             f"weight(s), e.g. {float(values[bad[0]])} at row {int(bad[0])}; weights must be "
-                             "finite and >= 0 (fix or drop those rows)")
-        return torch.as_tensor(values, dtype=torch.float32, device=self.device)
+        return read_weights(column, part.features, part.feature_names, self.device)
 
     def raw_tensors(self, features: Any) -> dict[str, torch.Tensor]:
         """The module's raw tensor inputs, for models that read no feature columns."""
@@ -309,6 +298,8 @@ def build_state(
                            takes_mode="mode" in inspect.signature(module.forward).parameters,
                            estimator=type(definition).__name__, params=definition._estimator_params(),
                            raw_inputs=getattr(definition, "_raw_tensors", None))
+        # embedding columns with ckpt_to_load_from: read for a new model; a restored one keeps its own tables
+        (skip_checkpoint_tables if loaded else load_checkpoint_tables)(module)
         materialise(state, loaded[1]["model"] if loaded else None, fit_on)
         state.optimizers = definition._build_optimizers(module)
     if config.mixed_precision in ("fp16", "float16") and device.type == "cuda":

@@ -104,13 +104,44 @@ __all__ = [
 ]
 
 
+#: TF's ``tf.feature_column`` names estlab does not have: they feed RNNs through ``SequenceFeatures``, which no
+#: premade estimator reads. Asking for one raises an AttributeError saying so and what to use instead.
+NOT_IN_ESTLAB = (
+    "sequence_categorical_column_with_hash_bucket",
+    "sequence_categorical_column_with_identity",
+    "sequence_categorical_column_with_vocabulary_file",
+    "sequence_categorical_column_with_vocabulary_list",
+    "sequence_numeric_column",
+)
+
+
+def missing_name_error(module: str, name: str) -> AttributeError:
+    """The AttributeError for ``module.name``, explaining TF's names that estlab does not have.
+
+    Examples
+    --------
+    >>> str(missing_name_error("estlab.feature_column", "sequence_numeric_column")).split(":")[0]
+    "module 'estlab.feature_column' has no attribute 'sequence_numeric_column'"
+    """
+    if name in NOT_IN_ESTLAB:
+        return AttributeError(
+            f"module {module!r} has no attribute {name!r}: estlab has no sequence feature columns (TF's "
+            "sequence_* columns feed tf.keras.experimental.SequenceFeatures, for RNNs, which no premade estimator "
+            "reads). For a fixed number of values per row use numeric_column(key, shape=T); for a list of ids "
+            "per row, a categorical column over the list-valued column (multi-valued rows) with indicator_column "
+            "or embedding_column (combined per row); or feed the padded sequences to your own module "
+            "(Estimator(model_fn=...))."
+        )
+    return AttributeError(f"module {module!r} has no attribute {name!r}")
+
+
 def __getattr__(name: str) -> Any:
     """Load the torch layers on first use, so the column specs import without torch."""
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
-    raise AttributeError(f"module 'estlab.features' has no attribute {name!r}")
+    raise missing_name_error("estlab.features", name)
 
 
 def __dir__() -> list[str]:

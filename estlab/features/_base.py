@@ -174,6 +174,16 @@ class CategoricalColumn(FeatureColumn):
         """
         return ctx(self).values
 
+    def cross_entries(self, ctx: EncodeContext) -> tuple[Any, Any]:
+        """``(ids, present)``, both ``(N, K)``: what a ``crossed_column`` crosses, as TF's sparse id tensor.
+
+        ``present`` marks the entries TF's id tensor holds. By default, every id ``>= 0`` (``-1`` is
+        padding or a missing value: no entry). Vocabulary kinds override it: TF's lookup keeps an
+        out-of-vocabulary value as an entry with id ``-1``, and a cross hashes that ``-1`` like any id.
+        """
+        ids = self.ids(ctx)
+        return ids, ids >= 0
+
 
 # ----- rendering Python source --------------------------------------------------------------------
 def source_value(value: Any) -> str:
@@ -252,24 +262,3 @@ def check_categorical(column: object, fn: str) -> CategoricalColumn:
     if isinstance(column, str):
         hint = f" Wrap the key first, e.g. categorical_column_with_learned_vocabulary({column!r})."
     raise FeatureColumnError(f"{fn}: expected a categorical column, got {column!r}.{hint}")
-
-
-def dtype_name(dtype: object) -> str:
-    """The name of a dtype given as a string, a torch dtype (without importing torch) or a numpy dtype.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> dtype_name("float32"), dtype_name(np.int64)
-    ('float32', 'int64')
-    """
-    if isinstance(dtype, str):
-        return dtype
-    if type(dtype).__module__ == "torch":
-        return str(dtype).removeprefix("torch.")
-    import numpy as np
-
-    try:
-        return np.dtype(dtype).name  # type: ignore[call-overload]
-    except TypeError:
-        return repr(dtype)

@@ -28,9 +28,9 @@ from estlab.features._base import (
     check_categorical,
     check_key,
     check_positive_int,
-    dtype_name,
     source_call,
 )
+from estlab.features.dtypes import FLOAT_KINDS, INTEGER_KINDS, check_dtype
 from estlab.features.encode import EncodeContext, Encoded, Fitted
 from estlab.features.errors import FeatureColumnError
 from estlab.features.numeric import FLOAT32_MAX
@@ -38,32 +38,37 @@ from estlab.features.raw import Ragged, get_values, padding_mask, to_ragged
 from estlab.features.stats import ValueCounts
 
 
-def _vocab_dtype(vocabulary: tuple, dtype: object, column: str) -> str:
+def _vocab_dtype(vocabulary: tuple, dtype: object, column: str, fn: str) -> str:
     kinds = {"string" if isinstance(v, str) else "int64" if isinstance(v, int) and not isinstance(v, bool)
              else "other" for v in vocabulary}
     if "other" in kinds or len(kinds) > 1:
         raise FeatureColumnError(
-            f"column {column!r}: vocabulary must hold only strings or only integers, got "
+            f"{fn} {column!r}: vocabulary must hold only strings or only integers, got "
             f"{sorted({type(v).__name__ for v in vocabulary})}; convert the entries to one type."
         )
     inferred = kinds.pop()
     if dtype is None:
         return inferred
-    if type(dtype).__module__ == "torch":  # torch.int64 / torch.int32, read by name (no torch import)
-        dtype = {"int64": "int64", "int32": "int64"}.get(dtype_name(dtype), dtype)
-    names: dict[object, str] = {str: "string", "string": "string", "str": "string", int: "int64", "int64": "int64",
-                                "int": "int64"}
-    wanted = names.get(dtype)
-    if wanted is None:
-        raise FeatureColumnError(
-            f"column {column!r}: dtype must be one of str, int, 'string', 'int64', torch.int64 or None, got {dtype!r}."
-        )
+    wanted = _id_dtype(dtype, column, fn)
     if wanted != inferred:
         raise FeatureColumnError(
-            f"column {column!r}: dtype={dtype!r} but the vocabulary holds {inferred} values; "
+            f"{fn} {column!r}: dtype={dtype!r} but the vocabulary holds {inferred} values; "
             "make them agree or leave dtype=None."
         )
     return wanted
+
+
+def _id_dtype(dtype: object, column: str, fn: str) -> str:
+    """``"string"`` or ``"int64"`` (any integer width) from any dtype spelling (:func:`~estlab.features.dtypes.dtype_kind`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> _id_dtype(np.int32, "c", "categorical_column_with_hash_bucket"), _id_dtype(str, "c", "f")
+    ('int64', 'string')
+    """
+    kind = check_dtype(dtype, ("string", *INTEGER_KINDS), f"{fn} {column!r}")
+    return "string" if kind == "string" else "int64"
 
 
 def _is_utf8(value: bytes) -> bool:
@@ -199,6 +204,30 @@ class _VocabularyKind(CategoricalColumn):
         ragged = to_ragged(get_values(ctx.data, self.key), self.key)
         return Encoded(_lookup(ragged, vocab, self.num_oov_buckets, self._default_id(), self, self._integer(vocab)))
 
+    def cross_entries(self, ctx: EncodeContext) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, present)`` for a cross: an out-of-vocabulary value that got ``-1`` is an entry, as in TF.
+
+        TF's vocabulary lookup maps such a value to ``default_value=-1`` and keeps it in the id tensor,
+        which ``crossed_column`` hashes (an embedding or indicator of the column itself drops it). Missing
+        values and TF's padding (``''``, ``-1``) are no entry.
+
+        Examples
+        --------
+        >>> from estlab.features.encode import EncodeContext, Fitted
+        >>> col = categorical_column_with_vocabulary_list("c", ["a", "b"])
+        >>> ids, present = col.cross_entries(EncodeContext({"c": ["b", "z", "", None]}, Fitted({}, {})))
+        >>> ids.ravel().tolist(), present.ravel().tolist()
+        ([1, -1, -1, -1], [True, True, False, False])
+        """
+        ids = self.ids(ctx)
+        present = ids >= 0
+        if self.num_oov_buckets == 0 and self._default_id() == -1 and not present.all():
+            ragged = to_ragged(get_values(ctx.data, self.key), self.key)
+            values = ragged.values
+            entry = values.notna().to_numpy(dtype=bool) & ~padding_mask(pd.Index(values))
+            present = ragged.pad(entry, fill=False, dtype=bool)
+        return ids, present
+
     def bucket_count(self, fitted: Fitted) -> int:
         return len(self.vocabulary_of(fitted)) + self.num_oov_buckets
 
@@ -267,7 +296,7 @@ def categorical_column_with_vocabulary_list(
     if not isinstance(default_value, int) or default_value < -1 or default_value >= len(vocab) + num_oov_buckets:
         raise FeatureColumnError(f"{fn} {key!r}: default_value must be -1 or an id in [0, {len(vocab)}), "
                                  f"got {default_value!r}.")
-    return VocabularyListColumn(key, vocab, _vocab_dtype(vocab, dtype, key), default_value, num_oov_buckets)
+    return VocabularyListColumn(key, vocab, _vocab_dtype(vocab, dtype, key, fn), default_value, num_oov_buckets)
 
 
 @dataclass(frozen=True)
@@ -333,7 +362,7 @@ def categorical_column_with_vocabulary_file(
             raise FeatureColumnError(f"{fn} {key!r}: vocabulary_size={vocabulary_size} but {path!r} has only "
                                      f"{len(lines)} lines; lower vocabulary_size or leave it None.")
         lines = lines[:vocabulary_size]
-    if dtype in (int, "int", "int64"):
+    if dtype is not None and _id_dtype(dtype, key, fn) == "int64":
         try:
             lines = [int(v) for v in lines]
         except ValueError as e:
@@ -341,7 +370,7 @@ def categorical_column_with_vocabulary_file(
     vocab = _check_vocabulary(lines, key, fn)
     _check_oov(default_value, num_oov_buckets, key, fn)
     default = -1 if default_value is None else default_value
-    return VocabularyFileColumn(key, path, vocabulary_size, vocab, _vocab_dtype(vocab, dtype, key), default,
+    return VocabularyFileColumn(key, path, vocabulary_size, vocab, _vocab_dtype(vocab, dtype, key, fn), default,
                                 num_oov_buckets)
 
 
@@ -595,12 +624,11 @@ def categorical_column_with_hash_bucket(key: str, hash_bucket_size: int, dtype: 
     """
     fn = "categorical_column_with_hash_bucket"
     key = check_key(key, fn)
+    if dtype is None:
+        raise FeatureColumnError(f"{fn} {key!r}: dtype must be a string or integer dtype (str, int, 'string', "
+                                 "'int64', np.int64, torch.int64, estlab.string), got None.")
     check_positive_int(hash_bucket_size, "hash_bucket_size", key, minimum=2)
-    kind: dict[object, str] = {str: "string", "string": "string", "str": "string", int: "int64", "int64": "int64",
-                               "int": "int64"}
-    if dtype not in kind:
-        raise FeatureColumnError(f"{fn} {key!r}: dtype must be str or int, got {dtype!r}.")
-    return HashedColumn(key, hash_bucket_size, kind[dtype])
+    return HashedColumn(key, hash_bucket_size, _id_dtype(dtype, key, fn))
 
 
 @dataclass(frozen=True)
@@ -675,11 +703,13 @@ class WeightedCategoricalColumn(CategoricalColumn):
 
 
 def weighted_categorical_column(
-    categorical_column: CategoricalColumn, weight_feature_key: str, dtype: object = None
+    categorical_column: CategoricalColumn, weight_feature_key: str, dtype: object = "float32"
 ) -> WeightedCategoricalColumn:
     """Attach a weight to each id, as in TF (weights sum in indicators and scale embeddings).
 
     The weight column holds one float per value (lists aligned with the id lists for multi-valued input).
+    ``dtype`` is the weights' raw dtype, as in TF a floating or integer one (any spelling
+    :mod:`estlab.features.dtypes` reads); weights are used as float32.
 
     Examples
     --------
@@ -692,4 +722,6 @@ def weighted_categorical_column(
     if isinstance(cat, WeightedCategoricalColumn):
         raise FeatureColumnError(f"{fn}: {cat.name!r} is already weighted; weight the base column once.")
     key = check_key(weight_feature_key, fn)
+    if dtype is not None:
+        check_dtype(dtype, (*FLOAT_KINDS, *INTEGER_KINDS), f"{fn} {key!r}")
     return WeightedCategoricalColumn(cat, key)

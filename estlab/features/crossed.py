@@ -58,21 +58,29 @@ class CrossedColumn(CategoricalColumn):
 
     def encode(self, ctx: EncodeContext) -> Encoded:
         parts = [
-            _raw_hash(to_ragged(get_values(ctx.data, part), part)) if isinstance(part, str) else self.id_hashes(part.ids(ctx))
+            _raw_hash(to_ragged(get_values(ctx.data, part), part)) if isinstance(part, str)
+            else self.id_hashes(*part.cross_entries(ctx))
             for part in self.keys
         ]
         return self.cross(parts)
 
     @staticmethod
-    def id_hashes(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """A categorical part's hashes ``(N, K)`` (of its ids) and where it has an id.
+    def id_hashes(ids: np.ndarray, present: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """A categorical part's hashes ``(N, K)`` (of its ids) and where it has an entry.
+
+        ``present`` (default: ``ids >= 0``) marks the entries; an entry with id ``-1`` (a vocabulary
+        column's out-of-vocabulary value, as TF keeps it) is hashed like any id.
 
         Examples
         --------
         >>> CrossedColumn.id_hashes(np.array([[0], [-1]]))[1].tolist()
         [[True], [False]]
+        >>> h, valid = CrossedColumn.id_hashes(np.array([[0], [-1]]), np.array([[True], [True]]))
+        >>> valid.tolist(), bool(h[0, 0] != h[1, 0])
+        ([[True], [True]], True)
         """
-        return hashing.fmix64(ids.astype(np.uint64) + np.uint64(1)), ids >= 0
+        hashes = hashing.fmix64(ids.astype(np.uint64) + np.uint64(1))  # id -1 wraps to 0: its own hash
+        return hashes, ids >= 0 if present is None else present
 
     def cross(self, parts: list[tuple[np.ndarray, np.ndarray]]) -> Encoded:
         """Ids from each key's hashes ``(N, K_i)`` and validity: the Cartesian product of the row's values.

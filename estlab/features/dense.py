@@ -9,8 +9,9 @@ Examples
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from estlab.features._base import (
@@ -85,7 +86,10 @@ def indicator_column(categorical_column: CategoricalColumn) -> IndicatorColumn:
     return IndicatorColumn(check_categorical(categorical_column, "indicator_column"))
 
 
-def _check_embedding_args(name: str, dimension: int, combiner: str, initializer: object, max_norm: object) -> None:
+def _check_embedding_args(name: str, dimension: int, combiner: str, initializer: object, max_norm: object,
+                          ckpt_to_load_from: object = None, tensor_name_in_ckpt: object = None,
+                          use_safe_embedding_lookup: object = True) -> tuple[str | None, str | None]:
+    """Validate the embedding arguments; returns ``(ckpt_to_load_from, tensor_name_in_ckpt)`` as strings."""
     check_positive_int(dimension, "dimension", name)
     if combiner not in COMBINERS:
         raise FeatureColumnError(f"column {name!r}: combiner must be one of {COMBINERS}, got {combiner!r}.")
@@ -94,8 +98,30 @@ def _check_embedding_args(name: str, dimension: int, combiner: str, initializer:
             f"column {name!r}: initializer must be a callable that fills a tensor in place "
             f"(e.g. torch.nn.init.zeros_), got {initializer!r}."
         )
-    if max_norm is not None and (not isinstance(max_norm, (int, float)) or max_norm <= 0):
+    if max_norm is not None and (isinstance(max_norm, bool) or not isinstance(max_norm, (int, float)) or max_norm <= 0):
         raise FeatureColumnError(f"column {name!r}: max_norm must be a positive number or None, got {max_norm!r}.")
+    if not isinstance(use_safe_embedding_lookup, bool):
+        raise FeatureColumnError(
+            f"column {name!r}: use_safe_embedding_lookup must be True or False, got {use_safe_embedding_lookup!r}."
+        )
+    if (ckpt_to_load_from is None) != (tensor_name_in_ckpt is None):  # TF's rule and words
+        raise FeatureColumnError(
+            f"column {name!r}: Must specify both `ckpt_to_load_from` and `tensor_name_in_ckpt` or none of them; "
+            f"got ckpt_to_load_from={ckpt_to_load_from!r}, tensor_name_in_ckpt={tensor_name_in_ckpt!r}."
+        )
+    if ckpt_to_load_from is None:
+        return None, None
+    if not isinstance(ckpt_to_load_from, (str, os.PathLike)) or not os.fspath(ckpt_to_load_from):
+        raise FeatureColumnError(
+            f"column {name!r}: ckpt_to_load_from must be the path of an estlab checkpoint file or model_dir, "
+            f"got {ckpt_to_load_from!r}."
+        )
+    if not isinstance(tensor_name_in_ckpt, str) or not tensor_name_in_ckpt:
+        raise FeatureColumnError(
+            f"column {name!r}: tensor_name_in_ckpt must be a variable name as the source estimator's "
+            f"get_variable_names() lists it, got {tensor_name_in_ckpt!r}."
+        )
+    return str(os.fspath(ckpt_to_load_from)), tensor_name_in_ckpt
 
 
 class _EmbeddingKind(DenseColumn):
@@ -109,6 +135,8 @@ class _EmbeddingKind(DenseColumn):
     initializer: Initializer | None
     max_norm: float | None
     trainable: bool
+    ckpt_to_load_from: str | None
+    tensor_name_in_ckpt: str | None
 
     @property
     def parents(self) -> tuple[CategoricalColumn]:
@@ -132,7 +160,8 @@ class _EmbeddingKind(DenseColumn):
         return f"table {self.table_name!r}: {self.bucket_count(fitted)} x {self.dimension}, combiner {self.combiner}"
 
     def _options(self) -> dict[str, Any]:
-        return changed(self, combiner="mean", initializer=None, max_norm=None, trainable=True)
+        return changed(self, combiner="mean", initializer=None, ckpt_to_load_from=None, tensor_name_in_ckpt=None,
+                       max_norm=None, trainable=True)
 
 
 @dataclass(frozen=True)
@@ -154,6 +183,9 @@ class EmbeddingColumn(_EmbeddingKind):
     initializer: Initializer | None = None
     max_norm: float | None = None
     trainable: bool = True
+    # not stored while None (serialize.column_to_dict): specs, fingerprints and checkpoints stay as they were
+    ckpt_to_load_from: str | None = field(default=None, metadata={"omit_if_default": True})
+    tensor_name_in_ckpt: str | None = field(default=None, metadata={"omit_if_default": True})
 
     @property
     def name(self) -> str:
@@ -172,16 +204,29 @@ def embedding_column(
     dimension: int,
     combiner: str = "mean",
     initializer: Initializer | None = None,
+    ckpt_to_load_from: str | os.PathLike | None = None,
+    tensor_name_in_ckpt: str | None = None,
     max_norm: float | None = None,
     trainable: bool = True,
+    use_safe_embedding_lookup: bool = True,
 ) -> EmbeddingColumn:
-    """Dense ``(N, dimension)`` embedding of a categorical column, as in TF.
+    """Dense ``(N, dimension)`` embedding of a categorical column, as in TF (TF's argument order).
 
     Each row combines the embeddings of its ids with ``combiner``: ``"sum"``, ``"mean"`` (divide by the
     sum of weights) or ``"sqrtn"`` (divide by the root of the sum of squared weights); a row with no id
     gives the zero vector. ``initializer`` fills the ``(num_buckets, dimension)`` table in place (default:
     truncated normal with std ``1/sqrt(dimension)``, as in TF). ``max_norm`` clips each looked-up vector's
     L2 norm.
+
+    ``ckpt_to_load_from`` and ``tensor_name_in_ckpt`` (both or neither, as in TF) give a new model's table
+    its initial value from an estlab checkpoint: a ``model.ckpt-<step>.pt`` file, or a model_dir (its newest
+    checkpoint), and the variable's name as the source estimator's ``get_variable_names()`` lists it. The
+    file is read with estlab's safe checkpoint loader (tensors only, no code runs) when an estimator builds
+    the model; a model restored from its own checkpoint keeps its trained table. A missing variable or a
+    table of another shape is refused, naming the checkpoint's variables and their shapes.
+
+    ``use_safe_embedding_lookup`` is accepted for TF compatibility: estlab's lookup is always the safe one
+    (ids ``-1``, i.e. no id, and empty rows give zeros; weights are applied as given).
 
     Examples
     --------
@@ -190,8 +235,9 @@ def embedding_column(
     'city_embedding'
     """
     cat = check_categorical(categorical_column, "embedding_column")
-    _check_embedding_args(f"{cat.name}_embedding", dimension, combiner, initializer, max_norm)
-    return EmbeddingColumn(cat, dimension, combiner, initializer, max_norm, bool(trainable))
+    ckpt, tensor = _check_embedding_args(f"{cat.name}_embedding", dimension, combiner, initializer, max_norm,
+                                         ckpt_to_load_from, tensor_name_in_ckpt, use_safe_embedding_lookup)
+    return EmbeddingColumn(cat, dimension, combiner, initializer, max_norm, bool(trainable), ckpt, tensor)
 
 
 @dataclass(frozen=True)
@@ -214,6 +260,8 @@ class SharedEmbeddingColumn(_EmbeddingKind):
     initializer: Initializer | None = None
     max_norm: float | None = None
     trainable: bool = True
+    ckpt_to_load_from: str | None = field(default=None, metadata={"omit_if_default": True})
+    tensor_name_in_ckpt: str | None = field(default=None, metadata={"omit_if_default": True})
 
     @property
     def name(self) -> str:
@@ -242,12 +290,17 @@ def shared_embeddings(
     combiner: str = "mean",
     initializer: Initializer | None = None,
     shared_embedding_collection_name: str | None = None,
+    ckpt_to_load_from: str | os.PathLike | None = None,
+    tensor_name_in_ckpt: str | None = None,
     max_norm: float | None = None,
     trainable: bool = True,
+    use_safe_embedding_lookup: bool = True,
 ) -> list[SharedEmbeddingColumn]:
-    """Embedding columns that share one table, as TF's ``shared_embeddings``.
+    """Embedding columns that share one table, as TF's ``shared_embeddings`` (TF's argument order).
 
     All categorical columns must have the same number of buckets (checked when the table is built).
+    ``ckpt_to_load_from``/``tensor_name_in_ckpt`` and ``use_safe_embedding_lookup`` are as in
+    :func:`embedding_column` (the shared table is read once).
 
     Examples
     --------
@@ -262,5 +315,7 @@ def shared_embeddings(
         )
     cats = [check_categorical(c, "shared_embeddings") for c in categorical_columns]
     name = shared_embedding_collection_name or "_".join(sorted(c.name for c in cats)) + "_shared_embedding"
-    _check_embedding_args(name, dimension, combiner, initializer, max_norm)
-    return [SharedEmbeddingColumn(c, dimension, name, combiner, initializer, max_norm, bool(trainable)) for c in cats]
+    ckpt, tensor = _check_embedding_args(name, dimension, combiner, initializer, max_norm, ckpt_to_load_from,
+                                         tensor_name_in_ckpt, use_safe_embedding_lookup)
+    return [SharedEmbeddingColumn(c, dimension, name, combiner, initializer, max_norm, bool(trainable), ckpt, tensor)
+            for c in cats]

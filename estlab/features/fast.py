@@ -238,8 +238,27 @@ def _crossed(column: CrossedColumn, ctx: FastContext) -> Encoded | None:
             valid = np.array([v is not None for v in values], dtype=bool).reshape(-1, 1)
             parts.append((h, valid))
         else:
-            parts.append(column.id_hashes(part.ids(ctx)))
+            parts.append(column.id_hashes(*_cross_entries(part, ctx)))
     return column.cross(parts)
+
+
+_VOCABULARY_KINDS = (VocabularyListColumn, VocabularyFileColumn, LearnedVocabularyColumn)
+
+
+def _cross_entries(part: Any, ctx: FastContext) -> tuple[np.ndarray, np.ndarray]:
+    """``part.cross_entries(ctx)`` without pandas for a vocabulary column read from a plain 1-D array.
+
+    An out-of-vocabulary value (id ``-1`` without OOV buckets or default) is an entry; padding and None are not.
+    """
+    ids = part.ids(ctx)
+    if isinstance(part, _VOCABULARY_KINDS) and part.num_oov_buckets == 0 and part._default_id() == -1:
+        raw = ctx.values(part.key)
+        if raw is not None:
+            kind, values = raw
+            padding = "" if kind == "str" else -1
+            entry = np.array([v is not None and v != padding for v in values], dtype=bool).reshape(len(values), 1)
+            return ids, entry | (ids >= 0)
+    return part.cross_entries(ctx)
 
 
 # ----- numbers as ids, weights ------------------------------------------------------------------------

@@ -208,6 +208,8 @@ class DenseFeatures(_FeatureLayer):
         #: one op per column kind (``estlab.features.fused``); False: one block per column (the reference path)
         self.fused = True
         self._plan: Any = None
+        #: tables whose columns name ``ckpt_to_load_from``, not yet read: table → (column, checkpoint, variable)
+        self._checkpoint_tables: dict[str, tuple[str, str, str]] = {}
         self._bind_now_or_later(transformer)
 
     def bind(self, transformer: FeatureTransformer) -> DenseFeatures:
@@ -248,7 +250,34 @@ class DenseFeatures(_FeatureLayer):
             with torch.no_grad():
                 init(table)
             self.embedding_weights[name] = nn.Parameter(table, requires_grad=c.trainable)
+            if c.ckpt_to_load_from is not None:
+                self._checkpoint_tables[name] = (c.name, c.ckpt_to_load_from, c.tensor_name_in_ckpt)
         self._plan = dense_plan(self.feature_columns, transformer, _param_name)
+
+    def checkpoint_tables(self) -> dict[str, tuple[str, str, str]]:
+        """Tables still waiting for their initial value from a checkpoint: ``{table: (column, path, variable)}``.
+
+        Columns made with ``embedding_column(..., ckpt_to_load_from=..., tensor_name_in_ckpt=...)``. An
+        estimator reads them when it builds the model (``estlab.estimators.embedding_checkpoints``) and
+        then calls :meth:`checkpoint_tables_done`; until then the layer refuses to run.
+
+        Examples
+        --------
+        >>> from estlab.features import categorical_column_with_identity, embedding_column
+        >>> DenseFeatures([embedding_column(categorical_column_with_identity("h", 3), 2)]).checkpoint_tables()
+        {}
+        """
+        return dict(getattr(self, "_checkpoint_tables", {}))
+
+    def checkpoint_tables_done(self) -> None:
+        """Mark the checkpoint tables as read (or as restored from the model's own checkpoint).
+
+        Examples
+        --------
+        >>> from estlab.features import categorical_column_with_identity, embedding_column
+        >>> DenseFeatures([embedding_column(categorical_column_with_identity("h", 3), 2)]).checkpoint_tables_done()
+        """
+        self._checkpoint_tables = {}
 
     @property
     def output_width(self) -> int:
@@ -260,6 +289,14 @@ class DenseFeatures(_FeatureLayer):
         return dict(features) if _is_encoded(features) else self._bound().transform(_as_data(features))
 
     def forward(self, features: Any) -> torch.Tensor:
+        if getattr(self, "_checkpoint_tables", None):  # (a layer pickled by an older estlab has none)
+            column, path, variable = next(iter(self._checkpoint_tables.values()))
+            raise FeatureColumnError(
+                f"DenseFeatures: embedding column {column!r} takes its initial table from checkpoint {path!r} "
+                f"(variable {variable!r}), which has not been read: estimators read it when they build the model; "
+                "a layer used on its own needs estlab.estimators.embedding_checkpoints.load_checkpoint_tables(layer) "
+                "once after it is built."
+            )
         encoded = self.encode(features)
         if self.fused and self._plan is not None:
             return dense_forward(self, self._plan, encoded)

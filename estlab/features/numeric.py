@@ -22,9 +22,9 @@ from estlab.features._base import (
     RawInputSpec,
     changed,
     check_key,
-    dtype_name,
     source_call,
 )
+from estlab.features.dtypes import FLOAT_KINDS, check_dtype
 from estlab.features.encode import EncodeContext, Encoded, Fitted
 from estlab.features.errors import FeatureColumnError
 from estlab.features.raw import get_values, to_float
@@ -32,7 +32,7 @@ from estlab.features.shorthands import resolve_boundaries, resolve_normalizer
 from estlab.features.stats import Moments, RowSample
 
 #: dtypes ``numeric_column`` accepts (by name; torch and numpy dtypes are read by name)
-NUMERIC_DTYPES = ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8")
+NUMERIC_DTYPES = (*FLOAT_KINDS, "int8", "int16", "int32", "int64", "uint8")
 #: what ``numeric_column(non_finite=...)`` does with inf, -inf and values beyond float32's range
 NON_FINITE = ("error", "default")
 #: the largest float32 magnitude: a larger input value would be encoded as inf
@@ -239,8 +239,9 @@ def numeric_column(
     default_value : float or tuple, optional
         Replaces missing values (NaN/None). Without it a missing value raises an error naming the column.
     dtype : str or dtype
-        Accepted for TF compatibility (a floating or integer dtype: its name such as ``"float32"``, or a
-        torch/numpy dtype, stored by name); encodings are float32.
+        Accepted for TF compatibility (a floating or integer dtype: its name such as ``"float32"``, a
+        numpy or torch dtype, or ``estlab.float32``; stored by name, see :mod:`estlab.features.dtypes`);
+        encodings are float32.
     normalizer_fn : callable, optional
         Any function of the float tensor ``(N, *shape)`` (a lambda or closure too), applied after
         ``default_value`` (and after ``normalizer``) inside the model, as in TF; an export captures it in
@@ -277,11 +278,7 @@ def numeric_column(
             )
     elif default_value is not None:
         default_value = float(default_value)
-    if dtype_name(dtype) not in NUMERIC_DTYPES:
-        raise FeatureColumnError(
-            f"numeric_column {key!r}: dtype must be a floating or integer torch dtype or its name "
-            f"(one of {', '.join(NUMERIC_DTYPES)}), got {dtype!r}."
-        )
+    dtype = check_dtype(dtype, NUMERIC_DTYPES, f"numeric_column {key!r}")
     if normalizer_fn is not None and not callable(normalizer_fn):
         raise FeatureColumnError(f"numeric_column {key!r}: normalizer_fn must be callable, got {normalizer_fn!r}.")
     normalizer = resolve_normalizer(normalizer, key)
@@ -300,7 +297,7 @@ def numeric_column(
         raise FeatureColumnError(
             f"numeric_column {key!r}: default_value must be finite (within float32's range), got {default_value!r}."
         )
-    return NumericColumn(key, shape_t, default_value, dtype_name(dtype), normalizer_fn, normalizer, non_finite)
+    return NumericColumn(key, shape_t, default_value, dtype, normalizer_fn, normalizer, non_finite)
 
 
 @dataclass(frozen=True)

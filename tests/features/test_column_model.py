@@ -81,7 +81,8 @@ def test_dtypes_are_strings_whatever_form_they_were_given_in():
     assert fc.numeric_column("x", dtype=np.int32).dtype == "int32"
     assert fc.numeric_column("x", dtype="int64").dtype == "int64"
     assert fc.categorical_column_with_vocabulary_list("c", [1, 2], dtype=torch.int32).dtype == "int64"
-    with pytest.raises(FeatureColumnError, match=r"dtype must be a floating or integer torch dtype or its name"):
+    with pytest.raises(FeatureColumnError, match=r"numeric_column 'x': dtype must be one of float16, bfloat16, "
+                                                 r"float32, float64, int8, int16, int32, int64, uint8 \(a name"):
         fc.numeric_column("x", dtype="string")
 
 

@@ -72,7 +72,7 @@ def test_other_argument_errors():
         fc.crossed_column([fc.categorical_column_with_hash_bucket("c", 10), "d"], 10)
     with pytest.raises(FeatureColumnError, match=r"source_column must be a numeric_column, got 'age'"):
         fc.bucketized_column("age", [1.0])  # type: ignore[arg-type]
-    with pytest.raises(FeatureColumnError, match=r"dtype must be a floating or integer torch dtype"):
+    with pytest.raises(FeatureColumnError, match=r"numeric_column .x.: dtype must be one of float16, .*got torch.bool"):
         fc.numeric_column("x", dtype=torch.bool)
 
 
