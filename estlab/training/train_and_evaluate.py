@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from estlab._util import warn_ignored_arguments
 from estlab.training.events import ORDER, Event, Listener
 
 
@@ -37,9 +36,8 @@ class TrainSpec:
         input ends.
     hooks : sequence of Listener, optional
         Extra listeners of the training run.
-    saving_listeners : optional
-        TF's ``CheckpointSaverListener`` objects: accepted and ignored with a warning (use a ``Listener``'s
-        ``on_checkpoint``).
+    saving_listeners : sequence of CheckpointSaverListener, optional
+        TF's: passed to ``train(saving_listeners=...)``, called around the run's checkpoints.
     label : str, optional
         Keyword-only (estlab): the target column when ``input_fn`` is a DataFrame.
 
@@ -59,8 +57,6 @@ class TrainSpec:
         if self.max_steps is not None and (isinstance(self.max_steps, bool) or int(self.max_steps) <= 0):
             raise ValueError(f"TrainSpec: max_steps must be a positive int or None, got {self.max_steps!r}")
         object.__setattr__(self, "hooks", tuple(self.hooks or ()))
-        warn_ignored_arguments("TrainSpec", {"saving_listeners": self.saving_listeners or None},
-                               "use a Listener's on_checkpoint instead")
 
 
 @dataclass(frozen=True)
@@ -227,7 +223,7 @@ def train_and_evaluate(estimator: Any, train_spec: TrainSpec, eval_spec: EvalSpe
                         f"{type(eval_spec).__name__}")
     evaluator = Evaluator(estimator, eval_spec)
     estimator.train(train_spec.input_fn, hooks=[*(train_spec.hooks or ()), evaluator], max_steps=train_spec.max_steps,
-                    label=train_spec.label)
+                    saving_listeners=train_spec.saving_listeners, label=train_spec.label)
     result = evaluator.last_result
     if result is None or evaluator.last_step != estimator.global_step:
         # training was skipped (max_steps already reached): evaluate the model as it is, once

@@ -130,15 +130,12 @@ def test_evaluation_hooks_see_each_checkpoint_evaluation(make_estimator, binary_
     assert [r["name"] for r in est.history.evaluations] == ["val"] * 3
 
 
-def test_spec_arguments_bind_in_tf_order_and_ignore_saving_listeners():
-    from estlab._util import IgnoredArgumentWarning
-
+def test_spec_arguments_bind_in_tf_order():
     hook = EarlyStopping("loss")
     spec = TrainSpec("data", 100, [hook])
     assert (spec.input_fn, spec.max_steps, spec.hooks, spec.label) == ("data", 100, (hook,), None)
-    with pytest.warns(IgnoredArgumentWarning, match=r"TrainSpec: ignoring saving_listeners") as caught:
-        TrainSpec("data", 100, None, [object()])
-    assert len(caught) == 1
+    listener = object()
+    assert TrainSpec("data", 100, None, [listener]).saving_listeners == [listener]
     exporter = RecordingExporter()
     spec = EvalSpec("data", 10, "val", None, exporter, 5, 30)
     assert (spec.steps, spec.name, spec.hooks, spec.exporters, spec.start_delay_secs, spec.throttle_secs) == (
@@ -160,3 +157,20 @@ def test_an_evaluation_due_at_max_steps_is_the_final_one_and_exports_once(make_e
     assert [r["global_step"] for r in est.history.evaluations] == [5, 10]
     assert [(c[2], c[3]) for c in exporter.calls] == [(5, False), (10, True)]  # TF: once, flagged final
     assert result["global_step"] == 10 and exports == ["exported-10"]
+
+
+def test_train_spec_saving_listeners_are_called_around_the_runs_checkpoints(make_estimator, binary_frame):
+    from estlab.training.checkpoint_hooks import CheckpointSaverListener
+
+    class Saves(CheckpointSaverListener):
+        def __init__(self):
+            self.steps = []
+
+        def after_save(self, session, global_step_value):
+            self.steps.append(global_step_value)
+
+    est = make_estimator(save_checkpoints_steps=4)
+    listener = Saves()
+    train_and_evaluate(est, TrainSpec(binary_frame, 8, None, [listener], label="y"),
+                       EvalSpec(binary_frame, every_n_steps=8))
+    assert listener.steps == [0, 4, 8]
