@@ -57,6 +57,45 @@ class QueueListener(Listener):
         self.emit(dict(event))
 
 
+class EndGate:
+    """Pass events on to ``emit`` until ``train_end``; hold that one and every later one until :meth:`release`.
+
+    A run's eval-set predictions are written after training returns; holding its end back until they are
+    means the lab never sees a finished or stopped run without them (the ``predictions`` record comes first).
+
+    Examples
+    --------
+    >>> seen = []
+    >>> gate = EndGate(seen.append)
+    >>> gate({"type": "step_end"}); gate({"type": "train_end"}); gate({"type": "evaluate"})
+    >>> [e["type"] for e in seen]
+    ['step_end']
+    >>> seen.append({"type": "predictions"}); gate.release(); [e["type"] for e in seen]
+    ['step_end', 'predictions', 'train_end', 'evaluate']
+    """
+
+    def __init__(self, emit: Callable[[dict[str, Any]], None]) -> None:
+        self.emit = emit
+        self._held: list[dict[str, Any]] | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            if self._held is None and event.get("type") == "train_end":
+                self._held = []
+            if self._held is not None:
+                self._held.append(event)
+                return
+        self.emit(event)
+
+    def release(self) -> None:
+        """Send the held events, in order; later ones pass straight through."""
+        with self._lock:
+            held, self._held = self._held or [], None
+        for event in held:
+            self.emit(event)
+
+
 def label_kwargs(labels: pd.Series, task: str) -> dict[str, Any]:
     """``n_classes`` and ``label_vocabulary`` for a classification label column ({} for regression).
 
@@ -153,8 +192,10 @@ class EstimatorJob:
     def run(self, emit: Callable[[dict[str, Any]], None]) -> None:
         """Train to ``spec.max_steps`` with an evaluation every ``spec.eval_every`` steps (in a worker).
 
-        ``emit`` receives the session's events as they are (the final evaluation included) and, at the end,
-        ``{"type": "predictions", "path": ...}``: where the eval-set predictions were written.
+        ``emit`` receives the session's events as they are (the final evaluation included) and
+        ``{"type": "predictions", "path": ...}``: where the eval-set predictions were written. That record
+        comes before the run's ``train_end`` (held back by :class:`EndGate` until the file is written), so a
+        finished or stopped run is never shown without its predictions.
         """
         from estlab.inputs import pandas_input_fn
         from estlab.training.train_and_evaluate import EvalSpec, TrainSpec, train_and_evaluate
@@ -175,13 +216,17 @@ class EstimatorJob:
         eval_fn = pandas_input_fn(self.eval_df.drop(columns=[label]), self.eval_df[label],
                                   batch_size=2048, num_epochs=1, shuffle=False)
         every = self.spec.eval_every or self.spec.max_steps
-        train_and_evaluate(
-            estimator,
-            TrainSpec(train_fn, max_steps=self.spec.max_steps, hooks=[QueueListener(emit)]),
-            EvalSpec(eval_fn, every_n_steps=every),
-        )
-        path = save_predictions(os.path.join(self.model_dir, PREDICTIONS_FILE), self.predictions())
-        emit({"type": "predictions", "run": self.model_dir, "time": time.time(), "path": path})
+        gate = EndGate(emit)  # the run's end reaches the lab after its predictions (finished or stopped alike)
+        try:
+            train_and_evaluate(
+                estimator,
+                TrainSpec(train_fn, max_steps=self.spec.max_steps, hooks=[QueueListener(gate)]),
+                EvalSpec(eval_fn, every_n_steps=every),
+            )
+            path = save_predictions(os.path.join(self.model_dir, PREDICTIONS_FILE), self.predictions())
+            emit({"type": "predictions", "run": self.model_dir, "time": time.time(), "path": path})
+        finally:
+            gate.release()
 
     def _cross_validate(self, emit: Callable[[dict[str, Any]], None]) -> None:
         """k-fold cross-validation over the train set, one fold after another, as one run.
@@ -235,11 +280,11 @@ class EstimatorJob:
                 metrics[f"{name}_std"] = float(values.std())
             emit({"type": "evaluate", "run": self.model_dir, "global_step": step, "time": time.time(),
                   "name": None, "metrics": metrics, "folds": k, "fold_metrics": per_fold})
-        emit({"type": "train_end", "run": self.model_dir, "global_step": step, "time": time.time(), **end})
-        if end["status"] == "finished" and len(prediction_files) == k:
+        if end["status"] == "finished" and len(prediction_files) == k:  # before the end, as a single run's
             merged = _concat_predictions([load_predictions(p) for p in prediction_files])
             path = save_predictions(os.path.join(self.model_dir, PREDICTIONS_FILE), merged)
             emit({"type": "predictions", "run": self.model_dir, "time": time.time(), "path": path})
+        emit({"type": "train_end", "run": self.model_dir, "global_step": step, "time": time.time(), **end})
 
     def predictions(self) -> dict[str, Any]:
         """Eval-set labels and predictions as plain arrays (what ``estlab.viz`` plots)."""

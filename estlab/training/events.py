@@ -9,7 +9,7 @@ Event payloads (every event has ``"type"``, ``"run"`` (run name or model_dir),
 
 ``train_begin``
     ``start_step``, ``target_step`` (int or None), ``device`` (str), ``estimator`` (class name),
-    ``params`` (dict of plain values).
+    ``params`` (dict of plain values); ``full_batch`` (True) when the run is one full-batch fit.
 ``step_end``  (emitted every step; heavy listeners keep their own cadence)
     ``loss`` (float, or None when the step's loss was not synchronised: the loop copies the loss to
     the host only at steps some listener's ``wants_loss(step)`` asks for, and the value is then the

@@ -59,13 +59,18 @@ def progress_wanted(config: Any = None) -> bool:
 class ProgressBar(Listener):
     """A ``tqdm.auto`` bar over training steps (target from ``train_begin``), with the latest loss.
 
-    ``tqdm`` is imported when training begins; if it is missing the listener does nothing.
+    A full-batch learner's run (``train_begin`` with ``full_batch=True``: baseline, boosted trees) is one fit:
+    its bar counts that one step, not the run's nominal ``max_steps``. When the run ends the bar shows how:
+    a finished run ends complete (green in a notebook) even if it reached its goal early, a stopped one
+    amber, a failed one red. ``tqdm`` is imported when training begins; if it is missing the listener does
+    nothing.
     """
 
     order = ORDER["loggers"]
 
-    def __init__(self, every_n_steps: int = 50) -> None:
+    def __init__(self, every_n_steps: int = 50, bar_class: Any = None) -> None:
         self.every_n_steps = every_n_steps
+        self.bar_class = bar_class  # a tqdm class; None: ``tqdm.auto.tqdm`` (the notebook bar in Jupyter)
         self._bar: Any = None
         self._step = 0
 
@@ -73,15 +78,20 @@ class ProgressBar(Listener):
         return self._bar is not None and global_step % self.every_n_steps == 0
 
     def on_train_begin(self, event: Event) -> None:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:  # tqdm comes with estlab[lab]
-            return
+        bar_class = self.bar_class
+        if bar_class is None:
+            try:
+                import tqdm.auto
+            except ImportError:  # tqdm comes with estlab[lab]
+                return
+            bar_class = tqdm.auto.tqdm
         start = int(event.get("start_step") or event["global_step"])
         target = event.get("target_step")
         total = int(target) - start if isinstance(target, int | float) and target > start else None
+        full_batch = bool(event.get("full_batch"))
         self._step = int(event["global_step"])
-        self._bar = tqdm(total=total, desc="train", unit="step", dynamic_ncols=True, leave=True)
+        self._bar = bar_class(total=1 if full_batch else total, desc="fit (full batch)" if full_batch else "train",
+                         unit="fit" if full_batch else "step", dynamic_ncols=True, leave=True)
 
     def on_step_end(self, event: Event) -> None:
         if self._bar is None:
@@ -95,9 +105,25 @@ class ProgressBar(Listener):
     def on_train_end(self, event: Event) -> None:
         if self._bar is None:
             return
-        self._bar.set_postfix_str(str(event.get("status", "")), refresh=False)
-        self._bar.close()
+        bar, status = self._bar, str(event.get("status", ""))
         self._bar = None
+        bar.set_postfix_str(status, refresh=False)
+        step = int(event.get("global_step") or self._step)
+        bar.update(max(step - self._step, 0))  # a full-batch fit emits no step_end: its one step counts here
+        self._step = step
+        if status == "finished" and bar.total and 0 < bar.n < bar.total:
+            bar.total = bar.n  # it reached its goal (early stopping, a full-batch fit): a complete bar
+            _widget_bar(bar, "max", max(bar.n, 1))
+        bar.close()
+        if status == "stopped":
+            _widget_bar(bar, "bar_style", "warning")  # tqdm's notebook bar says "danger" for any short bar
+
+
+def _widget_bar(bar: Any, name: str, value: Any) -> None:
+    """Set a trait of ``tqdm.notebook``'s progress widget (``container.children[1]``); other bars have none."""
+    children: Any = getattr(getattr(bar, "container", None), "children", ())
+    if len(children) > 1:
+        setattr(children[1], name, value)
 
 
 def progress_listener(config: Any = None) -> ProgressBar | None:

@@ -9,7 +9,7 @@ Examples
 >>> png = viz.figure_to_png(fig)
 """
 
-from estlab.viz._figure import figure_to_png, new_figure
+from estlab.viz._figure import figure_to_png, new_figure, theme_figure
 from estlab.viz.classification import plot_calibration, plot_confusion, plot_roc_pr, plot_roc_pr_runs
 from estlab.viz.curves import curves_frame, last_values, plot_comparison, plot_curves
 from estlab.viz.live import Downsampler, LiveChart
@@ -29,4 +29,5 @@ __all__ = [
     "plot_residuals",
     "plot_roc_pr",
     "plot_roc_pr_runs",
+    "theme_figure",
 ]

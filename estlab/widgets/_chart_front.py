@@ -159,6 +159,17 @@ function render({ model, el }) {
     },
   };
   s.views.add(view);
+  // the theme in use, for the kernel's pictures (diagnostics PNGs): JupyterLab marks <body>, else the page's colour
+  const isDark = () => {
+    const flag = document.body ? document.body.dataset.jpThemeLight : undefined;
+    if (flag === "true" || flag === "false") return flag === "false";
+    const rgb = (getComputedStyle(document.body || el).backgroundColor.match(/[\d.]+/g) || []).map(Number);
+    return rgb.length >= 3 && (rgb.length < 4 || rgb[3] > 0) && (0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]) < 128;
+  };
+  const reportTheme = () => { const d = isDark(); if (model.get("dark") !== d) setTrait("dark", d); };
+  reportTheme();
+  const themeWatch = new MutationObserver(() => { reportTheme(); view.schedule(); });
+  if (document.body) themeWatch.observe(document.body, {attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"]});
   const onTrait = () => { sync(); view.schedule(); };
   for (const k of ["x_axis", "log_y", "smoothing", "height"]) model.on("change:" + k, onTrait);
 
@@ -198,6 +209,8 @@ function render({ model, el }) {
     const logY = model.get("log_y"), w = +model.get("smoothing"), H = model.get("height") || 220;
     const lastSteps = {}; let total = 0;
     const runs = new Map();
+    let oneFit = false;
+    const levelRuns = new Set();
     for (const [metric, list] of g) {
       const p = panelFor(metric);
       const cssW = Math.max(240, Math.min(460, (root.clientWidth || 900) / Math.min(g.size, 3) - 12));
@@ -209,16 +222,19 @@ function render({ model, el }) {
       const L = 52, R = 10, T = 8, B = 26, pw = cssW - L - R, ph = H - T - B;
       let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
       const lines = [];
+      const stepped = list.some(([, ser]) => !ser.one_fit);  // one-fit runs then span the others' x range
       for (const [sid, ser] of list) {
         total += ser.step.length;
         lastSteps[ser.run] = Math.max(lastSteps[ser.run] ?? -1, ser.step[ser.step.length - 1]);
         runs.set(ser.run, ser.color);
+        oneFit = oneFit || !!ser.one_fit;
+        if (ser.one_fit) levelRuns.add(ser.run);
         const xs = ser[xKey], ys = smooth(ser.value, ser.step.length > SPARSE ? w : 0);
         lines.push({sid, ser, xs, ys});
         for (let i = 0; i < xs.length; i++) {
           const y = ys[i];
           if (!Number.isFinite(y) || (logY && y <= 0)) continue;
-          x0 = Math.min(x0, xs[i]); x1 = Math.max(x1, xs[i]);
+          if (!(ser.one_fit && stepped)) { x0 = Math.min(x0, xs[i]); x1 = Math.max(x1, xs[i]); }
           y0 = Math.min(y0, y); y1 = Math.max(y1, y);
         }
       }
@@ -247,6 +263,16 @@ function render({ model, el }) {
       ctx.save(); ctx.beginPath(); ctx.rect(L, T, pw, ph); ctx.clip();
       for (const {ser, xs, ys} of lines) {
         const color = ser.color || "#1f77b4";
+        if (ser.one_fit) {  // a full-batch fit has no curve: its result is a level to compare against
+          const v = ys.filter(Number.isFinite).pop();
+          if (v === undefined || (logY && v <= 0)) continue;
+          ctx.strokeStyle = color; ctx.fillStyle = color; ctx.lineWidth = 1.6; ctx.setLineDash([2, 3]);
+          ctx.beginPath(); ctx.moveTo(L, Y(v)); ctx.lineTo(L + pw, Y(v)); ctx.stroke(); ctx.setLineDash([]);
+          const above = Y(v) - 14 >= T;  // the label above its line, or below it when the line is at the top
+          ctx.textAlign = "right"; ctx.textBaseline = above ? "bottom" : "top";
+          ctx.fillText("one fit", L + pw - 3, above ? Y(v) - 2 : Y(v) + 2);
+          continue;
+        }
         if (w > 0 && ser.step.length > SPARSE) {  // the raw curve, faint, under the smoothed one
           ctx.globalAlpha = 0.25; ctx.strokeStyle = color; ctx.setLineDash([]); ctx.beginPath();
           let on = false;
@@ -279,8 +305,9 @@ function render({ model, el }) {
       const item = document.createElement("span"); item.className = "estlab-chart-legend-item";
       item.innerHTML = `<i style="background:${color}"></i>`; item.append(run); legend.appendChild(item);
     }
-    if (runs.size) legend.insertAdjacentHTML("beforeend", `<span class="estlab-chart-legend-note">dashed: train · solid: eval</span>`);
+    if (runs.size) legend.insertAdjacentHTML("beforeend", `<span class="estlab-chart-legend-note">dashed: train · solid: eval${oneFit ? " · dotted level: one full-batch fit" : ""}</span>`);
     el.dataset.lastSteps = JSON.stringify(lastSteps);
+    el.dataset.oneFit = JSON.stringify([...levelRuns].sort());  // runs drawn as a level ("one fit")
     el.dataset.points = String(total);
     el.dataset.seq = String(s.seq);
   }
@@ -309,7 +336,7 @@ function render({ model, el }) {
   ro.observe(root);
   view.schedule();
   return () => {
-    s.views.delete(view); ro.disconnect();
+    s.views.delete(view); ro.disconnect(); themeWatch.disconnect();
     for (const k of ["x_axis", "log_y", "smoothing", "height"]) model.off("change:" + k, onTrait);
   };
 }

@@ -60,6 +60,28 @@ def fmt_value(value: Any, sign: bool = False) -> str:
     return f"{number:{plus}.2e}"
 
 
+def fmt_delta(delta: Any, like: Any) -> str:
+    """A difference shown with the decimals of the value it changes (``like``); ``±0`` when it rounds to nothing.
+
+    Examples
+    --------
+    >>> fmt_delta(0.0000481, 0.8506), fmt_delta(0.0175, 0.8706), fmt_delta(-1067323.4, 326580.2)
+    ('±0', '+0.0175', '-1,067,323')
+    >>> fmt_delta(-609.2, 571.5), fmt_delta(None, 1.0)
+    ('-609.2', '–')
+    """
+    number = as_number(delta)
+    if number is None:
+        return "–"
+    shown = fmt_value(like)
+    decimals = len(shown.split(".")[1]) if "." in shown and "e" not in shown else 0
+    if "e" in shown:  # the value itself is tiny: keep the difference's own significant digits
+        return fmt_value(number, sign=True)
+    if abs(number) < 0.5 * 10.0 ** -decimals:
+        return "±0"
+    return f"{number:+,.{decimals}f}"
+
+
 def r2_score(y_true: Any, y_pred: Any) -> float | None:
     """The coefficient of determination, ``1 - SS_res / SS_tot`` (None when the labels are constant).
 
@@ -94,21 +116,35 @@ def r2_of_file(path: str) -> float | None:
 
 
 def format_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of a leaderboard with every number as text (what the notebook shows).
+    """A copy of a leaderboard with every number as text, as the Runs tab shows it (what the notebook shows).
+
+    Counts get separators, metrics :func:`fmt_value`, differences :func:`fmt_delta`, the wall time ``m:ss``
+    (column ``wall time``), and empty params read ``defaults``.
 
     Examples
     --------
     >>> format_frame(pd.DataFrame({"run": ["a"], "steps": [12000], "average_loss": [15986828.5]})).iloc[0].tolist()
     ['a', '12,000', '15,986,828']
+    >>> format_frame(pd.DataFrame({"params": [""], "wall_time_s": [75.4], "auc": [0.8506],
+    ...                            "Δ auc": [0.0000481]})).iloc[0].tolist()
+    ['defaults', '1:15', '0.8506', '±0']
     """
+    from estlab.widgets._html import fmt_duration
+
     out = frame.copy()
     for column in out.columns:
-        if column in _COUNT_COLUMNS:
+        name = str(column)
+        if column in _COUNT_COLUMNS or column == "rank":
             out[column] = [f"{int(v):,}" if as_number(v) is not None else "–" for v in out[column]]
-        elif column == "wall_time_s" or pd.api.types.is_numeric_dtype(out[column]) and \
-                not pd.api.types.is_bool_dtype(out[column]):
-            out[column] = [fmt_value(v, sign=str(column).startswith("Δ ")) for v in out[column]]
-    return out
+        elif column == "params":
+            out[column] = [str(v) if isinstance(v, str) and v else "defaults" for v in out[column]]
+        elif column == "wall_time_s":
+            out[column] = [fmt_duration(as_number(v)) for v in out[column]]
+        elif name.startswith("Δ ") and name[2:] in out.columns:
+            out[column] = [fmt_delta(d, v) for d, v in zip(frame[column], frame[name[2:]], strict=True)]
+        elif pd.api.types.is_numeric_dtype(out[column]) and not pd.api.types.is_bool_dtype(out[column]):
+            out[column] = [fmt_value(v, sign=name.startswith("Δ ")) for v in out[column]]
+    return out.rename(columns={"wall_time_s": "wall time"})
 
 
 class LeaderboardFrame(pd.DataFrame):

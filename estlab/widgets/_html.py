@@ -89,6 +89,24 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def fmt_remaining(seconds: float | None) -> str:
+    """Time left in words (``18 min 39 s``, ``1 h 02 min``, ``45 s``), never read as a clock time; ``–`` for None.
+
+    Examples
+    --------
+    >>> fmt_remaining(1119), fmt_remaining(3725), fmt_remaining(45.4), fmt_remaining(None)
+    ('18 min 39 s', '1 h 02 min', '45 s', '–')
+    """
+    if seconds is None:
+        return "–"
+    total = max(int(round(seconds)), 0)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
 def with_fallback(box: Any, static_html: str, **kwargs: Any) -> dict[str, Any]:
     """The widget's mimebundle plus a static ``text/html`` for front ends without widgets."""
     bundle = box._repr_mimebundle_(**kwargs)

@@ -173,6 +173,7 @@ class RunState:
     reason: str = ""
     checkpoint: str = ""
     released: bool = False
+    full_batch: bool = False  # its train_begin said it is one full-batch fit
     predictions_path: str = ""
     fingerprint: str = ""
     data_fingerprint: str = ""
@@ -209,6 +210,19 @@ class RunState:
         if self._predictions is None or self._predictions[:2] != (self.predictions_path, mtime):
             self._predictions = (self.predictions_path, mtime, load_predictions(self.predictions_path))
         return self._predictions[2]
+
+    @property
+    def one_fit(self) -> bool:
+        """Whether the run is one full-batch fit (baseline, boosted trees): its step count says nothing.
+
+        Its ``train_begin`` says so; runs recorded before that field are known by their estimator.
+        """
+        if self.full_batch:
+            return True
+        from estlab.estimators import registry
+        from estlab.widgets.picker import one_step
+
+        return self.spec.estimator in registry.TARGETS and one_step(self.spec.estimator)
 
     @property
     def wall_time(self) -> float | None:
@@ -261,6 +275,7 @@ def apply_event(state: RunState, event: Mapping[str, Any]) -> None:
         state.target_step = event.get("target_step")
         state.device = str(event.get("device") or state.device)
         state.estimator_class = str(event.get("estimator") or state.estimator_class)
+        state.full_batch = bool(event.get("full_batch", state.full_batch))
         state.rates.reset(now, step)
     elif kind == "step_end":
         state.global_step = step

@@ -46,6 +46,11 @@ _HIDDEN_PREFIXES = ("label/", "prediction/")
 _FINAL = ("finished", "stopped", "failed", "cancelled", "interrupted")
 
 
+def _one_fit(state: Any) -> bool:
+    """Whether the run is one full-batch fit (drawn as a level, not a curve)."""
+    return bool(getattr(state, "one_fit", False))
+
+
 def chart_metrics(metrics: Iterable[str]) -> list[str]:
     """The eval metrics a chart shows: ``loss`` then the task's preferred ones (``average_loss`` only without ``loss``).
 
@@ -167,6 +172,8 @@ class CurveChart(_Base):
     log_y = traitlets.Bool(False).tag(sync=True)
     smoothing = traitlets.Float(0.6).tag(sync=True)
     height = traitlets.Int(220).tag(sync=True)
+    #: Whether the page uses a dark theme (set by the browser view; the lab draws its pictures to match).
+    dark = traitlets.Bool(False).tag(sync=True)
 
     def __init__(self, min_interval: float = 0.2, max_points: int = 50, snapshot_points: int = 500,
                  snapshot_interval: float = 2.0, **kwargs: Any) -> None:
@@ -223,7 +230,7 @@ class CurveChart(_Base):
                         continue
                     if sid not in self._meta:
                         self._meta[sid] = {"run": state.name, "split": split, "metric": metric,
-                                           "color": self.color(state.name)}
+                                           "color": self.color(state.name), "one_fit": _one_fit(state)}
                         meta[sid] = self._meta[sid]
                     newest = max(newest, start + fresh[-1][1])
                     fresh = downsample(fresh, self.max_points)

@@ -18,11 +18,12 @@ from estlab.runner.experiment import DEFAULT_ROOT, Experiment
 from estlab.runner.sweep import trials_of
 from estlab.runner.tune import TappedExecutor
 from estlab.warnings import LabWarning
+from estlab.widgets._format import LeaderboardFrame
 from estlab.widgets._html import esc, message, with_fallback
 from estlab.widgets._state import RunSpec, RunState
 from estlab.widgets.columns import ColumnBuilder
 from estlab.widgets.datacheck import DataCheckPanel
-from estlab.widgets.leaderboard import RunsView
+from estlab.widgets.leaderboard import RunsView, main_metrics, rank_runs
 from estlab.widgets.picker import EstimatorPicker
 from estlab.widgets.runs import DuplicateRunError, RunManager
 from estlab.widgets.tensorboard import TensorBoardPanel
@@ -160,8 +161,20 @@ class Lab:
         return self.columns.feature_columns
 
     def leaderboard(self, sort_by: str | None = None, baseline: str | None = None) -> pd.DataFrame:
-        """Every run with params, feature set, status, device, wall time and metrics."""
-        return self.manager.leaderboard(sort_by=sort_by, baseline=baseline)
+        """Every run with params, feature set, status, device, wall time and metrics.
+
+        Without ``sort_by``, best first by the task's main metric with a ``rank`` column, as the Runs tab
+        ranks them; the notebook shows the numbers as that tab does (the values stay numbers).
+
+        Examples
+        --------
+        >>> lab.leaderboard()[["rank", "run", "accuracy"]]  # doctest: +SKIP
+        """
+        frame = self.manager.leaderboard(sort_by=sort_by, baseline=baseline)
+        if sort_by is not None:
+            return frame
+        ranked = rank_runs(frame, main_metrics(frame))
+        return LeaderboardFrame(ranked[["rank", *(c for c in ranked.columns if c != "rank")]])
 
     def queue(self, estimator: str, **params: Any) -> None:
         """Add ``estimator`` with ``params`` to the comparison (validated like the form; raises on error)."""

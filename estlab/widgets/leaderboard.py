@@ -23,9 +23,10 @@ from estlab.viz import (
     plot_residuals,
     plot_roc_pr,
     plot_roc_pr_runs,
+    theme_figure,
 )
 from estlab.viz.live import preferred_first
-from estlab.widgets._format import as_number, fmt_value
+from estlab.widgets._format import as_number, fmt_delta, fmt_value
 from estlab.widgets._html import badge, esc, fmt_duration, png_img, with_fallback
 from estlab.widgets.chart import CurveChart, chart_metrics
 from estlab.widgets.runs import FIXED_COLUMNS, RunManager
@@ -149,7 +150,9 @@ class RunsView:
         self.baseline = widgets.Dropdown(options=[("none", None)], value=None, description="baseline",
                                          style={"description_width": "60px"}, layout=widgets.Layout(width="280px"))
         self.baseline.add_class("estlab-baseline")
-        self.table = widgets.HTML("<i>No runs yet.</i>", layout=widgets.Layout(width="100%"))
+        # the widget itself scrolls sideways when the table is wider than the page (never clipped)
+        self.table = widgets.HTML("<i>No runs yet.</i>", layout=widgets.Layout(width="100%", max_width="100%",
+                                                                               overflow="auto"))
         self.table.add_class("estlab-leaderboard")
         self.select = widgets.SelectMultiple(options=[], rows=3, description="runs",
                                              style={"description_width": "40px"},
@@ -172,12 +175,13 @@ class RunsView:
         self.roc_all.add_class("estlab-roc-all")
         self.roc_note = widgets.HTML("")
         self._roc_key: Any = None
+        self._seen_runs: set[str] = set()  # runs the curves selector has offered (new ones join a user's pick)
+        self.select_hint = widgets.HTML(self._select_hint(0, 0))
+        self.select_hint.add_class("estlab-select-hint")
         self.box = widgets.VBox([
             widgets.HBox([self.sort_by, self.reverse, self.baseline], layout=widgets.Layout(flex_flow="row wrap")),
             self.table,
-            widgets.HBox([widgets.HTML("<b>Curves</b>"), self.select,
-                          widgets.HTML(f'<span style="{_MUTED}">every run by default; Ctrl/⌘-click or '
-                                       "Shift-click to pick</span>")],
+            widgets.HBox([widgets.HTML("<b>Curves</b>"), self.select, self.select_hint],
                          layout=widgets.Layout(align_items="center", flex_flow="row wrap")),
             self.overlay,
             widgets.HTML(f"<b>Diagnostics</b> <span style=\"{_MUTED}\">(evaluation set; the best run unless you "
@@ -192,7 +196,24 @@ class RunsView:
         for control in (self.sort_by, self.reverse, self.baseline, self.select, self.diag_run):
             control.observe(self._on_control, names="value")
         self.release_button.on_click(self._on_release)
+        self.overlay.observe(self._on_theme, names="dark")
         manager.attach(self)
+
+    @property
+    def dark(self) -> bool:
+        """Whether the page uses a dark theme (reported by the browser chart); pictures are drawn to match."""
+        return bool(getattr(self.overlay, "dark", False))
+
+    def _on_theme(self, _change: Any = None) -> None:
+        self.manager.refresh()  # diagnostics and the ROC comparison are drawn again for the new theme
+
+    @staticmethod
+    def _select_hint(shown: int, total: int) -> str:
+        if total and shown < total:
+            text = f"showing {shown} of {total} runs (new runs are added); Ctrl/⌘-click or Shift-click to pick"
+        else:
+            text = "every run; Ctrl/⌘-click or Shift-click to pick"
+        return f'<span style="{_MUTED}">{text}</span>'
 
     def _baseline(self) -> str | None:
         return self.baseline.value if self.baseline.value in self.manager.runs else None
@@ -273,7 +294,7 @@ class RunsView:
     def render(self, manager: RunManager, dirty: set[str]) -> None:
         """Redraw table, selectors, overlay and diagnostics (the table throttles itself while runs only tick)."""
         controls = (self.sort_by.value, self.reverse.value, self.baseline.value, self.select.value,
-                    self.diag_run.value)
+                    self.diag_run.value, self.dark)
         key = (controls, tuple((s.name, s.status, s.released, len(s.record.evaluations), s.predictions_path)
                                for s in manager.runs.values()))
         same = _structure(key) == _structure(self._table_key)
@@ -301,6 +322,12 @@ class RunsView:
                 _set_options(self.select, [(n, n) for n in names])
                 if "select" not in self.user_chose and tuple(self.select.value) != tuple(names):
                     self.select.value = tuple(names)
+                new = [n for n in names if n not in self._seen_runs]
+                if "select" in self.user_chose and new:  # a run started after the user's pick joins it
+                    chosen = set(self.select.value) | set(new)
+                    self.select.value = tuple(n for n in names if n in chosen)
+                self._seen_runs.update(names)
+                self.select_hint.value = self._select_hint(len(self.select.value), len(names))
                 _set_options(self.diag_run, [("–", None)] + [(n, n) for n in done])
                 best = self.best_run(board)
                 if "diag_run" not in self.user_chose and best is not None and self.diag_run.value != best:
@@ -321,7 +348,7 @@ class RunsView:
             self._setting = False
         self._update_overlay(manager)  # the selection may have just changed
         self._table_key = ((self.sort_by.value, self.reverse.value, self.baseline.value, self.select.value,
-                            self.diag_run.value), key[1])
+                            self.diag_run.value, self.dark), key[1])
         self._table_next = time.monotonic() + max(TABLE_EVERY, (time.perf_counter() - start) / TABLE_BUDGET)
 
     def _update_overlay(self, manager: RunManager) -> None:
@@ -356,10 +383,12 @@ class RunsView:
                 text = fmt_value(value)
                 delta = as_number(row.get(f"Δ {metric}"))
                 if delta is not None and not is_base and value is not None:
+                    shown = fmt_delta(delta, value)
                     color = _GOOD if (delta > 0) == higher_is_better(metric) else _BAD
-                    if delta == 0:
+                    if shown == "±0":
                         color = "var(--jp-ui-font-color2,#666)"
-                    text += f' <span style="color:{color};font-size:11px">({fmt_value(delta, sign=True)})</span>'
+                    # under the value: the column stays as narrow as its numbers
+                    text += f'<div style="color:{color};font-size:11px;line-height:1.2">({shown})</div>'
                 tds.append(text)
             steps = as_number(row["steps"])
             tds += ["–" if steps is None else f"{int(steps):,}", fmt_duration(as_number(row["wall_time_s"])),
@@ -376,22 +405,27 @@ class RunsView:
                 f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
 
     def _diagnose(self, manager: RunManager) -> tuple[bytes | None, str]:
+        """The selected run's diagnostics PNG and the note naming it (None: the shown picture is still its)."""
         name = self.diag_run.value
         state = manager.runs.get(name) if name else None
-        key = (name, state.predictions_path if state is not None else None)
+        key = (name, state.predictions_path if state is not None else None, self.dark)
         if state is None or key == self._diag_key:
             return None, ""
         self._diag_key = key
         predictions = state.predictions  # read from the run's model_dir only now, when it is shown
         if predictions is None:
-            return b"", f"<i>{esc(name)} has no predictions (it {esc(state.status)} before they were made).</i>"
-        return diagnostics_png(predictions), ""
+            why = "it failed before they were made" if state.status == "failed" else "none were written"
+            return b"", f'<i class="estlab-diag-run-name" data-run="{esc(name)}">{esc(name)} has no predictions ' \
+                        f"({why}).</i>"
+        return diagnostics_png(predictions, dark=self.dark), (
+            f'<span class="estlab-diag-run-name" data-run="{esc(name)}" style="{_MUTED}">{esc(name)}: '
+            f"{len(predictions['y_true']):,} evaluation rows</span>")
 
     def _compare_roc(self, manager: RunManager, frame: pd.DataFrame) -> tuple[bytes | None, str]:
         """ROC/PR of the selected binary classifiers with predictions, best ranked first (None: unchanged)."""
         selected = set(self.select.value)
         names = [str(n) for n in frame["run"] if n in selected and manager.runs[n].predictions_path][:MAX_ROC_RUNS]
-        key = tuple((n, manager.runs[n].predictions_path) for n in names)
+        key = (tuple((n, manager.runs[n].predictions_path) for n in names), self.dark)
         if key == self._roc_key:
             return None, ""
         self._roc_key = key
@@ -403,7 +437,7 @@ class RunsView:
                 positive = predictions["classes"][1]
         if len(runs) < 2:
             return b"", ""
-        png = figure_to_png(plot_roc_pr_runs(runs, pos_label=positive))
+        png = figure_to_png(theme_figure(plot_roc_pr_runs(runs, pos_label=positive), self.dark))
         return png, (f"<b>ROC and precision-recall of {len(runs)} runs</b> "
                      f'<span style="{_MUTED}">(the selected binary classifiers, best ranked first)</span>')
 
@@ -429,8 +463,10 @@ class RunsView:
         self.box.close()
 
 
-def diagnostics_png(predictions: dict[str, Any]) -> bytes:
-    """ROC/PR and confusion matrix (classification) or residuals (regression), stacked in one PNG.
+def diagnostics_png(predictions: dict[str, Any], dark: bool = False) -> bytes:
+    """ROC/PR and confusion matrix (classification) or residuals (regression), side by side in one PNG.
+
+    ``dark``: drawn for a dark page (transparent background, light text: :func:`estlab.viz.theme_figure`).
 
     Examples
     --------
@@ -439,7 +475,7 @@ def diagnostics_png(predictions: dict[str, Any]) -> bytes:
     b'\\x89PNG'
     """
     if predictions["task"] == "regression":
-        return figure_to_png(plot_residuals(predictions["y_true"], predictions["y_pred"]))
+        return figure_to_png(theme_figure(plot_residuals(predictions["y_true"], predictions["y_pred"]), dark))
     import io
 
     from PIL import Image  # matplotlib depends on pillow
@@ -452,12 +488,13 @@ def diagnostics_png(predictions: dict[str, Any]) -> bytes:
     else:
         roc = plot_roc_pr(y_true, probabilities, classes=classes)
     confusion = plot_confusion(y_true, predictions["y_pred"], labels=classes)
-    images = [Image.open(io.BytesIO(figure_to_png(fig))) for fig in (roc, confusion)]
+    images = [Image.open(io.BytesIO(figure_to_png(theme_figure(fig, dark)))).convert("RGBA")
+              for fig in (roc, confusion)]
     width = sum(i.width for i in images)
-    canvas = Image.new("RGB", (width, max(i.height for i in images)), "white")
+    canvas = Image.new("RGBA", (width, max(i.height for i in images)), (0, 0, 0, 0) if dark else "white")
     x = 0
     for image in images:
-        canvas.paste(image, (x, 0))
+        canvas.alpha_composite(image, (x, 0))
         x += image.width
     out = io.BytesIO()
     canvas.save(out, format="PNG")

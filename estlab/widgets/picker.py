@@ -22,6 +22,7 @@ LAB_MANAGED = frozenset({
 SUGGESTED = {"hidden_units": [64, 32]}
 _STYLE = {"description_width": "170px"}
 _LAYOUT = {"width": "420px"}
+_MUTED = "color:var(--jp-ui-font-color2,#555)"
 
 
 def parse_text(text: str, annotation: str = "") -> Any:
@@ -229,14 +230,17 @@ class EstimatorPicker:
         self.sweep_values = widgets.Text(placeholder="values, e.g. 0.01 | 0.1", layout=widgets.Layout(width="190px"))
         self.sweep_values.add_class("estlab-sweep-values")
         self.sweep_set_button = widgets.Button(description="Set", tooltip="Use these values for the parameter",
-                                               layout=widgets.Layout(width="60px"))
+                                               layout=widgets.Layout(width="auto", min_width="60px",
+                                                                     flex="0 0 auto"))
+        self.sweep_set_button.add_class("estlab-sweep-set")
         self.sweep_button = widgets.Button(description="Add sweep", icon="th", layout=widgets.Layout(width="140px"),
                                            tooltip="Add one run per combination of the values (a grid), the "
                                                    "other fields as in the form", disabled=True)
         self.sweep_button.add_class("estlab-sweep")
         self.sweep_text = widgets.HTML("")
         self.sweep_text.add_class("estlab-sweep-text")
-        sweep_box = widgets.VBox([widgets.HBox([self.sweep_param, self.sweep_values, self.sweep_set_button]),
+        sweep_box = widgets.VBox([widgets.HBox([self.sweep_param, self.sweep_values, self.sweep_set_button],
+                                               layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
                                   widgets.HBox([self.sweep_button, self.sweep_text],
                                                layout=widgets.Layout(align_items="center"))])
         queue_box = widgets.VBox([widgets.HTML("<b>Comparison</b> (runs start as workers free up)"), self.queue_list,
@@ -425,7 +429,7 @@ class EstimatorPicker:
         self.sweep_param.options = list(self._fields)
         self.sweep_param.value = next(iter(self._fields), None)
         self._show_sweep()
-        self.summary.value = f'<div style="color:#555;margin:2px 0 6px">{esc(info.summary)}</div>'
+        self.summary.value = f'<div style="{_MUTED};margin:2px 0 6px">{esc(info.summary)}</div>'
         self.error.value = ""
 
     def _show_queue(self) -> None:
@@ -436,8 +440,18 @@ class EstimatorPicker:
         self._show_plan()
 
     def _show_plan(self, _change: Any = None) -> None:
-        text = plan_summary([name for name, _ in self.queue], self.max_steps.value, self.eval_every.value)
-        self.plan_text.value = f'<span style="color:#555">{esc(text)}</span>'
+        self.plan_text.value = f'<span style="{_MUTED}">{esc(self.plan)}</span>'
+
+    @property
+    def plan(self) -> str:
+        """What Train would start, as plain text (``plan_text`` shows it as HTML).
+
+        Examples
+        --------
+        >>> print(lab.picker.plan)  # doctest: +SKIP
+        2 runs: 1 × 1,000 steps (evaluated every 200), 1 one-step fit
+        """
+        return plan_summary([name for name, _ in self.queue], self.max_steps.value, self.eval_every.value)
 
     def _show_sweep(self) -> None:
         if not self.sweep:

@@ -483,9 +483,9 @@ class RunManager:
         elif kind == "train_end" and event.get("status") == "failed":
             self.notice = (f"run {name!r} failed: {event.get('error')}", "error")
         elif kind == "train_end" and event.get("status") == "stopped":
-            self.notice = (f"run {name!r} stopped at step {self.runs[name].global_step}", "info")
+            self.notice = (f"run {name!r} stopped at step {self.runs[name].global_step:,}", "info")
         elif kind == "train_end":
-            self.notice = (f"run {name!r} finished at step {self.runs[name].global_step}", "info")
+            self.notice = (f"run {name!r} finished at step {self.runs[name].global_step:,}", "info")
 
     def _stop_all_notice(self) -> None:
         group = self._stop_group

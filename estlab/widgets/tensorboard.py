@@ -27,6 +27,9 @@ import ipywidgets as widgets
 from estlab.widgets._html import esc, message, with_fallback
 
 _MUTED = "color:var(--jp-ui-font-color2,#555)"
+#: A link that looks like one in every theme (JupyterLab's widget HTML does not style ``<a>``).
+_LINK = "color:var(--jp-content-link-color,#1976d2);text-decoration:underline;cursor:pointer"
+START = "Start TensorBoard"
 
 
 def free_port() -> int:
@@ -152,7 +155,8 @@ class TensorBoardPanel:
         self.ready = False
         self.error = ""
         self._log_path = ""
-        self.start_button = widgets.Button(description="Open TensorBoard", icon="line-chart", button_style="info",
+        self.start_button = widgets.Button(description=START, icon="line-chart", button_style="info",
+                                           tooltip="Start TensorBoard on this lab's runs and show it below",
                                            layout=widgets.Layout(width="auto"))  # the whole label, never "…"
         self.start_button.add_class("estlab-tensorboard-start")
         self.stop_button = widgets.Button(description="Stop TensorBoard", icon="stop", disabled=True,
@@ -247,6 +251,11 @@ class TensorBoardPanel:
     def _update(self) -> None:
         with self.box.hold_sync():
             self.start_button.disabled = self.running
+            # while it runs the button says so (a disabled "Start" read as broken); Stop is the action then
+            self.start_button.description = (START if not self.running else
+                                             f"TensorBoard running on port {self.port}" if self.ready else
+                                             f"TensorBoard starting on port {self.port}…")
+            self.start_button.icon = "line-chart" if not self.running else "check" if self.ready else "spinner"
             self.stop_button.disabled = not self.running
             self.view.value = self.html()
             shown = self.running and self.ready and self.mode == "tensorboard.notebook"
@@ -272,7 +281,8 @@ class TensorBoardPanel:
         if not self.running:
             return f'<span style="{_MUTED}">TensorBoard is stopped. Logs: <code>{esc(self.logdir)}</code></span>'
         url = esc(self.url)
-        link = (f'<a href="{url}" target="_blank" class="estlab-tensorboard-link">open TensorBoard in a new tab</a>'
+        link = (f'running at <a href="{url}" target="_blank" rel="noopener" class="estlab-tensorboard-link" '
+                f'style="{_LINK}">{url}</a> <span style="{_MUTED}">(opens in a new tab)</span>'
                 f' · logs <code>{esc(self.logdir)}</code>')
         if not self.ready:
             return f"<i>starting TensorBoard on port {self.port}…</i> {link}"

@@ -14,14 +14,16 @@ import ipywidgets as widgets
 
 from estlab.runner.experiment import RESUMABLE
 from estlab.viz.live import preferred_first
-from estlab.widgets._html import badge, esc, fmt_duration, message, png_img, with_fallback
+from estlab.widgets._format import fmt_value
+from estlab.widgets._html import badge, esc, fmt_duration, fmt_remaining, message, png_img, with_fallback
 from estlab.widgets._state import RUNNING, RunSpec, RunState
 from estlab.widgets.chart import CurveChart
-from estlab.widgets.picker import one_step
 from estlab.widgets.runs import DuplicateRunError, RunManager
 
-#: The run selector's entry for "follow the newest running run".
-FOLLOW = "follow the newest run"
+#: The run selector's entry for "pick for me" (:meth:`TrainingPanel.pick`: stays on a running run until it ends,
+#: then the newest running run, else the run that ended last).
+FOLLOW = "auto: a running run until it ends"
+_MUTED = "color:var(--jp-ui-font-color2,#555)"
 #: Seconds between two updates of a running run's text and progress bar (step, examples/s, ETA, elapsed);
 #: anything else (another run shown, a status, a message) and the chart are not held back by it.
 TEXT_INTERVAL = 0.5
@@ -96,7 +98,10 @@ class TrainingPanel:
         self.message.add_class("estlab-message")
         self.queue_text = widgets.HTML("")
         self.queue_text.add_class("estlab-queue")
-        self.train_note: tuple[str, str] = ("", "info")  # what the last Train click did, until the next one
+        self.train_note: tuple[str, str] = ("", "info")  # what the last Train click did, kept up to date
+        self._click_note: tuple[str, str] = ("", "info")  # the note as the click left it (also the notice)
+        self._launched: list[str] = []  # runs the last click queued: the note names those still queued
+        self._skipped: list[str] = []  # specs the last click did not start again
         self.note = widgets.HTML("")
         self.note.add_class("estlab-train-note")
         buttons = widgets.HBox([self.train_button, self.stop_all_button, self.cancel_button, self.queue_text],
@@ -121,6 +126,7 @@ class TrainingPanel:
     def launch_plan(self) -> tuple[list[str], list[str]]:
         """Queue every planned spec; returns ``(queued run names, refusal messages)`` and shows them."""
         self.clicked_at, self.first_chart_at = time.time(), None
+        self._launched, self._skipped = [], []
         try:
             specs = self.plan()
         except Exception as exc:  # a bad plan is shown, never raised into the front end
@@ -140,16 +146,30 @@ class TrainingPanel:
                 refused.append(str(exc))
                 skipped.append(f"{spec.estimator} (same settings as {exc.run}, {exc.state})" if exc.run
                                else str(exc))
-        self.train_note = (ui_summary(queued, skipped), "warning" if skipped and not queued else "info")
+        self._launched, self._skipped = queued, skipped
+        self.train_note = self._click_note = (ui_summary(queued, skipped),
+                                              "warning" if skipped and not queued else "info")
         self.manager.notify(*self.train_note)
         return queued, refused
 
+    def _forget_note(self) -> None:
+        self.train_note = self._click_note = ("", "info")
+        self._launched, self._skipped = [], []
+
+    def _current_note(self, manager: RunManager) -> tuple[str, str]:
+        """The last click's note with only the runs that still wait ("queued a, b" once they start: gone)."""
+        if not self._launched:
+            return self.train_note
+        waiting = [n for n in self._launched if n in manager.runs and manager.runs[n].status == "queued"]
+        text = ui_summary(waiting, self._skipped)
+        return (text, self.train_note[1]) if text else ("", "info")
+
     def _on_stop_all(self, _button: Any = None) -> None:
-        self.train_note = ("", "info")  # "queued a, b" no longer holds
+        self._forget_note()  # "queued a, b" no longer holds
         self.manager.stop_all()  # the message line then says what became of every run it stopped or cancelled
 
     def _on_cancel_queued(self, _button: Any = None) -> None:
-        self.train_note = ("", "info")
+        self._forget_note()
         queued = self._cancel_queued()
         self.manager.notify(_counted(queued, "cancelled", "queued") if queued else "nothing is queued")
 
@@ -258,6 +278,7 @@ class TrainingPanel:
         """Update every widget from the run records (called by the manager's UI thread)."""
         name = self.shown = self.pick(manager)
         state = manager.runs.get(name) if name else None
+        self.train_note = self._current_note(manager)
         options = [(FOLLOW, "")] + [(f"{s.name} · {s.status}", s.name) for s in manager.runs.values()]
         key = (name, tuple(options), manager.notice, self.train_note)
         if not self.visible and key == self._text_key:
@@ -278,7 +299,7 @@ class TrainingPanel:
                 self.run_choice.value = chosen if chosen in manager.runs else ""
             self.header.value = self._header_html(state)
             self.stats.value = self._stats_html(state)
-            self.queue_text.value = (f'<span style="color:#555">{len(running)} running · queued: '
+            self.queue_text.value = (f'<span style="{_MUTED}">{len(running)} running · queued: '
                                      f'{esc(", ".join(queued))}</span>' if queued else "")
             self.stop_button.disabled = state is None or state.status not in (*RUNNING, "queued")
             self.stop_button.description = "Cancel" if state is not None and state.status == "queued" else "Stop"
@@ -288,18 +309,21 @@ class TrainingPanel:
             self.stop_all_button.disabled = not queued and not running
             if state is not None:
                 total = max((state.target_step or state.global_step or 1) - state.start_step, 1)
+                if _full_batch(state):
+                    total = 1  # one fit, whatever max_steps said
                 done = state.status == "finished"
                 self.progress.max = total
                 self.progress.value = total if done else min(max(state.global_step - state.start_step, 0), total)
                 self.progress.bar_style = {"finished": "success", "failed": "danger", "stopped": "warning",
                                            "interrupted": "warning"}.get(state.status, "info")
             self.note.value = message(*self.train_note) if self.train_note[0] else ""
-            self.message.value = "" if manager.notice == self.train_note else message(*manager.notice)
+            shown_elsewhere = manager.notice in (self.train_note, self._click_note)
+            self.message.value = "" if shown_elsewhere else message(*manager.notice)
 
     def _header_html(self, state: RunState | None) -> str:
         if state is None:
             device = f" · device <b>{esc(self.device)}</b>" if self.device else ""
-            return f'<div style="color:#555">No run yet: pick estimators and click <b>Train</b>{device}.</div>'
+            return f'<div style="{_MUTED}">No run yet: pick estimators and click <b>Train</b>{device}.</div>'
         parts = [f"<b>{esc(state.name)}</b>", badge(state.status)]
         parts.append(f"device <b>{esc(state.device or self.device or '…')}</b>")
         if state.spec.feature_set:
@@ -310,7 +334,7 @@ class TrainingPanel:
         if state is None:
             return ""
         target = state.target_step if state.target_step is not None else state.spec.total_steps
-        fit = one_step(state.spec.estimator) if state.spec.estimator in _known() else False
+        fit = _full_batch(state)
         if state.status == "finished":
             parts = ["<b>done</b>" + (" (one full-batch fit)" if fit else f" · {state.global_step:,} steps")]
         elif state.status == "queued":
@@ -325,16 +349,16 @@ class TrainingPanel:
             parts.append(f"{state.examples_per_sec:,.0f} examples/s")
         if state.status == "starting" and not fit:
             parts.append("building the model and encoding the data…")
-        if state.status == "running" and not fit:
-            parts.append(f"ETA {fmt_duration(state.eta)}")
+        if state.status == "running" and not fit and state.eta is not None:
+            parts.append(_item(f"{fmt_remaining(state.eta)} left"))
         if state.wall_time is not None:
             parts.append(f"elapsed {fmt_duration(state.wall_time)}")
         if state.status in ("stopped", "interrupted") and state.reason:
             parts.append(esc(state.reason))
         if state.loss is not None:
-            parts.append(f"loss {state.loss:.4f}")
+            parts.append(_item(f"loss {fmt_value(state.loss)}"))
         metrics = state.metrics
-        parts += [f"eval {k} {metrics[k]:.4f}" for k in preferred_first(metrics)]
+        parts += [_item(f"eval {k} {fmt_value(metrics[k])}") for k in preferred_first(metrics)]
         text = " · ".join(parts)
         if state.error:
             text += message(state.error, "error")
@@ -371,10 +395,14 @@ class TrainingPanel:
             child.close()
 
 
-def _known() -> frozenset[str]:
-    from estlab.estimators import registry
+def _item(text: str) -> str:
+    """One "name value" item of the stats line, never broken across lines."""
+    return f'<span style="white-space:nowrap">{esc(text)}</span>'
 
-    return frozenset(registry.TARGETS)
+
+def _full_batch(state: RunState) -> bool:
+    """Whether the run is one full-batch fit (baseline, boosted trees): its steps say nothing."""
+    return state.one_fit
 
 
 def _counted(names: list[str], verb: str, what: str = "") -> str:

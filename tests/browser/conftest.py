@@ -24,6 +24,33 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-dev-shm-usage"]
 
 
+def element_shot(locator, path: Path | str, margin: int = 160) -> None:
+    """Screenshot ``locator`` whole, as a user sees it scrolled to it.
+
+    JupyterLab scrolls an inner panel and keeps a status bar at the bottom, so an element taller than the
+    viewport would end in grey or under the status bar: the viewport grows to the element's height first (a
+    tall window), then gets its size back.
+    """
+    page = locator.page
+    size = page.viewport_size or {"width": 1400, "height": 1000}
+    locator.scroll_into_view_if_needed()
+    box = locator.bounding_box()
+    need = int(box["height"]) + margin if box else size["height"]
+    if need > size["height"]:
+        page.set_viewport_size({"width": size["width"], "height": need})
+    try:
+        locator.scroll_into_view_if_needed()
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")  # laid out
+        box = locator.bounding_box()
+        bar = page.evaluate("() => document.querySelector('#jp-main-statusbar')?.getBoundingClientRect().top ?? null")
+        if box and bar is not None:
+            assert box["y"] + box["height"] <= bar + 1, (box, bar)  # nothing hidden under the status bar
+        locator.screenshot(path=str(path))
+    finally:
+        if need > size["height"]:
+            page.set_viewport_size(size)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from .conftest import SCREENSHOTS
+from .conftest import SCREENSHOTS, element_shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -34,9 +34,29 @@ def _tab(lab, title: str) -> None:
     lab.locator(".lm-TabBar-tab", has_text=title).first.click()
 
 
+# every "name value" item of the Train tab's stats line is on one line (none broken between its words)
+STATS_ITEMS_WHOLE = ("() => [...document.querySelectorAll('.estlab-lab .estlab-stats span')]"
+                     ".filter(s => s.style.whiteSpace === 'nowrap').every(s => s.getClientRects().length === 1)")
+# the picture under Diagnostics belongs to the run chosen in its dropdown
+DIAG_IS_SELECTED = ("() => document.querySelector('.estlab-lab .estlab-diag-run-name')?.dataset.run === "
+                    "document.querySelector('.estlab-lab .estlab-diag-run select').value")
+# the leaderboard's last column is visible, or its box scrolls to it (never clipped away)
+TABLE_REACHABLE = ("() => { const box = document.querySelector('.estlab-lab .estlab-leaderboard');"
+                   " const th = [...box.querySelectorAll('th')].pop(); const b = box.getBoundingClientRect();"
+                   " return th.getBoundingClientRect().right <= b.right + 1"
+                   " || (box.scrollWidth > box.clientWidth && getComputedStyle(box).overflowX === 'auto'); }")
+
+
+def _corner_alpha(page, selector: str) -> int:
+    """Alpha (0..255) of the top-left pixel of the picture shown by ``selector`` (an <img>)."""
+    return page.evaluate(
+        "(sel) => { const img = document.querySelector(sel); const c = document.createElement('canvas');"
+        " c.width = img.naturalWidth; c.height = img.naturalHeight; const g = c.getContext('2d');"
+        " g.drawImage(img, 0, 0); return g.getImageData(0, 0, 1, 1).data[3]; }", selector)
+
+
 def _shot(locator, name: str) -> None:
-    locator.scroll_into_view_if_needed()
-    locator.screenshot(path=str(SCREENSHOTS / name))
+    element_shot(locator, SCREENSHOTS / name)
 
 
 @pytest.mark.parametrize("jupyter", [{"ESTLAB_MAX_STEPS": ""}], indirect=True)
@@ -78,6 +98,9 @@ def test_lab_notebook_in_jupyterlab(jupyter, page):
     steps.press("Tab")
     page.wait_for_function("() => document.querySelector('.estlab-lab .estlab-plan').textContent"
                            ".includes('× 150 steps')", timeout=10_000)
+    set_button = page.evaluate("() => { const b = document.querySelector('.estlab-lab .estlab-sweep-set');"
+                               " return [b.textContent.trim(), b.scrollWidth <= b.clientWidth]; }")
+    assert set_button == ["Set", True], set_button  # the whole word, not "S…"
     _shot(lab, "02-lab-estimators.png")
 
     # Train tab: click Train; the browser draws the streamed points (no image from the kernel).
@@ -90,6 +113,14 @@ def test_lab_notebook_in_jupyterlab(jupyter, page):
     assert "linear_classifier-5" in lab.locator(".estlab-run-header").text_content()
     assert lab.locator(".estlab-training .estlab-chart canvas").count() >= 2  # loss and accuracy panels
     assert lab.locator(".estlab-training img").count() == 0
+    # the note of the Train click named the run while it waited; it started and finished: the note went
+    page.wait_for_function("() => !document.querySelector('.estlab-lab .estlab-train-note').textContent"
+                           ".includes('queued')")
+    assert page.evaluate(STATS_ITEMS_WHOLE)
+    # the notebook's boosted trees run is one full-batch fit: a level across the panel, not a dot at step 1
+    one_fit = page.evaluate("() => JSON.parse(document.querySelector('.estlab-lab .estlab-training .estlab-chart')"
+                            "?.dataset.oneFit || '[]')")
+    assert one_fit == ["boosted_trees_classifier-4"], one_fit
     _shot(lab, "03-lab-trained.png")
 
     # A second run, long this time: Stop ends it after its current step.
@@ -122,16 +153,26 @@ def test_lab_notebook_in_jupyterlab(jupyter, page):
         "() => document.querySelector('.estlab-lab .estlab-message').textContent.includes('stopped at step')",
         timeout=20_000)
     assert "linear_classifier-6" in header.text_content()
+    assert "queued" not in lab.locator(".estlab-train-note").text_content()
     _shot(lab, "04-lab-stopped.png")
 
     _tab(lab, "4 · Runs")
     page.wait_for_function(
         "() => /linear_classifier-6[\\s\\S]*stopped/.test("
         "document.querySelector('.estlab-lab .estlab-leaderboard').textContent)")
+    lab.locator(".estlab-diagnostics").wait_for()
+    page.wait_for_function(DIAG_IS_SELECTED)
+    assert page.evaluate(TABLE_REACHABLE)
+    assert _corner_alpha(page, ".estlab-lab .estlab-diagnostics") == 255  # light theme: a white card
     _shot(lab, "05-lab-runs.png")
     _tab(lab, "5 · TensorBoard")
     board_frame = page.frame_locator(".estlab-lab .estlab-tensorboard-frame iframe")
     board_frame.locator("text=TensorBoard").first.wait_for(timeout=60_000)  # its page loaded in the frame
+    link_style = page.evaluate("() => getComputedStyle(document.querySelector('.estlab-lab a.estlab-tensorboard-link'))"
+                               ".textDecorationLine")
+    assert "underline" in link_style  # it looks like a link
+    start_label = lab.locator(".estlab-tensorboard-start").text_content().strip()
+    assert start_label.startswith("TensorBoard running on port"), start_label
     _shot(lab, "06-tensorboard.png")
     assert time.monotonic() - start < 150
 
@@ -217,6 +258,16 @@ def _check_runs_tab(page, lab, shot: str) -> None:
     best = lab.locator(".estlab-diag-run select").input_value()
     first_row = table.locator("tbody tr").first.text_content()
     assert best in first_row and first_row.startswith("1")  # diagnostics show the best (first-ranked) run
+    page.wait_for_function(DIAG_IS_SELECTED)
+    assert page.evaluate(TABLE_REACHABLE)
+    dark = page.evaluate("() => document.body.dataset.jpThemeLight === 'false'")
+    # the pictures are drawn for the theme: transparent with light text on a dark page, a white card otherwise
+    for picture in (".estlab-lab .estlab-diagnostics", ".estlab-lab .estlab-roc-all"):
+        page.wait_for_function(f"(dark) => {{ const i = document.querySelector({picture!r});"
+                               " if (!i || !i.complete || !i.naturalWidth) return false;"
+                               " const c = document.createElement('canvas'); c.width = 1; c.height = 1;"
+                               " const g = c.getContext('2d'); g.drawImage(i, 0, 0);"
+                               " return (g.getImageData(0, 0, 1, 1).data[3] === 0) === dark; }", arg=dark)
     _shot(lab, shot)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import nbformat
 import pytest
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, JupyterServer
+from .conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, JupyterServer, element_shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -154,8 +154,7 @@ def _tab(lab, title: str) -> None:
 
 
 def _shot(locator, name: str) -> None:
-    locator.scroll_into_view_if_needed()
-    locator.screenshot(path=str(SCREENSHOTS / name))
+    element_shot(locator, SCREENSHOTS / name)
 
 
 def _open(page, server: JupyterServer, url: str, notebook: str):
@@ -285,6 +284,18 @@ def _check_stop_all(page, lab, shot: str, runs_shot: str) -> None:
         arg=running,
         timeout=30_000,
     )
+    # a stopped run's diagnostics: its predictions were written before its end was reported, so the
+    # picture is there (never "no predictions"), and it is the picture of the run chosen in the dropdown
+    page.wait_for_function(
+        "() => { const note = document.querySelector('.estlab-lab .estlab-diag-run-name');"
+        " const img = document.querySelector('.estlab-lab .estlab-diagnostics');"
+        " return note && note.dataset.run === document.querySelector('.estlab-lab .estlab-diag-run select').value"
+        " && img && getComputedStyle(img).display !== 'none' && img.naturalWidth > 0; }",
+        timeout=30_000,
+    )
+    diagnosed = lab.locator(".estlab-diag-run select").input_value()
+    assert diagnosed in running, (diagnosed, running)
+    assert "no predictions" not in lab.locator(".estlab-runs").text_content()
     _shot(lab, runs_shot)
 
 

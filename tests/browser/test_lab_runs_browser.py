@@ -10,7 +10,7 @@ import urllib.request
 import nbformat
 import pytest
 
-from .conftest import SCREENSHOTS
+from .conftest import SCREENSHOTS, element_shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -31,7 +31,7 @@ lab.picker.clear()
 for name, params in [("linear_classifier", {}), ("dnn_classifier", {"hidden_units": [16]}),
                      ("linear_classifier", {"learning_rate": 0.3}), ("dnn_classifier", {"hidden_units": [32, 16]})]:
     lab.queue(name, **params)
-print(lab.picker.plan_text.value)"""
+print(lab.picker.plan)"""
 RUNS = ["linear_classifier-1", "dnn_classifier-2", "linear_classifier-3", "dnn_classifier-4"]
 FINISHED = (
     "() => { const b = document.querySelector('.estlab-lab .estlab-leaderboard'); "
@@ -44,8 +44,7 @@ def _tab(lab, title: str) -> None:
 
 
 def _shot(page, locator, name: str) -> None:
-    locator.scroll_into_view_if_needed()
-    page.screenshot(path=str(SCREENSHOTS / name))
+    element_shot(locator, SCREENSHOTS / name)
 
 
 def _kernel_id(jupyter) -> str:

@@ -30,7 +30,7 @@ def test_a_cross_validated_run_trains_each_fold_and_reports_mean_and_std(small_a
     events = []
     EstimatorJob(spec, str(tmp_path / "run"), train, evaluation).run(events.append)
     kinds = [e["type"] for e in events]
-    assert kinds.count("train_begin") == 1 and kinds.count("train_end") == 1 and kinds[-1] == "predictions"
+    assert kinds.count("train_begin") == 1 and kinds.count("train_end") == 1 and kinds[-2:] == ["predictions", "train_end"]
     assert events[kinds.index("train_begin")]["target_step"] == 30
     end = events[kinds.index("train_end")]
     assert end["status"] == "finished" and end["global_step"] == 30

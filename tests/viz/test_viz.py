@@ -180,3 +180,18 @@ def test_roc_pr_of_several_runs_share_the_axes():
     assert roc.get_lines()[1].get_color() == pr.get_lines()[1].get_color()  # one colour per run
     with pytest.raises(ValueError, match=r"runs\['c'\]: expected 1-D scores or \(n, 2\) probabilities"):
         plot_roc_pr_runs({"c": (y, [[0.2, 0.3, 0.5]] * 5)})
+
+
+def test_theme_figure_makes_a_figure_readable_on_a_dark_page():
+    from estlab.viz import figure_to_png, plot_roc_pr, theme_figure
+    from estlab.viz._figure import DARK_TEXT
+
+    fig = plot_roc_pr([0, 1, 1, 0], [0.1, 0.8, 0.6, 0.3])
+    light = figure_to_png(fig)
+    assert theme_figure(fig, dark=False) is fig and figure_to_png(fig) == light  # light: unchanged
+    theme_figure(fig, dark=True)
+    roc = fig.axes[0]
+    assert fig.patch.get_alpha() == 0.0 and roc.get_facecolor()[3] == 0.0
+    assert roc.title.get_color() == roc.xaxis.label.get_color() == DARK_TEXT
+    assert all(t.get_color() == DARK_TEXT for t in roc.get_legend().get_texts())
+    assert {label.get_color() for label in roc.get_xticklabels()} == {DARK_TEXT}

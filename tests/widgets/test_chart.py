@@ -46,7 +46,8 @@ def test_only_new_points_are_sent_with_wall_time(chart):
     assert sorted(first["points"]) == ["linear_classifier-1|eval|accuracy", "linear_classifier-1|eval|loss",
                                        "linear_classifier-1|train|loss"]
     assert first["meta"]["linear_classifier-1|eval|accuracy"] == {
-        "run": "linear_classifier-1", "split": "eval", "metric": "accuracy", "color": "#1f77b4"}
+        "run": "linear_classifier-1", "split": "eval", "metric": "accuracy", "color": "#1f77b4",
+        "one_fit": False}
     assert first["event_time"] == pytest.approx(100.3)
     assert chart.update([state]) is None  # nothing new: nothing sent
     _steps(state, [4])
@@ -93,7 +94,7 @@ def test_runs_overlaid_with_stable_colours_and_snapshot_bounded(chart):
     assert {s["color"] for s in series.values()} == {"#1f77b4", "#ff7f0e"}
     assert len(series["a|train|loss"]["step"]) == 20 and series["a|train|loss"]["step"][-1] == 100
     assert series["b|eval|accuracy"] == {"run": "b", "split": "eval", "metric": "accuracy", "color": "#ff7f0e",
-                                         "step": [5], "wall": [0.5], "value": [0.9]}
+                                         "one_fit": False, "step": [5], "wall": [0.5], "value": [0.9]}
 
 
 def test_non_finite_values_become_null(chart):
@@ -132,3 +133,20 @@ def test_front_end_module_is_self_contained():
     chart = CurveChart()
     assert chart._esm == ESM and chart.has_trait("snapshot")
     chart.close()
+
+
+def test_a_full_batch_fit_is_marked_to_be_drawn_as_a_level(chart):
+    fit = RunState("boosted_trees_classifier-2", RunSpec("boosted_trees_classifier"))
+    apply_event(fit, {"type": "train_begin", "global_step": 0, "time": 100.0, "target_step": 200, "full_batch": True})
+    _evaluate(fit, 1, accuracy=0.87)
+    old = RunState("baseline_classifier-3", RunSpec("baseline_classifier"))  # a record without full_batch
+    apply_event(old, {"type": "train_begin", "global_step": 0, "time": 100.0, "target_step": 200})
+    _evaluate(old, 1, accuracy=0.76)
+    stepped = _run()
+    _steps(stepped, [1, 2])
+    _evaluate(stepped, 2, accuracy=0.8)
+    chart.update([fit, old, stepped], force=True)
+    flags = {(v["run"], v["metric"]): v["one_fit"] for v in chart.snapshot["series"].values()}
+    assert flags == {("boosted_trees_classifier-2", "accuracy"): True, ("baseline_classifier-3", "accuracy"): True,
+                     ("linear_classifier-1", "loss"): False, ("linear_classifier-1", "accuracy"): False}
+    assert fit.one_fit and old.one_fit and not stepped.one_fit

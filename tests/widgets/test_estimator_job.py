@@ -41,9 +41,12 @@ def test_events_are_plain_and_the_final_evaluation_arrives_once(adult, tmp_path,
     for event in events:
         assert json.loads(json.dumps(event)) == event  # plain values only: no arrays, no tensors
     assert [e["global_step"] for e in events if e["type"] == "evaluate"] == [4, 8, 10]  # periodic, then final
-    assert kinds.index("train_end") < kinds.index("predictions") == len(kinds) - 1
-    assert events[-1]["path"] == os.path.join(str(tmp_path / "run"), PREDICTIONS_FILE)
-    assert os.path.isfile(events[-1]["path"])
+    # the predictions come before the run's end (and its final evaluation), so no ended run lacks them
+    assert kinds.index("predictions") < kinds.index("train_end") < [i for i, k in enumerate(kinds)
+                                                                     if k == "evaluate"][-1]
+    path = events[kinds.index("predictions")]["path"]
+    assert path == os.path.join(str(tmp_path / "run"), PREDICTIONS_FILE)
+    assert os.path.isfile(path)
 
 
 def test_stop_requested_before_the_estimator_exists_stops_before_the_first_step(adult, tmp_path, monkeypatch):
@@ -58,3 +61,21 @@ def test_stop_requested_before_the_estimator_exists_stops_before_the_first_step(
     assert end["status"] == "stopped" and end["global_step"] == 0
     job.release()
     assert job.estimator is None
+
+
+def test_a_run_stopped_mid_way_has_its_predictions_before_its_end(adult, tmp_path, monkeypatch):
+    monkeypatch.delenv("ESTLAB_MAX_STEPS", raising=False)
+    events = []
+    job = make_job(adult, tmp_path / "run", max_steps=100_000, eval_every=100_000)
+
+    def emit(event):
+        events.append(event)
+        if event["type"] == "step_end" and event["global_step"] == 20:
+            job.request_stop()
+
+    job.run(emit)
+    kinds = [e["type"] for e in events]
+    end = events[kinds.index("train_end")]
+    assert end["status"] == "stopped" and 20 <= end["global_step"] < 100_000
+    assert kinds.index("predictions") < kinds.index("train_end")  # the lab never sees it stopped without them
+    assert os.path.isfile(events[kinds.index("predictions")]["path"])

@@ -47,6 +47,11 @@ def test_queue_train_compare(lab, tmp_path):
     assert os.path.isdir(tmp_path / "dnn_classifier-2" / "eval")  # TensorBoard events per run
     assert [c.name for c in lab.feature_columns] == [c.name for c in lab.columns.feature_columns]
     assert set(lab.training.chart.last_steps()) == {"dnn_classifier-2", "linear_classifier-1"}
+    ranked = lab.leaderboard()  # the cell-level table: best first, as the Runs tab
+    assert ranked["run"].tolist() == lab.runs_view.leaderboard()["run"].tolist()
+    assert ranked.columns[0] == "rank" and ranked["rank"].tolist()[0] == 1
+    shown = ranked._repr_html_()
+    assert "<td>defaults</td>" in shown and "wall time" in shown and "wall_time_s" not in shown
 
 
 def test_stop_duplicate_release(lab):

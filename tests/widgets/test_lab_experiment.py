@@ -95,9 +95,10 @@ def test_train_starts_only_configurations_not_run_yet(adult, tmp_path, monkeypat
         assert [str(w.message) for w in caught if issubclass(w.category, UserWarning)] == []
         assert list(lab.runs) == ["linear_classifier-1", "baseline_classifier-2", "linear_classifier-3"]
         assert [s.status for s in lab.runs.values()] == ["finished"] * 3
-        text = html.unescape(lab.training.note.value)  # stays after the runs' own messages
-        assert "queued linear_classifier-3 · not started again: linear_classifier (same settings as linear_classifier-1, finished); " \
+        text = html.unescape(lab.training.note.value)  # what was not started stays; "queued" went with the run
+        assert "not started again: linear_classifier (same settings as linear_classifier-1, finished); " \
                "baseline_classifier (same settings as baseline_classifier-2, finished)" in text
+        assert "queued" not in text
         assert "stop(" not in text
     finally:
         lab.close()

@@ -65,6 +65,10 @@ def test_queue_several_estimators_as_one_comparison(picker):
     assert picker.queue == [("dnn_classifier", {"hidden_units": [16, 8], "dropout": 0.2}),
                             ("linear_classifier", {}), ("boosted_trees_classifier", {"n_trees": 20})]
     assert "3 runs: 2 × 1,000 steps (evaluated every 200), 1 one-step fit" in picker.plan_text.value
+    assert picker.plan == "3 runs: 2 × 1,000 steps (evaluated every 200), 1 one-step fit"  # plain text to print
+    assert "<" not in picker.plan and "color:#555" not in picker.plan_text.value + picker.summary.value
+    set_button = picker.sweep_set_button.layout
+    assert set_button.width == "auto" and set_button.flex == "0 0 auto"  # "Set" is never cut to "S…"
     assert picker.add() is False and "already in the comparison" in picker.error.value
     picker.queue_list.value = 1
     picker.remove_button.click()

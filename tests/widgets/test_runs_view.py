@@ -265,3 +265,102 @@ def test_a_hidden_runs_view_skips_live_redraws_and_catches_up_when_shown(manager
     assert view.overlay.last_steps() == {"linear_classifier-1": state.global_step}
     assert "stopped" in view.table.value and "running" not in view.table.value
     view.close()
+
+
+def _corner_pixel(png: bytes) -> tuple[int, ...]:
+    import io
+
+    from PIL import Image
+
+    return Image.open(io.BytesIO(png)).convert("RGBA").getpixel((0, 0))
+
+
+def test_diagnostics_follow_the_page_theme(manager_for, fake_job, tmp_path):
+    light = diagnostics_png(classification_predictions())
+    dark = diagnostics_png(classification_predictions(), dark=True)
+    assert _corner_pixel(light) == (255, 255, 255, 255)  # a white card on a light page
+    assert _corner_pixel(dark)[3] == 0  # transparent on a dark page (its text is light: viz.theme_figure)
+    regression = {"task": "regression", "y_true": [1.0, 2.0, 3.0], "y_pred": [1.0, 2.5, 2.0]}
+    assert _corner_pixel(diagnostics_png(regression, dark=True))[3] == 0
+    manager = manager_for(PredictingJob(fake_job, 5, classification_predictions(), tmp_path))
+    view = RunsView(manager)
+    manager.launch(RunSpec.create("dnn_classifier", max_steps=5))
+    manager.wait()
+    manager.flush()
+    assert bytes(view.diagnostics.value) == light
+    view.overlay.dark = True  # what the browser chart reports on a dark JupyterLab theme
+    manager.flush()
+    assert bytes(view.diagnostics.value) == dark
+
+
+def test_the_diagnostics_shown_are_the_selected_runs(manager_for, fake_job, tmp_path):
+    regression_a = {"task": "regression", "y_true": np.array([1.0, 2.0, 3.0]), "y_pred": np.array([1.0, 2.5, 2.0])}
+    regression_b = {"task": "regression", "y_true": np.array([1.0, 2.0, 3.0, 4.0]),
+                    "y_pred": np.array([2.0, 2.0, 2.0, 2.0])}
+    for sub in ("a", "b"):
+        os.makedirs(tmp_path / sub)
+    manager = manager_for(PredictingJob(fake_job, 5, regression_a, tmp_path / "a"),
+                          PredictingJob(fake_job, 10, regression_b, tmp_path / "b"))
+    view = RunsView(manager)
+    manager.launch(RunSpec.create("dnn_regressor", max_steps=5, task="regression"))
+    manager.launch(RunSpec.create("linear_regressor", max_steps=10, task="regression"))
+    manager.wait()
+    manager.flush()
+    for name, predictions in (("dnn_regressor-1", regression_a), ("linear_regressor-2", regression_b),
+                              ("dnn_regressor-1", regression_a)):
+        view.diag_run.value = name
+        manager.flush()
+        assert bytes(view.diagnostics.value) == diagnostics_png(predictions), name
+        assert f'data-run="{name}"' in view.diag_note.value and f"{len(predictions['y_true'])} evaluation rows" \
+            in view.diag_note.value
+
+
+def test_a_run_started_after_the_users_pick_joins_the_curves(manager_for, fake_job):
+    manager = manager_for(fake_job(steps=5), fake_job(steps=5), fake_job(steps=5))
+    view = RunsView(manager)
+    manager.launch(RunSpec.create("linear_classifier", max_steps=5))
+    manager.launch(RunSpec.create("dnn_classifier", max_steps=5))
+    manager.wait()
+    manager.flush()
+    assert "every run" in view.select_hint.value
+    view.select.value = ("dnn_classifier-2",)
+    manager.flush()
+    assert "showing 1 of 2 runs" in view.select_hint.value
+    manager.launch(RunSpec.create("linear_classifier", max_steps=5, seed=7))
+    manager.wait()
+    manager.flush()
+    assert view.select.value == ("dnn_classifier-2", "linear_classifier-3")  # the new run is drawn too
+    assert "showing 2 of 3 runs" in view.select_hint.value
+    assert view.overlay.last_steps() == {"dnn_classifier-2": 5, "linear_classifier-3": 5}
+
+
+def test_deltas_have_the_values_decimals_and_sit_under_them(manager_for, fake_job):
+    manager = manager_for(fake_job(steps=10), fake_job(steps=10), fake_job(steps=20))
+    view = RunsView(manager)
+    for seed, steps in ((1, 10), (2, 10), (3, 20)):
+        manager.launch(RunSpec.create("linear_classifier", max_steps=steps, seed=seed))
+    manager.wait()
+    view.baseline.value = "linear_classifier-1"
+    manager.flush()
+    table = view.table.value
+    assert "(±0)" in table and "e-0" not in table  # an equal run: no "(+4.81e-05)"
+    assert f"({20 / 21 - 10 / 11:+.4f})</div>" in table  # on its own line under the value
+    assert view.table.layout.overflow == "auto"  # a wide table scrolls instead of losing its last column
+
+
+def test_lab_leaderboard_is_ranked_and_reads_like_the_runs_tab(manager_for, fake_job):
+    from estlab.widgets._format import format_frame
+    from estlab.widgets.leaderboard import main_metrics, rank_runs
+
+    manager = manager_for(fake_job(steps=10), fake_job(steps=20))
+    manager.launch(RunSpec.create("linear_classifier", max_steps=10))
+    manager.launch(RunSpec.create("dnn_classifier", {"hidden_units": [4]}, max_steps=20))
+    manager.wait()
+    frame = manager.leaderboard(baseline="linear_classifier-1")
+    ranked = rank_runs(frame, main_metrics(frame))
+    shown = format_frame(ranked)
+    assert shown["run"].tolist() == ["dnn_classifier-2", "linear_classifier-1"]
+    assert shown["params"].tolist() == ["hidden_units=(4,)", "defaults"]
+    assert "wall time" in shown.columns and "wall_time_s" not in shown.columns
+    assert all(":" in t for t in shown["wall time"])
+    assert shown["Δ accuracy"].tolist() == [f"{20 / 21 - 10 / 11:+.4f}", "±0"]

@@ -22,8 +22,9 @@ def test_start_show_and_stop_own_process(tmp_path):
         assert child.ppid() == os.getpid()
         assert "--host" in child.cmdline() and "127.0.0.1" in child.cmdline()
         assert f'<iframe src="http://127.0.0.1:{panel.port}/"' in panel.view.value
-        assert "open TensorBoard in a new tab" in panel.view.value
+        assert 'class="estlab-tensorboard-link" style="color:var(--jp-content-link-color' in panel.view.value
         assert panel.start_button.disabled and not panel.stop_button.disabled
+        assert panel.start_button.description == f"TensorBoard running on port {panel.port}"
     finally:
         pid = panel.process.pid
         panel.close()
@@ -57,8 +58,30 @@ def test_the_static_copy_carries_the_frame_when_tensorboard_notebook_draws_the_l
         panel.mode, panel.port, panel.ready = "tensorboard.notebook", 6123, True
         panel.process = SimpleNamespace(poll=lambda: None)  # running, without starting a process
         live, static = panel.html(), panel.html(static=True)
-        assert '<iframe src="http://127.0.0.1:6123/"' not in live and "open TensorBoard in a new tab" in live
+        assert '<iframe src="http://127.0.0.1:6123/"' not in live and "(opens in a new tab)" in live
         assert '<iframe src="http://127.0.0.1:6123/"' in static
+    finally:
+        panel.process = None
+        panel.close()
+
+
+def test_the_controls_say_what_they_do_and_the_link_looks_like_one():
+    panel = TensorBoardPanel("/tmp/nothing-here")
+    try:
+        assert panel.start_button.description == "Start TensorBoard" and not panel.start_button.disabled
+        panel.mode, panel.port, panel.ready = "iframe", 6123, False
+        panel.process = SimpleNamespace(poll=lambda: None)  # running, without starting a process
+        panel._update()
+        assert panel.start_button.description == "TensorBoard starting on port 6123…"
+        panel.ready = True
+        panel._update()
+        assert panel.start_button.disabled and panel.start_button.description == "TensorBoard running on port 6123"
+        assert ('running at <a href="http://127.0.0.1:6123/" target="_blank" rel="noopener" '
+                'class="estlab-tensorboard-link" style="color:var(--jp-content-link-color,#1976d2);'
+                'text-decoration:underline') in panel.view.value
+        panel.process = None
+        panel._update()
+        assert panel.start_button.description == "Start TensorBoard" and not panel.start_button.disabled
     finally:
         panel.process = None
         panel.close()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import html
 import re
+import time
 
 from estlab.widgets._state import RunSpec
+from estlab.widgets.runs import RunManager
 from estlab.widgets.training import TrainingPanel
 
 PNG = b"\x89PNG"
@@ -49,7 +51,7 @@ def test_stop_button_stops_the_running_run(manager_for, fake_job):
     state = manager.wait(timeout=5)
     assert state.status == "stopped" and state.global_step < 100_000
     assert panel.progress.bar_style == "warning"
-    assert f"stopped at step {state.global_step}" in panel.message.value
+    assert f"stopped at step {state.global_step:,}" in panel.message.value
 
 
 def test_second_click_with_same_config_shows_a_message_not_a_second_run(manager_for, fake_job):
@@ -187,7 +189,7 @@ def test_stop_on_the_shown_run_stops_only_that_run(fake_job):
         assert f"stopped at step <b>{stopped_at:,}</b> / 100,000" in panel.stats.value
         assert panel.progress.bar_style == "warning" and panel.stop_button.disabled
         panel.show(None)  # follow again: the run still training
-        assert panel.shown == "dnn_classifier-2" and "ETA" in panel.stats.value
+        assert panel.shown == "dnn_classifier-2" and " left</span>" in panel.stats.value
         panel.click_stop_all()
         manager.wait(timeout=30)
         assert manager.runs["dnn_classifier-2"].status == "stopped"
@@ -331,7 +333,122 @@ def test_a_hidden_panel_sends_no_points_or_counters_and_catches_up_when_shown(ma
     manager.flush()
     step = manager.runs["linear_classifier-1"].global_step
     assert panel.chart.messages_sent > sent and panel.chart.last_steps()["linear_classifier-1"] > 50
-    assert "ETA" in panel.stats.value and panel.stats.value != stats and step > 50
+    assert " left</span>" in panel.stats.value and panel.stats.value != stats and step > 50
     panel.click_stop_all()
     manager.wait(timeout=30)
+    panel.close()
+
+
+def test_the_queued_note_follows_the_runs_it_names(fake_job):
+    first, second = fake_job(steps=100_000, delay=0.002), fake_job(steps=40, delay=0.0)
+    manager = _parallel(fake_job, first, second, capacity=1)
+    specs = [RunSpec.create("linear_classifier", max_steps=100_000), RunSpec.create("dnn_classifier", max_steps=40)]
+    panel = TrainingPanel(manager, plan_of(*specs))
+    try:
+        panel.click_train()
+        assert first.started.wait(10)
+        manager.flush()
+        # the first run started: the note names only the one still waiting
+        assert html.unescape(panel.note.value).count("queued dnn_classifier-2") == 1
+        assert "linear_classifier-1" not in panel.note.value
+        manager.stop("linear_classifier-1")
+        deadline = time.monotonic() + 60
+        while manager.runs["dnn_classifier-2"].status != "finished" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        manager.flush()
+        assert manager.runs["dnn_classifier-2"].status == "finished"
+        assert panel.note.value == ""  # every run it named has started (and ended): nothing queued any more
+        assert "queued" not in panel.message.value
+    finally:
+        manager.close()
+        panel.close()
+
+
+def test_the_note_keeps_what_was_not_started_again(manager_for, fake_job):
+    manager = manager_for(fake_job(steps=100_000, delay=0.002))
+    panel = TrainingPanel(manager, plan_of(RunSpec.create("linear_classifier", max_steps=100_000)))
+    panel.click_train()
+    panel.click_train()
+    manager.flush()
+    note = html.unescape(panel.note.value)
+    assert re.search(r"^not started again: linear_classifier \(same settings as linear_classifier-1, "
+                     r"(queued|running)\)", html.unescape(re.sub("<[^>]+>", "", panel.note.value)))
+    assert "queued linear" not in note
+    manager.stop()
+    manager.wait()
+    manager.flush()
+    assert "not started again" in html.unescape(panel.note.value)  # still true once the run ended
+    panel.close()
+
+
+def test_stats_use_the_runs_tab_numbers_and_never_break_an_item():
+    from estlab.widgets._state import RunState, apply_event
+
+    manager = RunManager(job_factory=lambda spec, name: None)
+    panel = TrainingPanel(manager, plan_of())
+    state = RunState("dnn_regressor-1", RunSpec("dnn_regressor"), status="running", start_time=0.0)
+    apply_event(state, {"type": "train_begin", "global_step": 0, "time": 0.0, "target_step": 3000})
+    apply_event(state, {"type": "step_end", "global_step": 10, "time": 1.0, "loss": 232571.7938})
+    apply_event(state, {"type": "evaluate", "global_step": 10, "time": 1.0, "name": None,
+                        "metrics": {"average_loss": 326579.5802, "rmse": 571.47}})
+    state.status = "finished"
+    stats = panel._stats_html(state)
+    assert '<span style="white-space:nowrap">loss 232,572</span>' in stats
+    assert '<span style="white-space:nowrap">eval average_loss 326,580</span>' in stats
+    assert '<span style="white-space:nowrap">eval rmse 571.5</span>' in stats
+    assert "232571.7938" not in stats
+    panel.close()
+    manager.close()
+
+
+def test_time_left_reads_as_a_duration_not_a_clock():
+    from estlab.widgets._html import fmt_remaining
+
+    assert fmt_remaining(18 * 60 + 39) == "18 min 39 s"
+    assert fmt_remaining(2 * 3600 + 5 * 60 + 9) == "2 h 05 min"
+    assert fmt_remaining(7.4) == "7 s"
+
+
+class _FullBatchJob:
+    """The events of a full-batch fit (session.fit_full_batch): nominal target 600, one step, no step_end."""
+
+    def run(self, emit) -> None:
+        emit({"type": "train_begin", "run": "x", "global_step": 0, "time": time.time(), "start_step": 0,
+              "target_step": 600, "device": "cpu", "full_batch": True})
+        emit({"type": "train_end", "run": "x", "global_step": 1, "time": time.time(), "status": "finished",
+              "reason": "full-batch fit", "error": None, "final_loss": None})
+
+    def request_stop(self) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
+
+
+def test_a_full_batch_fit_shows_one_step_not_the_nominal_total(manager_for):
+    manager = manager_for(_FullBatchJob())
+    panel = TrainingPanel(manager, plan_of(RunSpec.create("boosted_trees_classifier", max_steps=600)))
+    panel.click_train()
+    manager.wait()
+    manager.flush()
+    assert (panel.progress.value, panel.progress.max, panel.progress.bar_style) == (1, 1, "success")
+    panel.close()
+
+
+def test_muted_text_follows_the_theme():
+    manager = RunManager(job_factory=lambda spec, name: None)
+    panel = TrainingPanel(manager, plan_of())
+    assert "color:#555" not in panel.header.value and "var(--jp-ui-font-color2" in panel.header.value
+    panel.close()
+    manager.close()
+
+
+def test_step_counts_in_messages_have_separators(manager_for, fake_job):
+    manager = manager_for(fake_job(steps=1500, eval_every=1000))
+    panel = TrainingPanel(manager, plan_of(RunSpec.create("linear_classifier", max_steps=1500)))
+    panel.click_train()
+    manager.wait()
+    manager.flush()
+    assert "finished at step 1,500" in panel.message.value and "1500" not in panel.message.value
+    assert "1,500 steps" in panel.stats.value
     panel.close()
