@@ -334,11 +334,17 @@ class StepCounterHook(SessionRunHook):
         self._close()  # also when the run failed (end() is not called then, as TF)
 
     def _close(self) -> None:
-        if self._own_writer is not None:
-            self._own_writer.close()
-            self._own_writer = None
-        elif self.summary_writer is not None and callable(getattr(self.summary_writer, "flush", None)):
-            self.summary_writer.flush()
+        _release_writer(self._own_writer, self.summary_writer)
+        self._own_writer = None
+
+
+def _release_writer(own: Any, given: Any) -> None:
+    """Close the writer a hook opened itself (``own``), else flush the one it was given."""
+    if own is not None:
+        own.close()
+    elif given is not None and callable(getattr(given, "flush", None)):
+        given.flush()
+    return None
 
 
 class SummarySaverHook(SessionRunHook):
@@ -447,11 +453,8 @@ class SummarySaverHook(SessionRunHook):
         self._close()
 
     def _close(self) -> None:
-        if self._own_writer is not None:
-            self._own_writer.close()
-            self._own_writer = None
-        elif self.summary_writer is not None and callable(getattr(self.summary_writer, "flush", None)):
-            self.summary_writer.flush()
+        _release_writer(self._own_writer, self.summary_writer)
+        self._own_writer = None
 
 
 class GlobalStepWaiterHook(SessionRunHook):

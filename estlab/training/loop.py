@@ -253,6 +253,7 @@ def run_loop(task: LoopTask, control: Control) -> LoopResult:
     step = control.global_step = task.start_step
     window = torch.zeros(SYNC_WINDOW, device=task.device)  # losses since the last sync, on the device
     pending, final_loss, status, reason, interrupted = 0, None, "finished", "reached the target step", None
+    diverged = False
     autocast = (torch.autocast(task.device.type, dtype=task.autocast_dtype) if task.autocast_dtype
                 else contextlib.nullcontext())
     control.emit("train_begin", start_step=step, target_step=task.target_step, device=str(task.device),
@@ -336,34 +337,26 @@ def run_loop(task: LoopTask, control: Control) -> LoopResult:
     except KeyboardInterrupt as error:
         status, reason, interrupted = "stopped", "KeyboardInterrupt", error
     except BaseException as error:
-        diverged = _stop_on_nan(control, error)
-        if diverged is None:
-            control.emit("train_end", status="failed", reason=type(error).__name__, error=str(error),
-                         final_loss=final_loss)
-            raise
-        status, reason = "stopped", diverged
+        status, reason, diverged = "stopped", _diverged_or_raise(control, error, final_loss), True
     try:
-        if not reason.startswith(DIVERGED):  # a diverged model is never saved
+        if not diverged:  # a diverged model is never saved
             final_loss = sync() if pending else final_loss
             control.save_checkpoint()  # always: listener state and history may have changed since the last one
         control.before_save = None  # the loop's model is released with it
     except BaseException as error:
         control.before_save = None
-        diverged = _stop_on_nan(control, error)
-        if diverged is None:
-            control.emit("train_end", status="failed", reason=type(error).__name__, error=str(error),
-                         final_loss=final_loss)
-            raise
-        status, reason = "stopped", diverged
+        status, reason, diverged = "stopped", _diverged_or_raise(control, error, final_loss), True
     control.emit("train_end", status=status, reason=reason, error=None, final_loss=final_loss)
     if interrupted is not None:
         raise interrupted
-    return LoopResult(status, reason, step, final_loss, diverged=reason.startswith(DIVERGED))
+    return LoopResult(status, reason, step, final_loss, diverged=diverged)
 
 
-def _stop_on_nan(control: Control, error: BaseException) -> str | None:
+def _diverged_or_raise(control: Control, error: BaseException, final_loss: float | None) -> str:
     """The ``train_end`` reason when ``error`` is a NaN loss a listener asked to stop on (TF's
-    ``NanTensorHook(fail_on_nan_loss=False)``: its ``stop_on_nan_loss``), else None (the error is raised)."""
+    ``NanTensorHook(fail_on_nan_loss=False)``: its ``stop_on_nan_loss``); any other error ends the run as
+    ``"failed"`` and is raised again."""
     if isinstance(error, NanLossError) and any(getattr(x, "stop_on_nan_loss", False) for x in control.listeners):
         return f"{DIVERGED}{error}"
-    return None
+    control.emit("train_end", status="failed", reason=type(error).__name__, error=str(error), final_loss=final_loss)
+    raise error
