@@ -54,6 +54,8 @@ def predictions_frame(blocks: Iterable[Mapping[str, np.ndarray]], index: pd.Inde
     for block in blocks:
         for key, value in block.items():
             parts.setdefault(key, []).append(np.asarray(value))
+    if parts and all(isinstance(k, tuple) for k in parts):  # a MultiHead's (head name, key) predictions
+        return _per_head_frame(parts, index, keys, coded)
     first = parts.get("all_classes", [np.empty(0)])[0]  # every row holds the same class names
     names = ([_text(v) for v in first.reshape(len(first), -1)[0]] if len(first)
              else getattr(blocks, "class_names", None))  # zero rows: the names the blocks carry
@@ -80,6 +82,26 @@ def predictions_frame(blocks: Iterable[Mapping[str, np.ndarray]], index: pd.Inde
         labels = names if by_class and names is not None else [str(i) for i in range(width)]
         out.update({f"{key}_{label}": column for label, column in zip(labels, columns, strict=True)})
     frame = pd.DataFrame(out)
+    if index is not None and len(index) == len(frame):
+        frame.index = index
+    return frame
+
+
+def _per_head_frame(parts: Mapping[Any, list[np.ndarray]], index: pd.Index | None, keys: Iterable[Any] | None,
+                    coded: Mapping[Any, tuple[Any, np.ndarray]] | None) -> pd.DataFrame:
+    """Each head's frame (its keys ``(head, key)``) with its columns named ``<head>/<column>``, side by side."""
+    wanted = None if keys is None else list(keys)
+    if wanted is not None and (unknown := [k for k in wanted if k not in parts]):
+        raise ValueError(f"predict_keys: {unknown} are not predictions of this model; valid keys are {sorted(parts)}")
+    frames = []
+    for head in dict.fromkeys(k[0] for k in parts):
+        own = {k[1]: v for k, v in parts.items() if k[0] == head}
+        blocks = [{k: v[i] for k, v in own.items()} for i in range(len(next(iter(own.values()))))]
+        head_keys = None if wanted is None else [k[1] for k in wanted if k[0] == head]
+        head_coded = {k[1]: (ids[1], names) for k, (ids, names) in (coded or {}).items() if k[0] == head}
+        if head_keys != []:
+            frames.append(predictions_frame(blocks, keys=head_keys, coded=head_coded).add_prefix(f"{head}/"))
+    frame = pd.concat(frames, axis=1) if frames else pd.DataFrame()
     if index is not None and len(index) == len(frame):
         frame.index = index
     return frame

@@ -44,6 +44,7 @@ TF_NAMES: dict[str, str] = {
     "RegressionHead": "estlab.estimators.heads:RegressionHead",
     "ModeKeys": "estlab.estimators.custom:ModeKeys",
     "MultiLabelHead": "estlab.estimators.heads:MultiLabelHead",
+    "MultiHead": "estlab.estimators.multi_head:MultiHead",
     "PoissonRegressionHead": "estlab.estimators.heads:PoissonRegressionHead",
     "LogisticRegressionHead": "estlab.estimators.heads:LogisticRegressionHead",
     "EstimatorSpec": "estlab.estimators.tf_model_fn:EstimatorSpec",

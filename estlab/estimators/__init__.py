@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "MultiClassHead": "estlab.estimators.heads",
     "RegressionHead": "estlab.estimators.heads",
     "MultiLabelHead": "estlab.estimators.heads",
+    "MultiHead": "estlab.estimators.multi_head",
     "PoissonRegressionHead": "estlab.estimators.heads",
     "LogisticRegressionHead": "estlab.estimators.heads",
     "EstimatorSpec": "estlab.estimators.tf_model_fn",

@@ -5,6 +5,10 @@ decides the label encoding, loss, predictions and metrics; the network is the pr
 ``logits_dimension``. Arguments follow TF's order; arguments TF does not have are keyword-only. They are
 not in the registry (the notebook picker builds estimators from plain values, and a head is an object).
 
+A :class:`~estlab.estimators.multi_head.MultiHead` trains several tasks on one network (TF's multi-task
+learning): the network outputs the heads' logits side by side and the labels are keyed by head name, e.g.
+``est.train(frame, label=["click", "dwell"])`` with a label column named after each head.
+
 Examples
 --------
 >>> from estlab import feature_column as fc
@@ -61,7 +65,8 @@ class DNNEstimator(_HeadMixin, _DNNBase):
     Parameters
     ----------
     head : Head
-        Label encoding, loss, predictions and metrics (e.g. ``MultiLabelHead(n_classes=3)``).
+        Label encoding, loss, predictions and metrics (e.g. ``MultiLabelHead(n_classes=3)``, or a ``MultiHead``
+        of named heads).
     hidden_units : list of int
         Units per hidden layer.
     feature_columns : list

@@ -104,13 +104,21 @@ class Head:
 
     weight_column: WeightColumn | None = None
     loss_reduction: str = "sum_over_batch_size"
+    #: TF's head ``name``: a :class:`~estlab.estimators.multi_head.MultiHead` keys this head's labels, logits,
+    #: predictions and metrics by it (a head used alone keeps its metric keys unsuffixed).
+    name: str | None = None
 
     task: ClassVar[str] = ""
+    #: dtype of :meth:`encode_labels`' tensor (class ids are int64, everything else float32)
+    label_dtype: ClassVar[torch.dtype] = torch.float32
     #: this head's metrics: which way each improves and which to show first (see ``metric_info``).
     metric_info: ClassVar[HeadMetrics | None] = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "loss_reduction", _check_reduction(self.loss_reduction))
+        if self.name is not None and (not isinstance(self.name, str) or not self.name):
+            raise ValueError(f"{type(self).__name__}: name must be a non-empty string or None; received "
+                             f"{self.name!r}.")
 
     @classmethod
     def preferred_metrics(cls) -> tuple[str, ...]:
@@ -127,6 +135,17 @@ class Head:
     def logits_dimension(self) -> int:
         """Width of the logits the model must produce."""
         raise NotImplementedError
+
+    @property
+    def label_width(self) -> int:
+        """Columns of :meth:`encode_labels`' tensor once reshaped to ``(N, label_width)``.
+
+        Examples
+        --------
+        >>> MultiClassHead(n_classes=4).label_width, RegressionHead(label_dimension=2).label_width
+        (1, 2)
+        """
+        return self.logits_dimension
 
     def encode_labels(self, labels: RawLabels) -> torch.Tensor:
         """Validate raw labels and turn them into the tensor :meth:`loss` expects."""
@@ -240,6 +259,8 @@ class Head:
         True
         """
         d = asdict(self)
+        if d.get("name") is None:
+            d.pop("name", None)
         if d.get("label_vocabulary") is not None:
             d["label_vocabulary"] = list(d["label_vocabulary"])
         d["type"] = type(self).__name__
@@ -332,9 +353,9 @@ class BinaryClassHead(Head):
     def __init__(self, weight_column: WeightColumn | None = None, thresholds: Sequence[float] | None = None,
                  label_vocabulary: Sequence[str] | None = None, loss_reduction: str = "sum_over_batch_size",
                  loss_fn: Any = None, name: str | None = None) -> None:
-        _tf_head_extras(type(self).__name__, loss_fn, thresholds=thresholds, name=name)
+        _tf_head_extras(type(self).__name__, loss_fn, thresholds=thresholds)
         _init_fields(self, weight_column=weight_column, label_vocabulary=label_vocabulary,
-                     loss_reduction=loss_reduction)
+                     loss_reduction=loss_reduction, name=name)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -412,13 +433,14 @@ class MultiClassHead(Head):
     label_vocabulary: tuple[str, ...] | None = None
 
     task: ClassVar[str] = "multiclass"
+    label_dtype: ClassVar[torch.dtype] = torch.int64
 
     def __init__(self, n_classes: int = 3, weight_column: WeightColumn | None = None,
                  label_vocabulary: Sequence[str] | None = None, loss_reduction: str = "sum_over_batch_size",
                  loss_fn: Any = None, name: str | None = None) -> None:
-        _tf_head_extras(type(self).__name__, loss_fn, name=name)
+        _tf_head_extras(type(self).__name__, loss_fn)
         _init_fields(self, n_classes=n_classes, weight_column=weight_column, label_vocabulary=label_vocabulary,
-                     loss_reduction=loss_reduction)
+                     loss_reduction=loss_reduction, name=name)
     metric_info: ClassVar[HeadMetrics | None] = HEAD_METRICS["multiclass"]
 
     def __post_init__(self) -> None:
@@ -440,6 +462,10 @@ class MultiClassHead(Head):
     @property
     def logits_dimension(self) -> int:
         return self.n_classes
+
+    @property
+    def label_width(self) -> int:  # noqa: D102 - see Head: one class id per example
+        return 1
 
     def encode_labels(self, labels: RawLabels) -> torch.Tensor:
         """Labels → int64 class ids ``(N,)``.
@@ -504,9 +530,9 @@ class RegressionHead(Head):
     def __init__(self, label_dimension: int = 1, weight_column: WeightColumn | None = None,
                  loss_reduction: str = "sum_over_batch_size", loss_fn: Any = None, inverse_link_fn: Any = None,
                  name: str | None = None) -> None:
-        _tf_head_extras(type(self).__name__, loss_fn, inverse_link_fn=inverse_link_fn, name=name)
+        _tf_head_extras(type(self).__name__, loss_fn, inverse_link_fn=inverse_link_fn)
         _init_fields(self, label_dimension=label_dimension, weight_column=weight_column,
-                     loss_reduction=loss_reduction)
+                     loss_reduction=loss_reduction, name=name)
     metric_info: ClassVar[HeadMetrics | None] = HEAD_METRICS["regression"]
 
     def __post_init__(self) -> None:
@@ -648,10 +674,12 @@ class MultiLabelHead(Head):
 
     def __init__(self, n_classes: int, weight_column: WeightColumn | None = None,
                  thresholds: Sequence[float] | None = None, label_vocabulary: Sequence[str] | None = None,
-                 loss_reduction: str = "sum_over_batch_size") -> None:
+                 loss_reduction: str = "sum_over_batch_size", loss_fn: Any = None,
+                 name: str | None = None) -> None:
+        _tf_head_extras(type(self).__name__, loss_fn)
         _init_fields(self, n_classes=n_classes, weight_column=weight_column,
                      thresholds=tuple(float(t) for t in (thresholds or ())),
-                     label_vocabulary=label_vocabulary, loss_reduction=loss_reduction)
+                     label_vocabulary=label_vocabulary, loss_reduction=loss_reduction, name=name)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -738,9 +766,10 @@ class PoissonRegressionHead(RegressionHead):
     metric_info: ClassVar[HeadMetrics | None] = HEAD_METRICS["poisson_regression"]
 
     def __init__(self, label_dimension: int = 1, weight_column: WeightColumn | None = None,
-                 loss_reduction: str = "sum_over_batch_size", compute_full_loss: bool = True) -> None:
+                 loss_reduction: str = "sum_over_batch_size", compute_full_loss: bool = True,
+                 name: str | None = None) -> None:
         _init_fields(self, label_dimension=label_dimension, weight_column=weight_column,
-                     loss_reduction=loss_reduction, compute_full_loss=bool(compute_full_loss))
+                     loss_reduction=loss_reduction, compute_full_loss=bool(compute_full_loss), name=name)
 
     def encode_labels(self, labels: RawLabels) -> torch.Tensor:
         """Non-negative counts → float32 ``(N, label_dimension)``.
@@ -792,8 +821,10 @@ class LogisticRegressionHead(RegressionHead):
     task: ClassVar[str] = "logistic_regression"
     metric_info: ClassVar[HeadMetrics | None] = HEAD_METRICS["logistic_regression"]
 
-    def __init__(self, weight_column: WeightColumn | None = None, loss_reduction: str = "sum_over_batch_size") -> None:
-        _init_fields(self, label_dimension=1, weight_column=weight_column, loss_reduction=loss_reduction)
+    def __init__(self, weight_column: WeightColumn | None = None, loss_reduction: str = "sum_over_batch_size",
+                 name: str | None = None) -> None:
+        _init_fields(self, label_dimension=1, weight_column=weight_column, loss_reduction=loss_reduction,
+                     name=name)
 
     def encode_labels(self, labels: RawLabels) -> torch.Tensor:
         """Labels in ``[0, 1]`` → float32 ``(N, 1)``.
@@ -926,6 +957,10 @@ def head_from_dict(d: dict[str, Any]) -> Head:
     """
     d = dict(d)
     kind = d.pop("type", None)
+    if kind == "MultiHead":
+        from estlab.estimators.multi_head import MultiHead
+
+        return MultiHead.from_dict(d)
     if kind not in _HEADS:
         raise ValueError(f"head type {kind!r} is unknown; expected one of {sorted(_HEADS)}.")
     if d.get("label_vocabulary") is not None:

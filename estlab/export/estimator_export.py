@@ -161,7 +161,7 @@ def _row_only_tensors(run: Any) -> dict[str, torch.Tensor] | None:
 
 def _head(head: Any) -> tuple[HeadSpec, Callable | None]:
     data = head.to_dict() if hasattr(head, "to_dict") else {}
-    if data.get("type") in ("BinaryClassHead", "MultiClassHead", "RegressionHead"):
+    if data.get("type") in ("BinaryClassHead", "MultiClassHead", "RegressionHead", "MultiHead"):
         return HeadSpec.from_head_dict(data), None
     # a custom head, or one without a TF-Serving output layout of its own (multi-label, Poisson, logistic
     # regression): its numeric predictions are traced into the program and served under their own keys

@@ -27,8 +27,26 @@ from torch import nn
 
 from estlab.export.spec import CLASSIFY_METHOD, PREDICT_METHOD, REGRESS_METHOD, SignatureDef, TensorSpec
 
-HEAD_KINDS = ("binary", "multiclass", "regression", "custom")
+HEAD_KINDS = (
+    "binary",
+    "multiclass",
+    "regression",
+    "custom",
+    "multi",
+    "multilabel",
+    "poisson_regression",
+    "logistic_regression",
+)
 _TYPE_TO_KIND = {"BinaryClassHead": "binary", "MultiClassHead": "multiclass", "RegressionHead": "regression"}
+#: heads a single-head export traces as ``"custom"`` outputs, which a ``MultiHead`` export computes itself
+_SUB_HEAD_KINDS = {
+    **_TYPE_TO_KIND,
+    "MultiLabelHead": "multilabel",
+    "PoissonRegressionHead": "poisson_regression",
+    "LogisticRegressionHead": "logistic_regression",
+}
+#: regression heads through a link function: ``predictions = link(logits)``
+_LINK_KINDS = ("poisson_regression", "logistic_regression")
 
 
 @dataclass(frozen=True)
@@ -80,6 +98,11 @@ class HeadSpec:
         For a ``"custom"`` head whose ``model_fn`` gave TF's ``export_outputs``: its signatures, as
         ``((name, method_name, ((output name, program output key), ...)), ...)``; empty: the default
         ``serving_default``/``predict`` signatures over every output.
+    heads : tuple, optional
+        For a ``"multi"`` head (``MultiHead``): ``((head name, HeadSpec), ...)`` in order; its outputs are
+        the heads' outputs named ``<head name>/<key>``, and its signatures TF's: ``<head name>`` (that
+        head's ``serving_default``), ``<head name>/<signature>``, ``predict`` (every head's outputs) and
+        ``serving_default`` (the first head's).
 
     Examples
     --------
@@ -92,6 +115,7 @@ class HeadSpec:
     label_vocabulary: tuple[str, ...] | None = None
     outputs: tuple[TensorSpec, ...] = ()
     signature_layout: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = ()
+    heads: tuple[tuple[str, HeadSpec], ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in HEAD_KINDS:
@@ -104,9 +128,11 @@ class HeadSpec:
         Examples
         --------
         >>> HeadSpec.from_head_dict({"type": "RegressionHead", "label_dimension": 2})
-        HeadSpec(kind='regression', n_classes=2, label_vocabulary=None, outputs=(), signature_layout=())
+        HeadSpec(kind='regression', n_classes=2, label_vocabulary=None, outputs=(), signature_layout=(), heads=())
         """
         head_type = data.get("type")
+        if head_type == "MultiHead":
+            return cls._multi_from_head_dict(data)
         if head_type not in _TYPE_TO_KIND:
             raise ValueError(
                 f"head type {head_type!r} cannot be exported; supported: {sorted(_TYPE_TO_KIND)}. "
@@ -120,6 +146,37 @@ class HeadSpec:
         if kind == "multiclass":
             return cls(kind, int(data["n_classes"]), vocab)
         return cls(kind, int(data.get("label_dimension", 1)), None)
+
+    @classmethod
+    def _multi_from_head_dict(cls, data: Mapping[str, Any]) -> HeadSpec:
+        heads = []
+        for sub in data["heads"]:
+            kind = _SUB_HEAD_KINDS.get(str(sub.get("type")))
+            if kind is None:
+                raise ValueError(
+                    f"MultiHead export: head {sub.get('name')!r} is a {sub.get('type')}, which a multi-head export "
+                    f"cannot serve; its heads must be among {sorted(_SUB_HEAD_KINDS)}. Export a model whose "
+                    "MultiHead uses only those heads, or predict with the estimator."
+                )
+            if kind == "multilabel":
+                vocab = sub.get("label_vocabulary")
+                spec = cls(
+                    kind, int(sub["n_classes"]), tuple(str(v) for v in vocab) if vocab is not None else None
+                )
+            elif kind in _LINK_KINDS:
+                spec = cls(kind, int(sub.get("label_dimension", 1)))
+            else:
+                spec = cls.from_head_dict(sub)
+            heads.append((str(sub["name"]), spec))
+        spec = cls("multi", heads=tuple(heads))
+        return cls("multi", spec.logits_dimension, heads=tuple(heads))
+
+    @property
+    def logits_dimension(self) -> int:
+        """Width of the logits the program's head reads."""
+        if self.kind == "multi":
+            return sum(sub.logits_dimension for _, sub in self.heads)
+        return 1 if self.kind == "binary" else self.n_classes
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -135,6 +192,12 @@ class HeadSpec:
 
     def program_outputs(self) -> tuple[TensorSpec, ...]:
         """The numeric outputs the program returns, in order."""
+        if self.kind == "multi":
+            return tuple(
+                TensorSpec(f"{name}/{spec.name}", spec.dtype, spec.shape)
+                for name, sub in self.heads
+                for spec in sub.program_outputs()
+            )
         n = self.n_classes
         if self.kind == "binary":
             return (
@@ -153,10 +216,26 @@ class HeadSpec:
             )
         if self.kind == "regression":
             return (TensorSpec("predictions", "float32", (-1, n)),)
+        if self.kind == "multilabel":
+            return (
+                TensorSpec("logits", "float32", (-1, n)),
+                TensorSpec("probabilities", "float32", (-1, n)),
+                TensorSpec("all_class_ids", "int64", (-1, n)),
+            )
+        if self.kind in _LINK_KINDS:
+            return (TensorSpec("predictions", "float32", (-1, n)), TensorSpec("logits", "float32", (-1, n)))
         return self.outputs
 
     def lookups(self) -> tuple[Lookup, ...]:
         """String outputs made from the program's integer outputs."""
+        if self.kind == "multi":
+            return tuple(
+                Lookup(f"{name}/{lookup.name}", f"{name}/{lookup.source}", lookup.vocabulary)
+                for name, sub in self.heads
+                for lookup in sub.lookups()
+            )
+        if self.kind == "multilabel":
+            return (Lookup("all_classes", "all_class_ids", self.class_names),)
         if not self.is_classifier:
             return ()
         return (
@@ -166,7 +245,15 @@ class HeadSpec:
 
     def predict_outputs(self) -> tuple[TensorSpec, ...]:
         """All outputs of the ``predict`` signature, in TF's order."""
+        if self.kind == "multi":
+            return tuple(
+                TensorSpec(f"{name}/{spec.name}", spec.dtype, spec.shape)
+                for name, sub in self.heads
+                for spec in sub.predict_outputs()
+            )
         numeric = {spec.name: spec for spec in self.program_outputs()}
+        if self.kind == "multilabel":
+            return (*numeric.values(), TensorSpec("all_classes", "string", (-1, self.n_classes)))
         if not self.is_classifier:
             return tuple(numeric.values())
         n = self.n_classes
@@ -193,6 +280,8 @@ class HeadSpec:
         """
         if self.signature_layout:
             return self._declared_signatures(inputs)
+        if self.kind == "multi":
+            return self._multi_signatures(inputs)
         predict = SignatureDef(PREDICT_METHOD, inputs, self.predict_outputs())
         identity = {name: name for name in predict.output_names}
         result: dict[str, tuple[SignatureDef, dict[str, str]]] = {
@@ -200,14 +289,14 @@ class HeadSpec:
             "predict": (predict, identity),
         }
         n = self.n_classes
-        if self.is_classifier:
+        if self.is_classifier or self.kind == "multilabel":
             classify = SignatureDef(
                 CLASSIFY_METHOD,
                 inputs,
                 (TensorSpec("classes", "string", (-1, n)), TensorSpec("scores", "float32", (-1, n))),
             )
             result["classification"] = (classify, {"classes": "all_classes", "scores": "probabilities"})
-        if self.kind == "binary" or self.kind == "regression":
+        if self.kind in ("binary", "regression", *_LINK_KINDS):
             regress = SignatureDef(
                 REGRESS_METHOD,
                 inputs,
@@ -217,6 +306,25 @@ class HeadSpec:
                 regress,
                 {"outputs": "logistic" if self.kind == "binary" else "predictions"},
             )
+        return result
+
+    def _multi_signatures(
+        self, inputs: tuple[TensorSpec, ...]
+    ) -> dict[str, tuple[SignatureDef, dict[str, str]]]:
+        """TF's ``MultiHead`` signatures: the first head's ``serving_default``, each head's signatures under
+        ``<head>`` / ``<head>/<signature>``, and ``predict`` over every head's outputs (``<head>/<key>``)."""
+        result: dict[str, tuple[SignatureDef, dict[str, str]]] = {}
+        for i, (name, sub) in enumerate(self.heads):
+            for signature_name, (signature, keys) in sub.signatures(inputs).items():
+                mapping = {output: f"{name}/{key}" for output, key in keys.items()}
+                if signature_name == "serving_default":
+                    if i == 0:
+                        result["serving_default"] = (signature, mapping)
+                    result[name] = (signature, mapping)
+                else:
+                    result[f"{name}/{signature_name}"] = (signature, mapping)
+        predict = SignatureDef(PREDICT_METHOD, inputs, self.predict_outputs())
+        result["predict"] = (predict, {output: output for output in predict.output_names})
         return result
 
     def _declared_signatures(
@@ -239,6 +347,8 @@ class HeadSpec:
             "label_vocabulary": vocab,
             "outputs": [spec.to_dict() for spec in self.outputs],
         }
+        if self.heads:
+            data["heads"] = [{"name": name, **sub.to_dict()} for name, sub in self.heads]
         if self.signature_layout:
             data["signature_layout"] = [
                 {"name": name, "method_name": method, "output_keys": dict(pairs)}
@@ -259,8 +369,14 @@ class HeadSpec:
             )
             for d in data.get("signature_layout", ())
         )
+        heads = tuple((str(d["name"]), cls.from_dict(d)) for d in data.get("heads", ()))
         return cls(
-            data["kind"], int(data["n_classes"]), tuple(vocab) if vocab is not None else None, outputs, layout
+            data["kind"],
+            int(data["n_classes"]),
+            tuple(vocab) if vocab is not None else None,
+            outputs,
+            layout,
+            heads,
         )
 
 
@@ -278,6 +394,10 @@ class HeadOutputs(nn.Module):
         super().__init__()
         self.kind = spec.kind
         self.n_classes = spec.n_classes
+        # a MultiHead's heads: each reads its slice of the logits, its outputs are named ``<head>/<key>``
+        self.names = [name for name, _ in spec.heads]
+        self.sizes = [sub.logits_dimension for _, sub in spec.heads]
+        self.parts = nn.ModuleList([HeadOutputs(sub) for _, sub in spec.heads])
 
     def forward(self, logits: torch.Tensor) -> dict[str, torch.Tensor]:
         """Numeric predictions, keyed as ``HeadSpec.program_outputs``."""
@@ -300,6 +420,23 @@ class HeadOutputs(nn.Module):
             }
         if self.kind == "regression":
             return {"predictions": logits.reshape(-1, self.n_classes)}
+        if self.kind == "multilabel":
+            return {
+                "logits": logits,
+                "probabilities": torch.sigmoid(logits),
+                "all_class_ids": _all_ids(logits, self.n_classes),
+            }
+        if self.kind == "poisson_regression":
+            return {"predictions": torch.exp(logits), "logits": logits}
+        if self.kind == "logistic_regression":
+            return {"predictions": torch.sigmoid(logits), "logits": logits}
+        if self.kind == "multi":
+            out = {}
+            for name, part, piece in zip(
+                self.names, self.parts, torch.split(logits, self.sizes, dim=1), strict=True
+            ):
+                out.update({f"{name}/{key}": value for key, value in part(piece).items()})
+            return out
         raise ValueError("HeadOutputs: a 'custom' head computes its outputs with its own predictions_fn")
 
 

@@ -199,7 +199,13 @@ class ExportedModel:
         from estlab.prediction_frame import predictions_frame
 
         index = data.index if isinstance(data, pd.DataFrame) else None
-        return predictions_frame([self.predict_columns(data, signature_name)], index=index)
+        columns: Mapping[Any, np.ndarray] = self.predict_columns(data, signature_name)
+        if self.head.kind == "multi" and set(columns) == set(self.head.signatures(())["predict"][1]):
+            # a MultiHead's "<head>/<key>" outputs: one frame per head, as Estimator.predict_frame builds it
+            names = [name for name, _ in self.head.heads]
+            columns = {next((name, key[len(name) + 1:]) for name in names if key.startswith(f"{name}/")): value
+                       for key, value in columns.items()}
+        return predictions_frame([columns], index=index)
 
     @property
     def default_signature(self) -> str:

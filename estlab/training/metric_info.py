@@ -139,6 +139,8 @@ def metric_key(label: str) -> str:
             return match.group("base")
         if "/" not in key:
             break
+        if (base := metric_key(key.rsplit("/", 1)[0])) in DIRECTIONS:  # a MultiHead's "<metric>/<head name>"
+            return base
         key = key.split("/", 1)[1]
     return key
 
