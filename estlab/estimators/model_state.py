@@ -409,7 +409,7 @@ def warm_start(module: torch.nn.Module, source: Any) -> None:
     from estlab.estimators.warm_start import WarmStartSettings, apply_warm_start
 
     settings = source if isinstance(source, WarmStartSettings) else WarmStartSettings(str(source))
-    path = Path(settings.ckpt_to_initialize_from)
+    path = checkpoints.resolve_path(settings.ckpt_to_initialize_from)
     loaded = checkpoints.load_latest(path) if path.is_dir() else (path, checkpoints.load_checkpoint(path))
     if loaded is None:
         raise ValueError(f"warm_start_from: no readable checkpoint in {str(path)!r}; pass a model_dir "
@@ -419,8 +419,9 @@ def warm_start(module: torch.nn.Module, source: Any) -> None:
 
 
 def load_from(checkpoint_path: str, latest_hint: str | None = None) -> tuple[Path, dict]:
-    """Read a checkpoint file, or the newest readable checkpoint of a model_dir, with a clear error."""
-    path = Path(checkpoint_path)
+    """Read a checkpoint file (TF's ``model.ckpt-<step>`` prefix form too), or the newest readable checkpoint of
+    a model_dir, with a clear error."""
+    path = checkpoints.resolve_path(checkpoint_path)
     if not path.exists():
         raise ValueError(f"checkpoint_path {str(path)!r} does not exist; pass a model.ckpt-<step>.pt file or a "
                          f"model_dir (latest here: {latest_hint})")

@@ -45,6 +45,25 @@ def checkpoint_path(model_dir: str | os.PathLike, global_step: int) -> Path:
     return Path(model_dir) / f"{PREFIX}{int(global_step)}.pt"
 
 
+def resolve_path(path: str | os.PathLike) -> Path:
+    """A checkpoint path as given, or TF's prefix form ``.../model.ckpt-<step>`` (TF names a checkpoint by the
+    prefix of its files) when only ``.../model.ckpt-<step>.pt`` exists.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> run = Path(tempfile.mkdtemp())
+    >>> _ = checkpoint_path(run, 40).write_bytes(b"")
+    >>> resolve_path(run / "model.ckpt-40").name, resolve_path(run / "missing").name
+    ('model.ckpt-40.pt', 'missing')
+    """
+    given = Path(path)
+    with_suffix = given.with_name(given.name + ".pt")
+    if not given.exists() and _PATTERN.match(with_suffix.name) and with_suffix.is_file():
+        return with_suffix
+    return given
+
+
 def list_checkpoints(model_dir: str | os.PathLike) -> list[Path]:
     """Checkpoint files in ``model_dir``, oldest step first.
 

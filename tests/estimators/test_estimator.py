@@ -309,6 +309,10 @@ def test_keep_checkpoint_max_and_close(make_estimator, binary_frame):
     assert est.get_variable_names() == ["linear.bias", "linear.weight"]
     older = est.evaluate(binary_frame, checkpoint_path=str(checkpoints.checkpoint_path(est.model_dir, 4)))
     assert older["global_step"] == 4 and est.global_step == 5  # the in-memory model is untouched
+    tf_prefix = f"{est.model_dir}/model.ckpt-4"  # TF names a checkpoint by its files' prefix
+    assert est.evaluate(binary_frame, checkpoint_path=tf_prefix) == older
+    assert [p["logits"].tolist() for p in est.predict(binary_frame.head(2), checkpoint_path=tf_prefix)] == [
+        p["logits"].tolist() for p in est.predict(binary_frame.head(2), checkpoint_path=f"{tf_prefix}.pt")]
     with pytest.raises(ValueError, match="checkpoint_path '.*model.ckpt-99.pt' does not exist"):
         est.evaluate(binary_frame, checkpoint_path=str(checkpoints.checkpoint_path(est.model_dir, 99)))
 
