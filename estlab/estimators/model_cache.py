@@ -54,11 +54,15 @@ class ModelCache:
         self.history = History()
 
     def build(self, config: RunConfig, loaded: tuple[Path, dict] | None, fit_on: Any = None,
-              restore_rng: bool = True) -> ModelState:
-        """A new model from ``loaded`` (or fresh, fitting the transformer on ``fit_on``); History comes with it."""
+              restore_rng: bool = True, trainable: bool = True) -> ModelState:
+        """A new model from ``loaded`` (or fresh, fitting the transformer on ``fit_on``); History comes with it.
+
+        ``trainable=False``: a read-only side model, never DDP-wrapped (see ``build_state``).
+        """
         if self.definition is None:
             raise ValueError("ModelCache has no model definition to build from")
-        state, history = build_state(self.definition, config, loaded, fit_on, restore_rng, self.warm_start_from)
+        state, history = build_state(self.definition, config, loaded, fit_on, restore_rng, self.warm_start_from,
+                                     trainable=trainable)
         if history is not None:
             self.history = history
         return state
@@ -80,7 +84,7 @@ class ModelCache:
             return self.current(model_dir, config)
         latest = checkpoints.latest_checkpoint(model_dir)
         return self.build(config, load_from(checkpoint_path, None if latest is None else str(latest)),
-                          restore_rng=False)
+                          restore_rng=False, trainable=False)
 
     def at_keeping_rng(self, model_dir: str, config: RunConfig, checkpoint_path: str | None) -> ModelState:
         """As :meth:`at`, leaving every global random state as it was (rebuilding may reseed)."""

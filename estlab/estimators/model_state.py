@@ -272,8 +272,12 @@ def build_state(
     fit_on: Any = None,
     restore_rng: bool = True,
     warm_start_from: str | None = None,
+    trainable: bool = True,
 ) -> tuple[ModelState, History | None]:
     """Build the model (seeded), restore ``loaded`` into it or warm-start it; returns the saved History too.
+
+    ``trainable=False`` (a side model read for evaluation, prediction or export) is never DDP-wrapped under
+    torchrun: wrapping is a collective, and such a model may be built on one rank only (the chief's exporters).
 
     ``fit_on`` (a ``DataSource``) fits the transformer when no checkpoint holds one. A side model
     (``restore_rng=False``: another checkpoint, or one read while a thread trains) leaves the global RNGs alone.
@@ -318,7 +322,7 @@ def build_state(
         # torch.compile(module) returns an OptimizedModule (an nn.Module); its stubs only describe functions.
         mode = None if config.compile is True else config.compile
         forward = cast(torch.nn.Module, torch.compile(forward, mode=mode))
-    state.forward_module = distributed.wrap_model(forward, device)
+    state.forward_module = distributed.wrap_model(forward, device) if trainable else forward
     return state, history
 
 

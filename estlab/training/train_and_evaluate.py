@@ -10,6 +10,15 @@ evaluation is preceded by a checkpoint, runs through the training session (``con
 one ``evaluate`` event on the session's bus (so ``EarlyStopping`` can stop the run and every listener,
 ``EvalSpec.hooks`` included, sees it once), and is followed by the exporters. The final evaluation runs while
 the listeners are still attached.
+
+Under torchrun every rank evaluates together (each its own shard, the results gathered), so every decision to
+evaluate is the same on every rank. ``every_n_steps`` is a step count, the same everywhere. Checkpoints, and
+with them the ``checkpoint`` events, happen on the chief only: there a new checkpoint that the delay and
+``throttle_secs`` allow becomes a wish, shared with every rank by one small collective every
+``DISTRIBUTED_STOP_CHECK_STEPS`` steps (the loop's stop check cadence); then every rank evaluates the model at
+that step together, after a checkpoint of it. The final evaluation at ``train_end`` is reached by every rank.
+Exporters run on the chief only (no collective inside them: a serving model is never DDP-wrapped), and their
+results are sent to every rank. A single process does none of this: no collective, no step of delay.
 """
 
 from __future__ import annotations
@@ -145,19 +154,39 @@ class Evaluator(Listener):
         self._final_export_step: int | None = None  # the step whose exporters ran with is_the_final_export
         self._start = time.monotonic()
         self._last_time = -float("inf")
+        self._world_size = 1  # set at train_begin: under torchrun the decision to evaluate is collective
+        self._check_steps = 1  # steps between two agreements on the chief's wish (torchrun)
+        self._wish = False  # the chief saw a checkpoint to evaluate; shared with every rank at the next check
 
     def due(self, global_step: int) -> bool:
         """Step cadence: True every ``every_n_steps`` steps."""
         return self.spec.every_n_steps is not None and global_step % self.spec.every_n_steps == 0
 
     def on_train_begin(self, event: Event) -> None:
+        # torch only once a run starts: this module stays torch-free
+        from estlab.training import distributed
+        from estlab.training.loop import DISTRIBUTED_STOP_CHECK_STEPS
+
         self._start = time.monotonic()
         self._target_step = event.get("target_step")
+        self._world_size = distributed.get_world_size()
+        self._check_steps = DISTRIBUTED_STOP_CHECK_STEPS
+        self._wish = False
 
     def on_step_end(self, event: Event) -> None:
         step = event["global_step"]
         if self.due(step):
             self.evaluate(final=step == self._target_step)  # the last step's evaluation is the final one (TF)
+        elif (self._world_size > 1 and self.spec.every_n_steps is None and step % self._check_steps == 0
+              and step != self._target_step and self._agree(self._wish)):
+            self.evaluate()  # every rank, at this step: the chief's wish (a new checkpoint) was shared
+
+    def _agree(self, wish: bool) -> bool:
+        """Whether the chief wishes to evaluate, known on every rank (one collective; torchrun only)."""
+        from estlab.training import distributed
+
+        self._wish = False
+        return distributed.any_rank(wish)
 
     def on_train_end(self, event: Event) -> None:
         """The final evaluation (TF's), unless the run failed or was interrupted, or this step was evaluated."""
@@ -170,12 +199,19 @@ class Evaluator(Listener):
             self.evaluate(final=True)
 
     def on_checkpoint(self, event: Event) -> None:
-        """TF's local loop: evaluate a new checkpoint when the start delay and ``throttle_secs`` allow."""
+        """TF's local loop: evaluate a new checkpoint when the start delay and ``throttle_secs`` allow.
+
+        Under torchrun (only the chief sees checkpoints) this is a wish, evaluated by every rank together at
+        the next agreement step (see the module docstring).
+        """
         now = time.monotonic()
         delay = self.spec.start_delay_secs or 0.0
         if (self.spec.every_n_steps is None and now - self._start >= delay
                 and now - self._last_time >= self.spec.throttle_secs and self.last_step != event["global_step"]):
-            self.evaluate(checkpoint_path=event["path"])
+            if self._world_size > 1:
+                self._wish = True
+            else:
+                self.evaluate(checkpoint_path=event["path"])
 
     def evaluate(self, checkpoint_path: str | None = None, final: bool = False) -> dict[str, Any]:
         """Checkpoint if needed, ask the session to evaluate (it emits the event), run the exporters."""
@@ -194,15 +230,42 @@ class Evaluator(Listener):
         return result
 
     def export(self, checkpoint_path: str | None, final: bool) -> list[Any]:
-        """Run every exporter on the last evaluation result."""
+        """Run every exporter on the last evaluation result (under torchrun: on the chief, results sent to all)."""
         if final:
             self._final_export_step = self.last_step
-        self.export_results = [
+        if not self.spec.exporters:
+            self.export_results = []
+        elif self._world_size > 1:
+            self.export_results = _on_chief(lambda: self._run_exporters(checkpoint_path, final))
+        else:
+            self.export_results = self._run_exporters(checkpoint_path, final)
+        return self.export_results
+
+    def _run_exporters(self, checkpoint_path: str | None, final: bool) -> list[Any]:
+        return [
             exporter.export(self.estimator, os.path.join(self.estimator.model_dir, "export", exporter.name),
                             checkpoint_path, self.last_result, final)
             for exporter in self.spec.exporters
         ]
-        return self.export_results
+
+
+def _on_chief(work: Any) -> Any:
+    """``work()`` on the chief only; its result (or its failure) reaches every rank (one collective)."""
+    from estlab.training import distributed
+
+    outcome: tuple[str, Any] = ("ok", None)
+    error: BaseException | None = None
+    if distributed.is_chief():
+        try:
+            outcome = ("ok", work())
+        except Exception as raised:  # every rank must reach the broadcast, or the others wait forever
+            error, outcome = raised, ("error", f"{type(raised).__name__}: {raised}")
+    status, value = distributed.broadcast_object(outcome)
+    if error is not None:
+        raise error
+    if status == "error":
+        raise RuntimeError(f"the chief's exporters failed: {value}")
+    return value
 
 
 def train_and_evaluate(estimator: Any, train_spec: TrainSpec, eval_spec: EvalSpec) -> tuple[dict, list]:
@@ -226,7 +289,10 @@ def train_and_evaluate(estimator: Any, train_spec: TrainSpec, eval_spec: EvalSpe
                     saving_listeners=train_spec.saving_listeners, label=train_spec.label)
     result = evaluator.last_result
     if result is None or evaluator.last_step != estimator.global_step:
-        # training was skipped (max_steps already reached): evaluate the model as it is, once
+        # training was skipped (max_steps already reached): evaluate the model as it is, once (every rank)
+        from estlab.training import distributed
+
+        evaluator._world_size = distributed.get_world_size()  # exporters on the chief only under torchrun
         result = estimator.evaluate(eval_spec.input_fn, steps=eval_spec.steps, hooks=[*(train_spec.hooks or ()),
                                     *(eval_spec.hooks or ())], name=eval_spec.name, label=eval_spec.label)
         evaluator.last_step, evaluator.last_result = result["global_step"], result
