@@ -51,9 +51,10 @@ def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
     """
     parser = subparsers.add_parser(
         "serve",
-        help="serve an export over TensorFlow Serving's REST predict API",
+        help="serve an export over TensorFlow Serving's REST API",
         description="Serve an export (or the newest version under a base directory) with TF Serving's\n"
-        "REST API: POST /v1/models/NAME:predict, GET /v1/models/NAME, GET /v1/models/NAME/metadata.",
+        "REST API: POST /v1/models/NAME:predict, :classify and :regress, GET /v1/models/NAME,\n"
+        "GET /v1/models/NAME/metadata.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -147,7 +147,7 @@ def parse_payload(
             f"Request has {n_rows} rows, more than the limit of {max_rows} (--max-rows); split it into "
             "smaller requests",
         )
-    columns = _fast_columns(data, inputs) if strict and not defaults else None
+    columns = fast_columns(data, inputs) if strict and not defaults else None
     if columns is None:
         try:
             columns = to_columns(data, inputs, defaults, finite=True)
@@ -171,8 +171,16 @@ def _row_count(data: Any) -> int:
     return max(lengths, default=0)
 
 
-def _fast_columns(data: Any, inputs: Sequence[TensorSpec]) -> dict[str, np.ndarray] | None:
-    """One array per input for a plain body, or None to take the careful path (which explains errors)."""
+def fast_columns(data: Any, inputs: Sequence[TensorSpec]) -> dict[str, np.ndarray] | None:
+    """One array per input for a plain body (rows or columns), or None to take the careful path
+    (:func:`~estlab.export.inputs.to_columns`, which explains errors).
+
+    Examples
+    --------
+    >>> from estlab.export.spec import TensorSpec
+    >>> fast_columns([{"x": 1.5}, {"x": 2}], (TensorSpec("x", "float32"),))["x"].tolist()
+    [1.5, 2.0]
+    """
     if not inputs:
         return None
     if isinstance(data, list):

@@ -68,3 +68,54 @@ def render(outputs: Mapping[str, np.ndarray], row_format: bool) -> bytes:
 
 def _finite(values: np.ndarray) -> bool:
     return values.dtype.kind != "f" or bool(np.isfinite(values).all())
+
+
+def results_payload(verb: str, outputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """TF Serving's ``:classify`` / ``:regress`` answer as plain Python values (what :func:`render_results` writes).
+
+    ``classify``: ``{"results": [[[label, score], ...], ...]}``, one list of (class, score) pairs per
+    example from the signature's ``classes`` (string names, or integer ids written as text) and
+    ``scores``; a signature with only one of them gives ``""`` labels or ``0.0`` scores, as TF Serving.
+    ``regress``: ``{"results": [value, ...]}``, one number per example from ``outputs``.
+
+    Examples
+    --------
+    >>> classes = np.array([["no", "yes"]], dtype=object)
+    >>> results_payload("classify", {"classes": classes, "scores": np.array([[0.25, 0.75]], dtype=np.float32)})
+    {'results': [[['no', 0.25], ['yes', 0.75]]]}
+    >>> results_payload("regress", {"outputs": np.array([[1.5], [2.0]], dtype=np.float32)})
+    {'results': [1.5, 2.0]}
+    """
+    if verb == "regress":
+        values = outputs["outputs"]
+        return {"results": values.reshape(len(values), -1)[:, 0].astype(np.float64).tolist()}
+    classes = outputs.get("classes")
+    scores = outputs.get("scores")
+    shape_source = classes if classes is not None else scores
+    assert shape_source is not None, "a classification signature has classes or scores"
+    n_rows, n_classes = shape_source.shape
+    if classes is None:
+        labels = [[""] * n_classes] * n_rows
+    elif classes.dtype.kind == "O":  # class names (str)
+        labels = classes.tolist()
+    else:  # class ids of a model_fn's ClassificationOutput
+        labels = classes.astype(str).tolist()
+    numbers = scores.astype(np.float64).tolist() if scores is not None else [[0.0] * n_classes] * n_rows
+    return {
+        "results": [
+            [[label, score] for label, score in zip(row_labels, row_scores)]
+            for row_labels, row_scores in zip(labels, numbers)
+        ]
+    }
+
+
+def render_results(verb: str, outputs: Mapping[str, np.ndarray]) -> bytes:
+    """JSON bytes of the ``:classify`` / ``:regress`` answer (see :func:`results_payload`).
+
+    Examples
+    --------
+    >>> render_results("regress", {"outputs": np.array([0.5, np.inf])})
+    b'{"results":[0.5,Infinity]}'
+    """
+    finite = all(_finite(values) for values in outputs.values())
+    return dumps_finite(results_payload(verb, outputs), finite)

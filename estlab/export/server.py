@@ -5,6 +5,9 @@ Endpoints (``NAME`` is ``--model-name``; ``/versions/V`` may follow it, V being 
 * ``POST /v1/models/NAME:predict`` with ``{"instances": [...]}`` → ``{"predictions": [...]}``, or
   ``{"inputs": {...}}`` → ``{"outputs": ...}``; optional ``"signature_name"`` (``serving_default``,
   ``predict``, ``classification``, ``regression``).
+* ``POST /v1/models/NAME:classify`` / ``:regress`` with ``{"context": {...}, "examples": [{...}, ...]}``
+  → ``{"results": [[[label, score], ...], ...]}`` / ``{"results": [value, ...]}`` from the export's
+  ``classification`` / ``regression`` signature (:mod:`~estlab.export.rest_examples`).
 * ``GET /v1/models/NAME`` → ``{"model_version_status": [...]}``.
 * ``GET /v1/models/NAME/metadata`` → ``{"model_spec": ..., "metadata": {"signature_def": ...}}``.
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import inspect
 import json
@@ -40,9 +44,15 @@ from estlab.export.batching import BatchingParameters, DynamicBatcher, Overloade
 from estlab.export.inputs import InvalidInputError
 from estlab.export.layout import list_versions
 from estlab.export.loader import ExportedModel, load
+from estlab.export.rest_examples import (
+    ExamplesRequest,
+    default_signature,
+    parse_examples_body,
+    parse_examples_payload,
+)
 from estlab.export.rest_json import dumps
 from estlab.export.rest_request import RequestError, parse_body, parse_payload
-from estlab.export.rest_response import prediction_payload, render
+from estlab.export.rest_response import prediction_payload, render, render_results, results_payload
 from estlab.export.server_security import BearerToken, resolve_token, warn_if_exposed
 
 logger = logging.getLogger("estlab.serve")
@@ -198,20 +208,14 @@ def create_app(
                 raise RequestError(
                     404,
                     f"Malformed request: POST /v1/models/{request.path_params['rest']:.200}; "
-                    "use /v1/models/NAME:predict",
+                    "use /v1/models/NAME:predict, :classify or :regress",
                 )
             body = await _read_body(request, max_body_bytes, read_timeout)
-            if verb != "predict":
-                raise RequestError(
-                    400,
-                    f":{verb} takes tf.Example inputs, which this server does not support; use :predict "
-                    'with "signature_name": "classification" or "regression"',
-                )
-            args = (body, loaded.inputs, loaded.defaults, loaded.signatures, max_rows)
+            parse, args = _parser(loaded, verb, body, max_rows)
             if len(body) <= _INLINE_BYTES:
-                parsed = parse_body(*args)
+                parsed = parse(*args)
             else:
-                parsed = await run_in_threadpool(parse_body, *args)
+                parsed = await run_in_threadpool(parse, *args)
             rows = parsed.n_rows
             try:
                 outputs = await batcher.submit(loaded.run_columns, parsed.batch_key(), parsed.columns, rows)
@@ -220,10 +224,11 @@ def create_app(
             except OverloadedError as error:
                 raise RequestError(503, str(error)) from None
             selected = loaded.signature_outputs(outputs, parsed.signature_name)
-            if rows <= _INLINE_ROWS:
-                content = render(selected, parsed.row_format)
+            if isinstance(parsed, ExamplesRequest):
+                write: Any = functools.partial(render_results, verb, selected)
             else:
-                content = await run_in_threadpool(render, selected, parsed.row_format)
+                write = functools.partial(render, selected, parsed.row_format)
+            content = write() if rows <= _INLINE_ROWS else await run_in_threadpool(write)
             response = Response(content, status_code=200, media_type="application/json")
         except RequestError as error:
             response = error_response(error)
@@ -250,6 +255,29 @@ def create_app(
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.batcher = batcher
     return app
+
+
+def _parser(model: ExportedModel, verb: str, body: bytes, max_rows: int) -> tuple[Any, tuple[Any, ...]]:
+    """The body parser of ``verb`` and its arguments (``:predict``: rows or columns; ``:classify`` and
+    ``:regress``: examples)."""
+    if verb == "predict":
+        return parse_body, (body, model.inputs, model.defaults, model.signatures, max_rows)
+    default = examples_default_signature(model)
+    args = (body, verb, model.inputs, model.defaults, model.signatures, default, max_rows)
+    return parse_examples_body, args
+
+
+def examples_default_signature(model: ExportedModel) -> str:
+    """The signature ``:classify`` / ``:regress`` use without ``signature_name`` (TF's ``serving_default``
+    for the head; see :func:`~estlab.export.rest_examples.default_signature`).
+
+    Examples
+    --------
+    >>> examples_default_signature(load("classifier_export"))  # doctest: +SKIP
+    'classification'
+    """
+    first_head = model.head.heads[0][0] if model.head.kind == "multi" and model.head.heads else None
+    return default_signature(model.signatures, first_head)
 
 
 def _log_access(request: Any, status: int, rows: int, began: float) -> None:
@@ -365,6 +393,41 @@ def predict_payload(
     except InvalidInputError as error:
         raise RequestError(400, str(error)) from None
     return prediction_payload(model.signature_outputs(outputs, request.signature_name), request.row_format)
+
+
+def examples_payload(
+    model: ExportedModel, verb: str, payload: Mapping[str, Any], max_rows: int = DEFAULT_MAX_ROWS
+) -> dict:
+    """Answer a parsed ``:classify`` or ``:regress`` request body as TF Serving does (no batching, no HTTP).
+
+    ``{"results": [[[label, score], ...], ...]}`` for ``classify`` (one list of class/score pairs per
+    example), ``{"results": [value, ...]}`` for ``regress``.
+
+    Raises
+    ------
+    RequestError
+        With the status and message the server answers (400 for examples that do not fit, a signature
+        that does not classify or regress).
+
+    Examples
+    --------
+    >>> examples_payload(model, "classify", {"examples": [{"age": 30.0, "color": "red"}]})  # doctest: +SKIP
+    {'results': [[['no', 0.61], ['yes', 0.39]]]}
+    """
+    request = parse_examples_payload(
+        payload,
+        verb,
+        model.inputs,
+        model.defaults,
+        model.signatures,
+        examples_default_signature(model),
+        max_rows,
+    )
+    try:
+        outputs = model.run_columns(request.columns, request.n_rows)
+    except InvalidInputError as error:
+        raise RequestError(400, str(error)) from None
+    return results_payload(verb, model.signature_outputs(outputs, request.signature_name))
 
 
 def status_payload(model: ExportedModel) -> dict[str, Any]:
