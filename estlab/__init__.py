@@ -21,8 +21,8 @@ __version__ = "0.1.0"
 
 #: subpackages and modules served as attributes of ``estlab``, imported on first use.
 _SUBMODULES = (
-    "cli", "datasets", "estimator", "estimators", "export", "feature_column", "features", "inputs", "training",
-    "viz", "widgets",
+    "cli", "datasets", "estimator", "estimators", "export", "feature_column", "features", "inputs", "keras",
+    "losses", "nn", "training", "viz", "widgets",
 )
 
 __all__ = ["__version__", "check", *_SUBMODULES]
@@ -37,6 +37,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; at run time each loads on 
         feature_column,
         features,
         inputs,
+        keras,
+        losses,
+        nn,
         training,
         viz,
         widgets,

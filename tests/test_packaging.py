@@ -38,7 +38,7 @@ def test_core_dependencies_are_the_core_layers_only():
     extras = project["optional-dependencies"]
     assert {"ipywidgets", "matplotlib"} <= _names(extras["lab"])
     assert "jupyterlab" not in _names(project["dependencies"]) | _names(extras["lab"]) | _names(extras["all"])
-    assert extras["all"] == ["estlab[lab,boosted,serve,onnx,ray,tune,mlflow]"]
+    assert extras["all"] == ["estlab[lab,boosted,serve,onnx,sdca,ray,tune,mlflow]"]
     assert "estlab[all]" in extras["dev"]
 
 

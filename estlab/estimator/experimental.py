@@ -18,6 +18,7 @@ from typing import Any
 
 #: TF's ``tf.estimator.experimental`` names → ``"module:attribute"`` providing each.
 TF_NAMES: dict[str, str] = {
+    "LinearSDCA": "estlab.estimators.sdca:LinearSDCA",
     "build_raw_supervised_input_receiver_fn": "estlab.export.spec:build_raw_supervised_input_receiver_fn",
     "make_early_stopping_hook": "estlab.training.early_stopping:make_early_stopping_hook",
     "make_stop_at_checkpoint_step_hook": "estlab.training.checkpoint_hooks:make_stop_at_checkpoint_step_hook",

@@ -11,6 +11,7 @@ from torch import nn
 from estlab.estimators._premade import PremadeEstimator, check_feature_columns, one_optimizer
 from estlab.estimators.choices import SPARSE_COMBINERS
 from estlab.estimators.optimizers import resolve_optimizer, tf_default_optimizer
+from estlab.estimators.sdca import LinearSDCA, check_sdca_estimator, fit_linear_sdca
 from estlab.estimators.size_check import linear_blocks, optimizer_slots
 from estlab.estimators.weights import WeightColumn
 from estlab.training.config import RunConfig
@@ -30,15 +31,29 @@ def build_linear_module(feature_columns: list, transformer: Any, units: int, spa
     return LinearFeatures(feature_columns, transformer, units, sparse_combiner=sparse_combiner)
 
 
+class _SDCAFullBatch:
+    """``trains_full_batch``: False on the class (SGD steps), True on an instance with
+    ``optimizer=LinearSDCA(...)``: one ``train`` call solves for SDCA's optimum (:mod:`estlab.estimators.sdca`)."""
+
+    def __get__(self, instance: Any, owner: type | None = None) -> bool:
+        return instance is not None and isinstance(instance.optimizer, LinearSDCA)
+
+
 class _LinearBase(PremadeEstimator):
     feature_columns: list
     optimizer: str | Callable
     learning_rate: float | None
     sparse_combiner: str
 
+    trains_full_batch = _SDCAFullBatch()
+
     def _check(self) -> None:
         super()._check()
-        resolve_optimizer(self.optimizer, self.learning_rate, default=self._tf_optimizer())
+        if isinstance(self.optimizer, LinearSDCA):
+            check_sdca_estimator(type(self).__name__, self._build_head(), check_feature_columns(self.feature_columns),
+                                 self.sparse_combiner, self.learning_rate)
+        else:
+            resolve_optimizer(self.optimizer, self.learning_rate, default=self._tf_optimizer())
         check_feature_columns(self.feature_columns)
         if self.sparse_combiner not in SPARSE_COMBINERS:
             raise ValueError(
@@ -50,13 +65,40 @@ class _LinearBase(PremadeEstimator):
 
     def _build_module(self, transformer: Any) -> nn.Module:
         columns, d = self._feature_columns(), self._build_head().logits_dimension
+        sdca = isinstance(self.optimizer, LinearSDCA)
         if transformer is not None:  # the size is checked before anything is allocated
-            factory = resolve_optimizer(self.optimizer, self.learning_rate, default=self._tf_optimizer())
+            factory = None if sdca else resolve_optimizer(self.optimizer, self.learning_rate,
+                                                          default=self._tf_optimizer())
             self._check_size(linear_blocks(columns, transformer, d, optimizer_slots(factory)))
-        return self._scale_labels(build_linear_module(columns, transformer, d, self.sparse_combiner))
+        module = build_linear_module(columns, transformer, d, self.sparse_combiner)
+        return module if sdca else self._scale_labels(module)  # SDCA's objective is in label units
 
     def _build_optimizers(self, module: nn.Module) -> list[torch.optim.Optimizer]:
+        if isinstance(self.optimizer, LinearSDCA):
+            return []  # solved on the whole input by _fit_full_batch
         return one_optimizer(module, self.optimizer, self.learning_rate, default=self._tf_optimizer())
+
+    def _full_batch_input_batches(self, steps: int | None) -> int | None:
+        return steps  # LinearSDCA: of an iterable input, the batches TF's steps would read
+
+    def _fit_full_batch(self, module: nn.Module, encoded: dict[str, torch.Tensor], labels: torch.Tensor,
+                        weights: torch.Tensor | None) -> None:
+        assert isinstance(self.optimizer, LinearSDCA)  # trains_full_batch only with it
+        fit_linear_sdca(module, encoded, labels, weights, self._build_head().task, self.optimizer)
+
+    def _train_in_model_dir(self, source: Any, hooks: list, steps: int | None, max_steps: int | None,
+                            label: Any) -> Any:
+        if isinstance(self.optimizer, LinearSDCA) and self.optimizer.example_id_column not in source.feature_keys:
+            name = self.optimizer.example_id_column
+            raise ValueError(f"LinearSDCA: example_id_column {name!r} is not a column of the training input, which "
+                             f"has {source.feature_keys}; add a column of unique example ids (e.g. the row number "
+                             "as a string) or name the right one in LinearSDCA(example_id_column=...).")
+        return super()._train_in_model_dir(source, hooks, steps, max_steps, label)
+
+    def _read_label_statistics(self, input_fn: Any, label: Any) -> Any:
+        if isinstance(self.optimizer, LinearSDCA):
+            return None  # SDCA's objective is in label units: normalize_labels does not apply
+        return super()._read_label_statistics(input_fn, label)
 
     def _tf_optimizer(self) -> tuple[str, float]:
         """TF's default optimizer for this estimator: what ``optimizer=None`` means."""
@@ -86,9 +128,10 @@ class LinearClassifier(_LinearBase):
         training labels); multiplies ``weight_column``. Evaluation metrics are not class-weighted.
     label_vocabulary : list of str, optional
         String labels in class-id order; ``None`` means labels are integers ``0..n_classes-1``.
-    optimizer : str or callable
+    optimizer : str, callable or LinearSDCA
         Optimizer name (``"Ftrl"``, ``"Adam"``, ``"Adagrad"``, ``"SGD"``, ``"RMSProp"`` ...) or a
-        factory ``params -> torch.optim.Optimizer``.
+        factory ``params -> torch.optim.Optimizer``; or TF's ``LinearSDCA(...)``: one ``train`` call then
+        solves for SDCA's regularised optimum on the whole input (:mod:`estlab.estimators.sdca`).
     learning_rate : float, optional
         Learning rate; ``None`` uses the optimizer's default (Ftrl: 0.2, as TF's linear models).
     sparse_combiner : str
@@ -154,9 +197,10 @@ class LinearRegressor(_LinearBase):
     weight_column : str or NumericColumn, optional
         The input column holding non-negative example weights: its name, or as in TF a
         ``numeric_column`` (its ``normalizer_fn`` applied to the weights); see :mod:`estlab.estimators.weights`.
-    optimizer : str or callable
+    optimizer : str, callable or LinearSDCA
         Optimizer name (``"Ftrl"``, ``"Adam"``, ``"Adagrad"``, ``"SGD"``, ``"RMSProp"`` ...) or a
-        factory ``params -> torch.optim.Optimizer``.
+        factory ``params -> torch.optim.Optimizer``; or TF's ``LinearSDCA(...)``: one ``train`` call then
+        solves for SDCA's regularised optimum on the whole input (:mod:`estlab.estimators.sdca`).
     learning_rate : float, optional
         Learning rate; ``None`` uses the optimizer's default (Ftrl: 0.2, as TF's linear models).
     sparse_combiner : str

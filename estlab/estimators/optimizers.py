@@ -11,6 +11,10 @@ its module; so what the estimators accept is a *spec* that :func:`resolve_optimi
   ``optimizer=tf.keras.optimizers.Ftrl(l1_regularization_strength=0.01)`` becomes
   ``optimizer=partial(Ftrl, l1_regularization_strength=0.01)``); ``learning_rate`` sets its ``lr``;
 - any callable ``params -> Optimizer``;
+- a callable taking no argument (TF 2's ``optimizer=lambda: tf.keras.optimizers.Adam(...)`` pattern) that
+  returns one of the forms above (``lambda: torch.optim.Adagrad``); it is called when the optimizer is
+  checked. One that builds an optimizer (``lambda: torch.optim.Adam(lr=0.01)``) cannot work in torch, whose
+  optimizers need their parameters, and is refused naming these forms;
 - an already-built optimizer instance, only where it is safe: when it was built on exactly the parameters
   being trained (a custom ``model_fn`` that creates its module and optimizer together). A premade
   estimator's module does not exist before training, so an instance cannot hold its parameters; that is
@@ -257,6 +261,8 @@ def _base_factory(optimizer: Any, rate: float | None, scheduled: bool, parameter
             raise ValueError(f"learning_rate={rate!r} cannot be combined with an optimizer instance; it has its "
                              "learning rate already.")
         return _instance_factory(optimizer, parameter)
+    if callable(optimizer) and _takes_no_argument(optimizer):
+        return _base_factory(_zero_argument_spec(optimizer, parameter), rate, scheduled, parameter, fused)
     if callable(optimizer):
         if rate is not None and not scheduled:
             raise ValueError(
@@ -264,10 +270,58 @@ def _base_factory(optimizer: Any, rate: float | None, scheduled: bool, parameter
                 "learning rate inside the factory."
             )
         return cast(OptimizerFactory, optimizer)  # a user factory: params -> Optimizer (``OptimizerSpec``)
+    if type(optimizer).__name__ == "LinearSDCA":  # estimators.sdca: only the linear estimators take it
+        raise ValueError(f"{parameter}=LinearSDCA(...) is only supported by LinearClassifier (binary) and "
+                         "LinearRegressor (one label); pass a gradient optimizer name here instead.")
     raise ValueError(
         f"{parameter} must be None, a name in {optimizer_names()}, a torch.optim.Optimizer class or "
         f"functools.partial of one, or a callable params -> Optimizer; received {optimizer!r}."
     )
+
+
+def _takes_no_argument(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` can be called with no argument but not with one (TF 2's ``lambda: Adam(...)`` factories)."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin without a signature: taken as a factory params -> Optimizer
+        return False
+    try:
+        signature.bind(None)
+    except TypeError:
+        try:
+            signature.bind()
+        except TypeError:
+            return False
+        return True
+    return False
+
+
+def _zero_argument_spec(factory: Callable[[], Any], parameter: str) -> Any:
+    """What a zero-argument ``factory`` returns, when that is a spec a torch optimizer can be built from.
+
+    TF 2 documents ``optimizer=lambda: tf.keras.optimizers.Adam(...)``: a factory called without arguments,
+    because a Keras optimizer learns its variables later. A torch optimizer needs its parameters when built,
+    so the factory may return a name, a ``torch.optim.Optimizer`` class, a ``functools.partial`` of one, a
+    callable ``params -> Optimizer`` or an instance built on exactly the parameters trained (it is called
+    when the optimizer is checked); anything else, or a factory that cannot run without the parameters, is
+    refused naming the forms estlab takes.
+    """
+    forms = (f"pass {parameter}= as a name ('Adam'), a torch.optim.Optimizer class (torch.optim.Adam), "
+             "functools.partial(torch.optim.Adam, lr=0.01), or a callable taking the parameters "
+             "(lambda params: torch.optim.Adam(params, lr=0.01))")
+    name = getattr(factory, "__name__", type(factory).__name__)
+    try:
+        spec = factory()
+    except Exception as err:  # noqa: BLE001 - any failure of the user's factory gets the same explanation
+        raise ValueError(
+            f"{parameter}={name} takes no argument (TF 2's `lambda: tf.keras.optimizers.Adam(...)`), and calling "
+            f"it failed with {type(err).__name__}: {err}. A torch optimizer is built on the parameters it "
+            f"trains, which the estimator creates later; {forms}."
+        ) from err
+    if isinstance(spec, str | torch.optim.Optimizer) or (callable(spec) and not _takes_no_argument(spec)):
+        return spec  # an instance is then checked as one: it must hold exactly the parameters trained
+    raise ValueError(f"{parameter}={name} takes no argument and returned {spec!r}, which is no optimizer spec; "
+                     f"{forms}.")
 
 
 def _instance_factory(instance: torch.optim.Optimizer, parameter: str) -> OptimizerFactory:

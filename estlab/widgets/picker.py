@@ -61,6 +61,8 @@ def one_step(name: str) -> bool:
     --------
     >>> one_step("baseline_classifier"), one_step("boosted_trees_regressor"), one_step("dnn_classifier")
     (True, True, False)
+    >>> one_step("linear_classifier")  # full-batch only with optimizer=LinearSDCA(...), decided per instance
+    False
     """
     from estlab.estimators import registry
 
@@ -72,7 +74,10 @@ def one_step(name: str) -> bool:
             if isinstance(statement, ast.Assign | ast.AnnAssign) and statement.value is not None and any(
                     isinstance(t, ast.Name) and t.id == "trains_full_batch"
                     for t in (statement.targets if isinstance(statement, ast.Assign) else [statement.target])):
-                return bool(ast.literal_eval(statement.value))
+                try:
+                    return bool(ast.literal_eval(statement.value))
+                except ValueError:  # computed per instance (LinearSDCA's linear models): SGD steps by default
+                    return False
         node = next((classes[b.id] for b in node.bases if isinstance(b, ast.Name) and b.id in classes), None)
     return False
 

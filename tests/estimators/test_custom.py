@@ -60,8 +60,9 @@ def test_model_to_estimator_cnn_on_raw_images(tmp_path):
 def test_missing_input_name_is_explained(tmp_path):
     est = model_to_estimator(SmallCNN(), n_classes=3, model_dir=str(tmp_path))
     images, labels = _images(8, 0)
-    with pytest.raises(ValueError, match=r"model input\(s\) \['input_1'\] are missing .* keys \['x'\]"):
-        est.train(numpy_input_fn(x={"x": images}, y=labels, shuffle=False), steps=1)
+    # one feature would feed the single input whatever its key (from_module.ModuleEstimator): give two
+    with pytest.raises(ValueError, match=r"model input\(s\) \['input_1'\] are missing .* keys \['x', 'mask'\]"):
+        est.train(numpy_input_fn(x={"x": images, "mask": images}, y=labels, shuffle=False), steps=1)
 
 
 def test_custom_loss_metrics_and_mode(tmp_path):
