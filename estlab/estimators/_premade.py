@@ -10,6 +10,7 @@ gives every premade sklearn's ``get_params``/``set_params`` contract (so ``sklea
 from __future__ import annotations
 
 import inspect
+import logging
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -34,6 +35,8 @@ from estlab.estimators.size_check import (
 from estlab.estimators.weights import WeightColumn, check_weight_column, read_weights, weight_key
 from estlab.training import distributed
 from estlab.training.config import RunConfig, resolve_device
+
+logger = logging.getLogger(__name__)
 
 #: activation names accepted by ``activation_fn`` (TF's ``tf.nn.*`` spellings; names declared in ``choices``).
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {name: getattr(nn, cls) for name, cls in ACTIVATION_TABLE.items()}
@@ -218,6 +221,54 @@ class LabelScaler(nn.Module):
         return self.inner(encoded) * self.label_scale + self.label_mean
 
 
+class LabelMoments:
+    """Weighted label mean and (population) standard deviation accumulated chunk by chunk, in float64.
+
+    Chunks combine by Chan et al.'s pairwise update of the weighted sum of squared deviations, so streamed
+    labels give the statistics of their concatenation (up to float64 rounding).
+
+    Examples
+    --------
+    >>> import torch
+    >>> moments = LabelMoments()
+    >>> moments.add(torch.tensor([[1.0]]), None).add(torch.tensor([[3.0]]), None).result()
+    (tensor([2.]), tensor([1.]))
+    """
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.mean: torch.Tensor | None = None
+        self.m2: torch.Tensor | None = None
+
+    def add(self, labels: torch.Tensor, weights: torch.Tensor | None) -> LabelMoments:
+        """Add a chunk: ``labels`` ``(N, d)`` (or ``(N,)``) and optional ``(N,)`` example weights."""
+        y = labels.detach().cpu().double().reshape(labels.shape[0], -1)
+        w = (torch.ones(y.shape[0], dtype=torch.float64) if weights is None
+             else weights.detach().cpu().double().reshape(-1))
+        total = float(w.sum())
+        if total <= 0:
+            return self
+        mean = (y * w[:, None]).sum(0) / total
+        m2 = ((y - mean) ** 2 * w[:, None]).sum(0)
+        if self.mean is None or self.m2 is None:
+            self.total, self.mean, self.m2 = total, mean, m2
+            return self
+        combined = self.total + total
+        delta = mean - self.mean
+        self.mean = self.mean + delta * (total / combined)
+        self.m2 = self.m2 + m2 + delta**2 * (self.total * total / combined)
+        self.total = combined
+        return self
+
+    def result(self, dimension: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mean, std)`` as float32 per label dimension; a zero deviation becomes 1, no rows give ``(0, 1)``."""
+        if self.mean is None or self.m2 is None:
+            return torch.zeros(dimension), torch.ones(dimension)
+        std = (self.m2 / self.total).sqrt()
+        std = torch.where(std > 1e-12, std, torch.ones_like(std))
+        return self.mean.float(), std.float()
+
+
 def label_statistics(labels: torch.Tensor, weights: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Weighted mean and standard deviation per label dimension (a zero deviation becomes 1).
 
@@ -227,13 +278,7 @@ def label_statistics(labels: torch.Tensor, weights: torch.Tensor | None) -> tupl
     >>> label_statistics(torch.tensor([[1.0], [3.0]]), None)
     (tensor([2.]), tensor([1.]))
     """
-    y = labels.detach().cpu().double().reshape(labels.shape[0], -1)
-    w = torch.ones(y.shape[0], dtype=torch.float64) if weights is None else weights.detach().cpu().double().reshape(-1)
-    total = w.sum().clamp_min(1e-12)
-    mean = (y * w[:, None]).sum(0) / total
-    std = (((y - mean) ** 2 * w[:, None]).sum(0) / total).sqrt()
-    std = torch.where(std > 1e-12, std, torch.ones_like(std))
-    return mean.float(), std.float()
+    return LabelMoments().add(labels, weights).result(int(labels[0].numel()) if labels.shape[0] else 1)
 
 
 class PremadeEstimator(Estimator):
@@ -280,27 +325,75 @@ class PremadeEstimator(Estimator):
 
     def train(self, input_fn: Any, *args: Any, label: Any = None, **kwargs: Any) -> Estimator:
         """As :meth:`Estimator.train`, after :meth:`_check`; regressors with ``normalize_labels`` first read
-        the label statistics.
+        the label statistics (see :meth:`_read_label_statistics`).
 
         The statistics come from the first ``train`` input of a new model (no checkpoint yet) and are
         stored with the model; resumed models keep theirs.
         """
         self._check()
-        if self.normalize_labels and self._label_stats is None and self.latest_checkpoint() is None:
-            self._label_stats = self._read_label_statistics(input_fn, label)
         return super().train(input_fn, *args, label=label, **kwargs)
 
-    def _read_label_statistics(self, input_fn: Any, label: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
-        from estlab.inputs import InputFn, resolve_input
+    def _train_in_model_dir(self, source: Any, hooks: list, steps: int | None, max_steps: int | None,
+                            label: Any) -> Any:
+        if self.normalize_labels and self._label_stats is None and self.latest_checkpoint() is None:
+            self._label_stats = self._read_label_statistics(source, label)
+        return super()._train_in_model_dir(source, hooks, steps, max_steps, label)
 
-        data = resolve_input(input_fn, label=label, num_epochs=1, shuffle=False)
-        if not isinstance(data, InputFn) or data.labels is None:
-            return None  # streamed input: no whole-label view, learn in raw units (as TF)
-        labels = data.labels
+    def _read_label_statistics(self, source: Any, label: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The (weighted) label mean and standard deviation of the training ``source`` (a ``DataSource``).
+
+        Which rows: all of an in-memory input (DataFrame, dict, ``InputFn``); of an iterable of batches
+        (generator, ``DataLoader``, ``IterableDataset``) the rows its feature columns are fitted on, whole batches
+        from the start until they hold ``fit_rows`` rows (``BatchedInput.fit_sample``), with a warning when the
+        input goes on; of streamed parquet what its fitting reads: every row (``fit="stream"``) or the same
+        ``sample_rows`` sampled rows (``fit="sample"``). An input of another kind warns and gives None (raw units).
+        """
+        from estlab.inputs.batched import BatchedInput
+        from estlab.inputs.input_fn import InputFn
+        from estlab.inputs.parquet import StreamingInput
+
+        head, data = self._build_head(), getattr(source, "data", None)
+        if isinstance(data, InputFn) and data.labels is not None:
+            return self._moments(head, data.labels, data.features, data.feature_names, label).result()
+        if isinstance(data, BatchedInput):
+            batch, whole = data.fit_sample()
+            if batch.labels is not None:
+                if not whole:
+                    logger.warning(
+                        "normalize_labels: the label mean and standard deviation come from the first %d rows of "
+                        "the input %r (the rows its feature columns are fitted on), not from all of it; pass "
+                        "iterable_input_fn(..., fit_rows=N) to read more", batch.num_rows, data.name)
+                return self._moments(head, batch.labels, batch.features, batch.feature_names, label).result()
+        if isinstance(data, StreamingInput) and data.label is not None:
+            return self._stream_moments(head, data).result(head.logits_dimension)
+        logger.warning("normalize_labels: the training input (%s) gives no labels to read statistics from before "
+                       "training; %s learns in raw label units (as TF). Pass a DataFrame, an InputFn or an iterable "
+                       "of (features, labels) batches, or normalize_labels=False to silence this.",
+                       type(data if data is not None else source).__name__, type(self).__name__)
+        return None
+
+    def _moments(self, head: Head, labels: Any, features: Any, feature_names: list[str], label: Any,
+                 moments: LabelMoments | None = None) -> LabelMoments:
+        """``moments`` (a new one by default) with these rows' encoded labels added, weighted by ``weight_column``."""
         weights = None
-        if self.weight_column is not None and weight_key(self.weight_column) in data.feature_names:
-            weights = read_weights(self.weight_column, data.features, data.feature_names)
-        return label_statistics(encode_named_labels(self._build_head(), labels, label), weights)
+        if self.weight_column is not None and weight_key(self.weight_column) in feature_names:
+            weights = read_weights(self.weight_column, features, feature_names)
+        return (moments or LabelMoments()).add(encode_named_labels(head, labels, label), weights)
+
+    def _stream_moments(self, head: Head, data: Any) -> LabelMoments:
+        """Label moments of a ``StreamingInput`` over the rows its transformer fitting reads."""
+        columns = [data.label]
+        if self.weight_column is not None and weight_key(self.weight_column) in data.columns:
+            columns.append(weight_key(self.weight_column))
+        if data.fit_mode == "sample":  # the rows the transformer's sample takes (they depend on the seed only)
+            frames = iter([data.sample(data.sample_rows, seed=data.seed, columns=columns)])
+        else:
+            frames = data.iter_frames(columns=columns)
+        moments = LabelMoments()
+        for frame in frames:
+            features = frame.drop(columns=[data.label])
+            self._moments(head, frame[data.label], features, list(features.columns), data.label, moments)
+        return moments
 
     def _scale_labels(self, module: nn.Module) -> nn.Module:
         """Wrap a regressor's module in :class:`LabelScaler` when ``normalize_labels`` is on."""

@@ -105,7 +105,8 @@ class Head:
     weight_column: WeightColumn | None = None
     loss_reduction: str = "sum_over_batch_size"
     #: TF's head ``name``: a :class:`~estlab.estimators.multi_head.MultiHead` keys this head's labels, logits,
-    #: predictions and metrics by it (a head used alone keeps its metric keys unsuffixed).
+    #: predictions and metrics by it; a head used alone suffixes its metric keys with ``/<name>`` (all but
+    #: ``loss``, as TF's ``Head._summary_key`` with the estimator's own ``loss``).
     name: str | None = None
 
     task: ClassVar[str] = ""
@@ -202,7 +203,32 @@ class Head:
         weight_sum: float | None = None,
         num_batches: int | None = None,
     ) -> dict[str, float]:
-        """TF-keyed evaluation metrics over the whole input (concatenated logits and labels).
+        """TF-keyed evaluation metrics over the whole input, keyed ``<metric>/<name>`` for a named head.
+
+        As TF's heads (``_summary_key``), a head with a ``name`` suffixes every metric key but ``loss`` (the
+        estimator's own loss) with ``/<name>``; :meth:`unnamed_metrics` gives the keys without it. The
+        arguments are those of :meth:`unnamed_metrics`.
+
+        Examples
+        --------
+        >>> import torch
+        >>> m = RegressionHead(name="price").metrics(torch.tensor([[2.0]]), torch.tensor([[1.0]]))
+        >>> m["loss"], m["average_loss/price"], m["rmse/price"]
+        (1.0, 1.0, 1.0)
+        """
+        return named_metric_keys(self.unnamed_metrics(logits, labels, weights, loss_sum, weight_sum, num_batches),
+                                 self.name)
+
+    def unnamed_metrics(
+        self,
+        logits: torch.Tensor,
+        labels: torch.Tensor,
+        weights: torch.Tensor | None = None,
+        loss_sum: float | None = None,
+        weight_sum: float | None = None,
+        num_batches: int | None = None,
+    ) -> dict[str, float]:
+        """TF-keyed evaluation metrics over the whole input (concatenated logits and labels), keys unsuffixed.
 
         Parameters
         ----------
@@ -220,7 +246,7 @@ class Head:
         --------
         >>> import torch
         >>> head = BinaryClassHead()
-        >>> m = head.metrics(torch.tensor([[2.0], [-1.0]]), torch.tensor([[1.0], [1.0]]))
+        >>> m = head.unnamed_metrics(torch.tensor([[2.0], [-1.0]]), torch.tensor([[1.0], [1.0]]))
         >>> m["accuracy"], m["recall"]
         (0.5, 0.5)
         """
@@ -250,6 +276,81 @@ class Head:
     ) -> dict[str, float]:
         raise NotImplementedError
 
+    def create_estimator_spec(
+        self,
+        features: Mapping[str, Any],
+        mode: str,
+        logits: torch.Tensor,
+        labels: Any = None,
+        optimizer: Any = None,
+        trainable_variables: Sequence[torch.nn.Parameter] | None = None,
+        train_op_fn: Any = None,
+        update_ops: Any = None,
+        regularization_losses: Sequence[torch.Tensor] | None = None,
+    ) -> Any:
+        """TF's ``Head.create_estimator_spec``: the ``EstimatorSpec`` a TF-style ``model_fn`` returns for ``logits``.
+
+        For ``Estimator(model_fn=...)`` (``estlab.estimators.tf_model_fn``). PREDICT: this head's predictions.
+        TRAIN and EVAL: ``loss`` is :meth:`loss` of ``labels`` (encoded by :meth:`encode_labels`) weighted by
+        ``features[weight_column]``, plus the sum of ``regularization_losses``. EVAL: every metric of
+        :meth:`metrics` but ``loss`` (the estimator's own), over the whole evaluation input. TRAIN: ``train_op``
+        is ``optimizer`` (a torch optimizer, an optimizer name or class; a name or class is built over
+        ``trainable_variables`` when given, else over all the model's parameters) or ``train_op_fn(loss)``'s
+        result; exactly one of the two. ``update_ops`` have no PyTorch meaning (batch-norm statistics update in
+        the forward pass) and are ignored with a warning.
+
+        Examples
+        --------
+        >>> import torch
+        >>> spec = RegressionHead().create_estimator_spec({}, "eval", torch.tensor([[1.0]]), torch.tensor([[3.0]]))
+        >>> float(spec.loss), sorted(spec.eval_metric_ops)[:2]
+        (4.0, ['average_loss', 'label/mean'])
+        """
+        from estlab.estimators.custom import ModeKeys
+        from estlab.estimators.tf_model_fn import EstimatorSpec
+
+        warn_ignored_arguments(f"{type(self).__name__}.create_estimator_spec", {"update_ops": update_ops or None},
+                               why="PyTorch updates batch-norm statistics in the forward pass")
+        if mode == ModeKeys.PREDICT:
+            return EstimatorSpec(mode, predictions=self.predictions(logits))
+        if labels is None:
+            raise ValueError(f"{type(self).__name__}.create_estimator_spec: labels are required in {mode!r} mode; "
+                             "pass the model_fn's labels.")
+        encoded = self.encode_labels(labels).to(logits.device)
+        weights = self._spec_weights(features)
+        loss = self.loss(logits, encoded, weights)
+        for extra in regularization_losses or ():
+            loss = loss + extra
+        if mode == ModeKeys.EVAL:
+            memo: list = []
+            ops = {key: _metrics.MetricOp(_HeadMetric(self, key, memo), encoded.detach(), logits.detach(),
+                                          None if weights is None else weights.detach())
+                   for key in self.metrics(logits.detach().float(), encoded.detach(), weights) if key != "loss"}
+            return EstimatorSpec(mode, predictions=self.predictions(logits), loss=loss, eval_metric_ops=ops)
+        if (optimizer is None) == (train_op_fn is None):
+            raise ValueError(f"{type(self).__name__}.create_estimator_spec: pass exactly one of optimizer (a torch "
+                             "optimizer, an optimizer name such as 'Adagrad', or a class) and train_op_fn(loss); "
+                             f"received optimizer={optimizer!r}, train_op_fn={train_op_fn!r}.")
+        if train_op_fn is not None:
+            return EstimatorSpec(mode, loss=loss, train_op=train_op_fn(loss))
+        if trainable_variables is not None and isinstance(optimizer, (str, type)):
+            from estlab.estimators.optimizers import resolve_optimizer
+
+            optimizer = resolve_optimizer(optimizer, None)(list(trainable_variables))
+        return EstimatorSpec(mode, loss=loss, train_op=optimizer)
+
+    def _spec_weights(self, features: Mapping[str, Any]) -> torch.Tensor | None:
+        """``(N,)`` example weights of ``weight_column`` from a model_fn's ``features``, or None without one."""
+        if self.weight_column is None:
+            return None
+        from estlab.estimators.weights import weight_key
+
+        key = weight_key(self.weight_column)
+        if key is None or key not in features:
+            raise ValueError(f"{type(self).__name__}: weight_column {key!r} is not among the model_fn's features "
+                             f"{sorted(features)}; pass it in the input (or set weight_column=None).")
+        return torch.as_tensor(features[key]).reshape(-1).float()
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON description; :func:`head_from_dict` rebuilds the head.
 
@@ -261,10 +362,51 @@ class Head:
         d = asdict(self)
         if d.get("name") is None:
             d.pop("name", None)
+        for optional in ("classes_for_class_based_metrics", "thresholds"):  # older descriptions stay as they were
+            if optional in d and not d[optional]:
+                d.pop(optional)
         if d.get("label_vocabulary") is not None:
             d["label_vocabulary"] = list(d["label_vocabulary"])
         d["type"] = type(self).__name__
         return d
+
+
+class _HeadMetric:
+    """One of a head's metrics as an ``eval_metric_ops`` callable over the whole input's labels and logits.
+
+    The ops of one ``create_estimator_spec`` call share ``memo`` (a one-entry list): the head's metrics are
+    computed once for the whole input, not once per key.
+    """
+
+    def __init__(self, head: Head, key: str, memo: list) -> None:
+        self.head, self.key, self.memo = head, key, memo
+
+    def __call__(self, labels: np.ndarray, logits: np.ndarray, weights: np.ndarray | None = None) -> float:
+        arrays = (labels, logits, weights)
+        if not self.memo or not all(_same(a, b) for a, b in zip(self.memo[0][0], arrays, strict=True)):
+            metrics = self.head.metrics(torch.as_tensor(logits).float(), torch.as_tensor(labels),
+                                        None if weights is None else torch.as_tensor(weights))
+            self.memo[:] = [(arrays, metrics)]
+        return self.memo[0][1][self.key]
+
+
+def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b, equal_nan=True))
+
+
+def named_metric_keys(metrics: dict[str, float], name: str | None) -> dict[str, float]:
+    """``metrics`` with every key but ``loss`` suffixed ``/<name>`` (TF's ``_summary_key``); as is without a name.
+
+    Examples
+    --------
+    >>> named_metric_keys({"loss": 1.0, "auc": 0.5}, "click")
+    {'loss': 1.0, 'auc/click': 0.5}
+    """
+    if not name:
+        return metrics
+    return {key if key == "loss" else f"{key}/{name}": value for key, value in metrics.items()}
 
 
 def _class_labels(vocabulary: tuple[str, ...] | None, n_classes: int) -> np.ndarray:
@@ -318,6 +460,45 @@ def _encode_class_labels(labels: Any, n_classes: int, vocabulary: tuple[str, ...
     return numeric.astype(np.int64)
 
 
+def _thresholds(thresholds: Any) -> tuple[float, ...]:
+    """TF's ``thresholds`` as a tuple of floats strictly between 0 and 1 (``None`` → ``()``)."""
+    if thresholds is None:
+        return ()
+    if isinstance(thresholds, (str, bytes)) or not hasattr(thresholds, "__iter__"):
+        raise ValueError(f"thresholds must be a list of probabilities in (0, 1) such as [0.3, 0.7]; received "
+                         f"{thresholds!r}.")
+    values = tuple(float(t) for t in thresholds)
+    bad = [t for t in values if not 0.0 < t < 1.0]
+    if bad:
+        raise ValueError(f"thresholds must lie strictly between 0 and 1; received {bad}.")
+    return values
+
+
+def _class_ids(classes: Any, n_classes: int, vocabulary: tuple[str, ...] | None) -> tuple[int, ...]:
+    """``classes_for_class_based_metrics`` as class ids: ints in ``[0, n_classes)``, or names of the vocabulary."""
+    if classes is None:
+        return ()
+    if isinstance(classes, (str, int, np.integer)) or not hasattr(classes, "__iter__"):
+        raise ValueError(f"classes_for_class_based_metrics must be a list of class ids or names; received "
+                         f"{classes!r} (wrap one class in a list: [{classes!r}]).")
+    ids = []
+    for item in classes:
+        if isinstance(item, str):
+            if vocabulary is None:
+                raise ValueError(f"classes_for_class_based_metrics holds the name {item!r} but label_vocabulary is "
+                                 "None; pass class ids, or label_vocabulary with the class names.")
+            if item not in vocabulary:
+                raise ValueError(f"classes_for_class_based_metrics: {item!r} is not in label_vocabulary="
+                                 f"{list(vocabulary)}." + did_you_mean(item, vocabulary, n=1))
+            ids.append(vocabulary.index(item))
+        elif isinstance(item, (int, np.integer)) and not isinstance(item, bool) and 0 <= item < n_classes:
+            ids.append(int(item))
+        else:
+            raise ValueError(f"classes_for_class_based_metrics: {item!r} is not a class id in [0, {n_classes - 1}] "
+                             "nor a name of label_vocabulary; fix that entry.")
+    return tuple(ids)
+
+
 def _vocabulary(label_vocabulary: Any) -> tuple[str, ...] | None:
     if label_vocabulary is None:
         return None
@@ -335,7 +516,8 @@ class BinaryClassHead(Head):
 
     Predictions: ``logits, logistic, probabilities, class_ids, classes, all_class_ids, all_classes``.
     Metrics: ``accuracy, accuracy_baseline, auc, auc_precision_recall, average_loss, label/mean, loss,
-    precision, prediction/mean, recall``.
+    precision, prediction/mean, recall`` and, per threshold ``t`` of ``thresholds`` (TF's), ``accuracy/
+    positive_threshold_<t>``, ``precision/...``, ``recall/...`` of ``probability > t``.
 
     Examples
     --------
@@ -346,6 +528,8 @@ class BinaryClassHead(Head):
     """
 
     label_vocabulary: tuple[str, ...] | None = None
+    #: TF's ``thresholds``: each adds ``accuracy/precision/recall/positive_threshold_<t>`` metrics
+    thresholds: tuple[float, ...] = ()
 
     task: ClassVar[str] = "binary"
     metric_info: ClassVar[HeadMetrics | None] = HEAD_METRICS["binary"]
@@ -353,12 +537,13 @@ class BinaryClassHead(Head):
     def __init__(self, weight_column: WeightColumn | None = None, thresholds: Sequence[float] | None = None,
                  label_vocabulary: Sequence[str] | None = None, loss_reduction: str = "sum_over_batch_size",
                  loss_fn: Any = None, name: str | None = None) -> None:
-        _tf_head_extras(type(self).__name__, loss_fn, thresholds=thresholds)
+        _tf_head_extras(type(self).__name__, loss_fn)
         _init_fields(self, weight_column=weight_column, label_vocabulary=label_vocabulary,
-                     loss_reduction=loss_reduction, name=name)
+                     loss_reduction=loss_reduction, thresholds=_thresholds(thresholds), name=name)
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        object.__setattr__(self, "thresholds", _thresholds(self.thresholds))
         vocab = _vocabulary(self.label_vocabulary)
         if vocab is not None and len(vocab) != 2:
             raise ValueError(
@@ -411,9 +596,15 @@ class BinaryClassHead(Head):
 
     def _task_metrics(self, logits, labels, w, loss_sum, weight_sum, loss):  # noqa: D102
         probabilities = torch.sigmoid(logits.reshape(-1).double()).numpy()
-        return _metrics.binary_metrics(
+        result = _metrics.binary_metrics(
             probabilities, labels.reshape(-1).numpy(), w, loss_total=loss_sum, weight_total=weight_sum, loss=loss
         )
+        if self.thresholds:  # TF's threshold metrics: those of a one-class multi-label head
+            each = _metrics.multilabel_metrics(probabilities.reshape(-1, 1), labels.double().reshape(-1, 1).numpy(),
+                                               w, loss_total=loss_sum, weight_total=weight_sum, loss=loss,
+                                               thresholds=self.thresholds)
+            result.update({k: v for k, v in each.items() if "/positive_threshold_" in k})
+        return result
 
 
 @dataclass(frozen=True)
@@ -435,7 +626,7 @@ class MultiClassHead(Head):
     task: ClassVar[str] = "multiclass"
     label_dtype: ClassVar[torch.dtype] = torch.int64
 
-    def __init__(self, n_classes: int = 3, weight_column: WeightColumn | None = None,
+    def __init__(self, n_classes: int, weight_column: WeightColumn | None = None,
                  label_vocabulary: Sequence[str] | None = None, loss_reduction: str = "sum_over_batch_size",
                  loss_fn: Any = None, name: str | None = None) -> None:
         _tf_head_extras(type(self).__name__, loss_fn)
@@ -653,7 +844,10 @@ class MultiLabelHead(Head):
     multi-hot ``(N, n_classes)`` matrix, or per-row lists of class ids (or of names with ``label_vocabulary``).
     Predictions: ``logits, probabilities, all_class_ids, all_classes``. Metrics: ``loss, average_loss,
     auc, auc_precision_recall`` (over all (example, class) pairs, as TF's) and, per threshold ``t`` of
-    ``thresholds``, ``accuracy/positive_threshold_<t>``, ``precision/...``, ``recall/...``.
+    ``thresholds``, ``accuracy/positive_threshold_<t>``, ``precision/...``, ``recall/...``. Per class ``k`` of
+    ``classes_for_class_based_metrics`` (class ids, or names of ``label_vocabulary``), TF's
+    ``probability_mean/class<k>``, ``auc/class<k>`` and ``auc_precision_recall/class<k>`` (``.../<class name>``
+    with a ``label_vocabulary``). ``loss_fn`` is refused, as by every estlab head.
 
     Examples
     --------
@@ -668,6 +862,8 @@ class MultiLabelHead(Head):
     n_classes: int = 2
     thresholds: tuple[float, ...] = ()
     label_vocabulary: tuple[str, ...] | None = None
+    #: class ids with their own metrics (names given to ``__init__`` are looked up in ``label_vocabulary``)
+    classes_for_class_based_metrics: tuple[int, ...] = ()
 
     task: ClassVar[str] = "multilabel"
     metric_info: ClassVar[HeadMetrics | None] = HEAD_METRICS["multilabel"]
@@ -675,29 +871,48 @@ class MultiLabelHead(Head):
     def __init__(self, n_classes: int, weight_column: WeightColumn | None = None,
                  thresholds: Sequence[float] | None = None, label_vocabulary: Sequence[str] | None = None,
                  loss_reduction: str = "sum_over_batch_size", loss_fn: Any = None,
+                 classes_for_class_based_metrics: Sequence[int | str] | None = None,
                  name: str | None = None) -> None:
         _tf_head_extras(type(self).__name__, loss_fn)
-        _init_fields(self, n_classes=n_classes, weight_column=weight_column,
-                     thresholds=tuple(float(t) for t in (thresholds or ())),
-                     label_vocabulary=label_vocabulary, loss_reduction=loss_reduction, name=name)
+        _init_fields(self, n_classes=n_classes, weight_column=weight_column, thresholds=_thresholds(thresholds),
+                     label_vocabulary=label_vocabulary, loss_reduction=loss_reduction,
+                     classes_for_class_based_metrics=classes_for_class_based_metrics, name=name)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if isinstance(self.n_classes, bool) or not isinstance(self.n_classes, (int, np.integer)) or self.n_classes < 2:
             raise ValueError(f"n_classes must be an integer >= 2 for a multi-label head; received {self.n_classes!r}.")
-        bad = [t for t in self.thresholds if not 0.0 < t < 1.0]
-        if bad:
-            raise ValueError(f"thresholds must lie strictly between 0 and 1; received {bad}.")
+        object.__setattr__(self, "thresholds", _thresholds(self.thresholds))
         vocab = _vocabulary(self.label_vocabulary)
         if vocab is not None and len(vocab) != self.n_classes:
             raise ValueError(f"label_vocabulary has {len(vocab)} labels but n_classes={self.n_classes}; "
                              f"set n_classes={len(vocab)}.")
         object.__setattr__(self, "label_vocabulary", vocab)
         object.__setattr__(self, "n_classes", int(self.n_classes))
+        object.__setattr__(self, "classes_for_class_based_metrics",
+                           _class_ids(self.classes_for_class_based_metrics, self.n_classes, vocab))
 
     @property
     def logits_dimension(self) -> int:
         return self.n_classes
+
+    def class_metric_keys(self) -> list[tuple[int, str, str, str]]:
+        """``(class id, probability_mean key, auc key, auc_precision_recall key)`` per class of
+        ``classes_for_class_based_metrics``, as TF names them (before a head name's suffix).
+
+        Examples
+        --------
+        >>> MultiLabelHead(3, classes_for_class_based_metrics=[2]).class_metric_keys()
+        [(2, 'probability_mean/class2', 'auc/class2', 'auc_precision_recall/class2')]
+        >>> MultiLabelHead(2, label_vocabulary=["a", "b"], classes_for_class_based_metrics=["b"]).class_metric_keys()
+        [(1, 'probability_mean/b', 'auc/b', 'auc_precision_recall/b')]
+        """
+        vocab = self.label_vocabulary
+        out = []
+        for k in self.classes_for_class_based_metrics:
+            tag = f"class{k}" if vocab is None else vocab[k]
+            out.append((k, f"probability_mean/{tag}", f"auc/{tag}", f"auc_precision_recall/{tag}"))
+        return out
 
     def encode_labels(self, labels: RawLabels) -> torch.Tensor:
         """Labels → float32 multi-hot ``(N, n_classes)``.
@@ -735,7 +950,19 @@ class MultiLabelHead(Head):
         return _metrics.multilabel_metrics(
             probabilities, labels.double().reshape(-1, self.n_classes).numpy(), w, loss_total=loss_sum,
             weight_total=weight_sum, loss=loss, thresholds=self.thresholds,
-        )
+        ) | self._class_metrics(probabilities, labels.double().reshape(-1, self.n_classes).numpy(), w)
+
+    def _class_metrics(self, probabilities: np.ndarray, labels: np.ndarray, w: np.ndarray) -> dict[str, float]:
+        """TF's per-class metrics: the weighted mean probability, ROC and PR AUC of each chosen class."""
+        result: dict[str, float] = {}
+        weight_total = float(w.sum())
+        for k, mean_key, auc_key, pr_key in self.class_metric_keys():
+            p, y = probabilities[:, k], labels[:, k]
+            result[mean_key] = float((p * w).sum() / weight_total) if weight_total > 0 else float("nan")
+            both = np.unique(y[w > 0]).size == 2
+            result[auc_key] = _metrics.roc_auc_score(y, p, w) if both else float("nan")
+            result[pr_key] = _metrics.average_precision_score(y, p, w) if both else float("nan")
+        return result
 
 
 @dataclass(frozen=True, init=False)

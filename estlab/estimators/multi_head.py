@@ -352,7 +352,7 @@ class MultiHead(Head):
         out: dict[str, float] = {}
         total = 0.0
         for w, name, head in zip(self.weights, self.head_names, self.heads, strict=True):
-            result = head.metrics(split[name], split_labels[name], weights, num_batches=num_batches)
+            result = head.unnamed_metrics(split[name], split_labels[name], weights, num_batches=num_batches)
             out.update({f"{key}/{name}": float(value) for key, value in result.items()})
             total += w * float(result["loss"])
         out["loss"] = total

@@ -103,7 +103,14 @@ def _array(value: Any) -> Any:
         return value.detach().cpu().numpy()
     if isinstance(value, np.ndarray | pd.Series | pd.DataFrame):
         return value
-    return np.asarray(value)
+    try:
+        return np.asarray(value)
+    except ValueError:
+        if not isinstance(value, list):
+            raise
+        ragged = np.empty(len(value), dtype=object)  # rows of different lengths: multi-label class ids or names
+        ragged[:] = value
+        return ragged
 
 
 def _is_data(value: Any) -> bool:
@@ -327,6 +334,47 @@ class BatchedInput:
                                 "function that makes it to run it again)"))
         return ahead[0]
 
+    def _fit_taken(self, rows: int) -> list[Batch]:
+        """Whole batches from the start until they hold ``rows`` rows (the one crossing ``rows`` included); read
+        ahead and kept for the next pass."""
+        ahead = self._read_ahead(rows)
+        if not ahead:
+            self.first_batch()  # the clear error
+        taken, held = [], 0
+        for batch in ahead:
+            if held >= rows:
+                break
+            taken.append(batch)
+            held += batch.num_rows
+        return taken
+
+    def _is_whole(self, taken: list[Batch]) -> bool:
+        """Whether ``taken`` (from :meth:`_fit_taken`) is the whole input (reads one more batch ahead to know)."""
+        assert self._pending is not None
+        return len(taken) == len(self._pending[0]) and not self._has_more()
+
+    def fit_sample(self) -> tuple[Batch, bool]:
+        """The rows that columns with learned state are fitted on, as one batch, and whether they are all the input.
+
+        They are whole batches from the start of the input until they hold ``fit_rows`` rows (the batch that
+        crosses ``fit_rows`` is taken whole), or the whole input when it is shorter: the rows
+        :meth:`fit_transformer` learns from. They are read ahead and kept for the next pass (trained on first),
+        so a generator is not consumed twice. Regressors' ``normalize_labels`` reads its label statistics here.
+
+        Examples
+        --------
+        >>> data = iterable_input_fn([({"x": np.zeros(2)}, np.array([1.0, 2.0])), ({"x": np.ones(2)}, [3.0, 4.0])],
+        ...                          fit_rows=2)
+        >>> batch, complete = data.fit_sample()
+        >>> batch.labels.tolist(), complete
+        ([1.0, 2.0], False)
+        """
+        taken = self._fit_taken(self.fit_rows)
+        complete = self._is_whole(taken)
+        labels = [b.labels for b in taken]
+        joined = None if any(y is None for y in labels) else concat_labels(labels)
+        return Batch(concat_features([b.features for b in taken]), joined), complete
+
     def fit_transformer(self, transformer: Any) -> Any:
         """Fit ``transformer`` on the first ``fit_rows`` rows (only the first batch when nothing is learned).
 
@@ -342,17 +390,10 @@ class BatchedInput:
         [3.0]
         """
         learns = not getattr(transformer, "is_fitted", False)
-        ahead = self._read_ahead(self.fit_rows if learns else 1)
-        if not ahead:
-            self.first_batch()  # the clear error
-        taken, rows = [], 0
-        for batch in ahead:
-            if rows >= (self.fit_rows if learns else 1):
-                break
-            taken.append(batch)
-            rows += batch.num_rows
+        taken = self._fit_taken(self.fit_rows if learns else 1)
+        rows = sum(b.num_rows for b in taken)
         if learns:
-            if len(taken) < len(ahead) or self._has_more():
+            if not self._is_whole(taken):
                 logger.warning("Feature columns learned their state (vocabularies, moments, quantiles) from the "
                                "first %d rows of the input %r, not from all of it; pass "
                                "iterable_input_fn(..., fit_rows=N) to read more", rows, self.name)

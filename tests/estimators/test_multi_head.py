@@ -114,7 +114,7 @@ def test_metrics_are_each_heads_metrics_suffixed_plus_the_total_loss():
     expected: dict[str, float] = {}
     total = 0.0
     for single, cols, w in zip(heads, (slice(0, 1), slice(1, 4), slice(4, 6)), (1.0, 2.0, 0.5), strict=True):
-        own = single.metrics(logits[:, cols], single.encode_labels(raw[single.name]))
+        own = single.unnamed_metrics(logits[:, cols], single.encode_labels(raw[single.name]))
         expected.update({f"{k}/{single.name}": v for k, v in own.items()})
         total += w * own["loss"]
     expected["loss"] = total

@@ -229,7 +229,7 @@ def test_heads_take_tfs_positional_order():
     assert (multi.n_classes, multi.weight_column, multi.label_vocabulary) == (4, "w", ("a", "b", "c", "d"))
     regression = RegressionHead(2, "w", "sum")
     assert (regression.label_dimension, regression.weight_column, regression.loss_reduction) == (2, "w", "sum")
-    with pytest.warns(UserWarning, match=r"BinaryClassHead: ignoring thresholds\b"):
-        assert BinaryClassHead(thresholds=[0.3], name="h").name == "h"  # the name is kept (MultiHead reads it)
+    thresholded = BinaryClassHead(thresholds=[0.3], name="h")  # TF's threshold metrics (tests/estimators/
+    assert (thresholded.thresholds, thresholded.name) == ((0.3,), "h")  # test_heads_tf_args.py)
     with pytest.raises(ValueError, match="loss_fn is not supported by estlab's premade heads"):
         RegressionHead(loss_fn=lambda labels, logits: 0.0)
