@@ -27,8 +27,6 @@ Examples
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +35,7 @@ import numpy as np
 
 from estlab.export.inputs import InvalidInputError, to_columns
 from estlab.export.rest_json import JSONError, loads
-from estlab.export.rest_request import RequestError, fast_columns
+from estlab.export.rest_request import RequestError, b64_text, fast_columns
 from estlab.export.spec import CLASSIFY_METHOD, PREDICT_METHOD, REGRESS_METHOD, SignatureDef, TensorSpec
 
 #: the method a signature must have for each verb, and the verb's name in TF's messages
@@ -308,13 +306,7 @@ def _element(value: Any, spec: TensorSpec, index: int) -> Any:
     if isinstance(value, bool):
         return int(value) if spec.dtype.startswith("int") else value  # a tf.Example holds a bool as int64
     if isinstance(value, dict):
-        if set(value) != {"b64"} or not isinstance(value["b64"], str):
-            raise RequestError(
-                400,
-                f"Feature: {spec.name!r} of example {index} has element with unexpected JSON type: Object; "
-                'the only object accepted is {"b64": "<base64 text>"} for bytes',
-            )
-        return _decoded(value["b64"], spec, index)
+        return b64_text(value, spec, f"example {index}")
     if isinstance(value, list):
         raise RequestError(
             400,
@@ -322,31 +314,6 @@ def _element(value: Any, spec: TensorSpec, index: int) -> Any:
             "send a value or a flat list of values",
         )
     return value
-
-
-def _decoded(text: str, spec: TensorSpec, index: int) -> str:
-    if spec.dtype != "string":
-        raise RequestError(
-            400,
-            f'Feature: {spec.name!r} of example {index} is bytes ({{"b64": ...}}) but the input is '
-            f"{spec.dtype}; send a number",
-        )
-    try:
-        data = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise RequestError(
-            400,
-            f"Unable to base64 decode feature {spec.name!r} of example {index}; send standard base64 "
-            "(A-Z, a-z, 0-9, +, /, '=' padding)",
-        ) from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise RequestError(
-            400,
-            f"Feature: {spec.name!r} of example {index}: its b64 bytes are not UTF-8 text ({error.reason} at "
-            f"byte {error.start}); string features are read as UTF-8",
-        ) from None
 
 
 def _shape(spec: TensorSpec, n_rows: int) -> str:
