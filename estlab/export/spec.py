@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from estlab._util import warn_ignored_arguments
+from estlab.features.dtypes import dtype_kind
 
 #: dtypes an input or output may have, and their TensorFlow names (for the metadata API).
 DTYPES: dict[str, str] = {
@@ -27,18 +28,6 @@ DTYPES: dict[str, str] = {
     "int64": "DT_INT64",
     "string": "DT_STRING",
     "bool": "DT_BOOL",
-}
-
-_DTYPE_ALIASES = {
-    "float": "float32",
-    "double": "float64",
-    "half": "float16",
-    "int": "int64",
-    "long": "int64",
-    "str": "string",
-    "object": "string",
-    "bytes": "string",
-    "bool_": "bool",
 }
 
 
@@ -58,22 +47,7 @@ def dtype_name(dtype: Any, owner: str = "TensorSpec") -> str:
     >>> dtype_name("float"), dtype_name(np.int64), dtype_name(str)
     ('float32', 'int64', 'string')
     """
-    if isinstance(dtype, str):
-        name = dtype
-    elif dtype in (str, bytes):
-        name = "string"
-    elif type(dtype).__module__ == "torch":  # torch.float32 -> "torch.float32" (torch is not imported here)
-        name = str(dtype).removeprefix("torch.")
-    else:
-        import numpy as np
-
-        try:
-            name = np.dtype(dtype).name
-        except TypeError:
-            name = getattr(dtype, "name", None) or str(dtype)
-    name = _DTYPE_ALIASES.get(name, name)
-    if name.startswith(("str", "<U", "|S", "bytes")):
-        name = "string"
+    name = dtype_kind(dtype)  # every spelling feature columns read (names, numpy/torch dtypes, types)
     if name not in DTYPES:
         raise ValueError(
             f"{owner}: dtype {dtype!r} is not supported; give one of {sorted(DTYPES)} as a name, a numpy "
